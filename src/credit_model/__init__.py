@@ -1,0 +1,1 @@
+"""The example project: a credit-default model built with the lockstep kit."""

@@ -1,0 +1,119 @@
+"""The example pipeline's params: one frozen dataclass per stage, named like the stage.
+
+Each dataclass checks its own values; `lockstep.params.load` checks keys and types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockstep import params as loader
+from lockstep.params import InvalidParam
+
+MONTH_FORMAT = "YYYY-MM"
+
+
+def month_index(month: str) -> int:
+    """Return months since year 0 for a 'YYYY-MM' string, or raise ValueError."""
+    year, sep, mon = month.partition("-")
+    if not (sep and len(year) == 4 and len(mon) == 2 and year.isdigit() and mon.isdigit()):
+        raise ValueError(month)
+    if not 1 <= int(mon) <= 12:
+        raise ValueError(month)
+    return int(year) * 12 + int(mon) - 1
+
+
+def month_name(index: int) -> str:
+    """Inverse of month_index."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _month(key: str, value: str) -> int:
+    try:
+        return month_index(value)
+    except ValueError:
+        raise InvalidParam(key, f"a month as {MONTH_FORMAT}, got {value!r}") from None
+
+
+def _positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise InvalidParam(key, f"a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """Simulated warehouse extract: monthly vintages from first_month to as_of."""
+
+    seed: int
+    first_month: str
+    as_of: str
+    rows_per_month: int
+
+    def __post_init__(self) -> None:
+        if _month("as_of", self.as_of) < _month("first_month", self.first_month):
+            raise InvalidParam("as_of", f"a month not before first_month {self.first_month}")
+        _positive("rows_per_month", self.rows_per_month)
+
+    @property
+    def months(self) -> list[str]:
+        """Every month covered, oldest first."""
+        first, last = month_index(self.first_month), month_index(self.as_of)
+        return [month_name(i) for i in range(first, last + 1)]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Out-of-time split: the latest test_months months are the test set."""
+
+    test_months: int
+
+    def __post_init__(self) -> None:
+        _positive("test_months", self.test_months)
+
+
+@dataclass(frozen=True)
+class Train:
+    """Gradient-boosted classifier hyperparameters."""
+
+    seed: int
+    learning_rate: float
+    max_iter: int
+    max_leaf_nodes: int
+    min_samples_leaf: int
+    l2_regularization: float
+
+    def __post_init__(self) -> None:
+        for key in ("learning_rate", "max_iter", "min_samples_leaf"):
+            _positive(key, getattr(self, key))
+        if self.max_leaf_nodes < 2:
+            raise InvalidParam("max_leaf_nodes", "an integer of at least 2")
+        if self.l2_regularization < 0:
+            raise InvalidParam("l2_regularization", "a number of at least 0")
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """Evaluation: calibration bins and score-distribution bins."""
+
+    calibration_bins: int
+    score_bins: int
+
+    def __post_init__(self) -> None:
+        for key in ("calibration_bins", "score_bins"):
+            if getattr(self, key) < 2:
+                raise InvalidParam(key, "an integer of at least 2")
+
+
+SECTIONS = {"ingest": Ingest, "features": Features, "train": Train, "evaluate": Evaluate}
+
+
+def load(path: Path, section: str):
+    """Load one stage's params section."""
+    return loader.load(path, section, SECTIONS[section])
+
+
+def check(path: Path) -> None:
+    """Validate every section, so a bad value stops a run before any stage starts."""
+    for section in SECTIONS:
+        load(path, section)

@@ -1,0 +1,66 @@
+"""The one error hierarchy: every failure a user can act on is a LockstepError.
+
+Each error carries a one-line cause and a hint saying what to do; the CLI and the invoke tasks
+print both and exit non-zero without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class LockstepError(Exception):
+    """Root of every error the kit raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "", *, log: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.log = log
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(LockstepError):
+    """A settings or params file is malformed or holds an impossible value."""
+
+
+class ParamsError(ConfigError):
+    """A params.yaml section does not match the schema its stage expects."""
+
+
+class CommandError(LockstepError):
+    """A subprocess the kit started failed."""
+
+    def __init__(self, message: str, hint: str = "", *, log: str = "", returncode: int = 1) -> None:
+        super().__init__(message, hint, log=log)
+        self.returncode = returncode
+
+
+class EngineError(LockstepError):
+    """The Docker engine or BuildKit is missing or unusable."""
+
+
+class LockfileError(LockstepError):
+    """poetry.lock is missing or out of date with pyproject.toml."""
+
+
+class BuildError(CommandError):
+    """An image build failed; `log` holds the build output."""
+
+
+class BaseImageError(LockstepError):
+    """The base image cannot be made, or would differ from its committed manifest."""
+
+
+class WorkspaceBusy(LockstepError):
+    """Another run holds the workspace lock."""
+
+
+class LineageError(LockstepError):
+    """The lineage record is missing, unreadable, or from an unknown schema."""
+
+
+class ImageNotFound(LockstepError):
+    """A recorded image could be found neither locally, in a registry, nor in an archive."""

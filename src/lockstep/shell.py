@@ -1,0 +1,79 @@
+"""The one place that starts subprocesses.
+
+Every command is echoed to stderr before it runs (`$ docker build ...`), so users see exactly
+what the kit does and can rerun it by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lockstep.errors import CommandError
+
+Command = Sequence[str | os.PathLike[str]]
+
+
+def echo(cmd: Command) -> None:
+    """Print a command the way a user would type it."""
+    print("$ " + shlex.join(str(part) for part in cmd), file=sys.stderr, flush=True)
+
+
+def run(
+    cmd: Command,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = False,
+    check: bool = True,
+    quiet: bool = False,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, echoing it first.
+
+    Args:
+        cmd: the program and its arguments.
+        cwd: working directory.
+        env: variables added to (not replacing) the current environment.
+        capture: collect stdout and stderr instead of streaming them.
+        check: raise CommandError on a non-zero exit.
+        quiet: do not echo the command (for internal probes).
+        input: text sent to standard input.
+
+    Returns:
+        The completed process, with text output when captured.
+    """
+    if not quiet:
+        echo(cmd)
+    full_env = {**os.environ, **env} if env else None
+    try:
+        proc = subprocess.run(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env=full_env,
+            capture_output=capture,
+            text=True,
+            check=False,
+            input=input,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or "").strip().splitlines()
+        last = detail[-1] if detail else f"exit code {proc.returncode}"
+        raise CommandError(
+            f"{Path(str(cmd[0])).name} failed: {last}",
+            "see the output above",
+            log=(proc.stdout or "") + (proc.stderr or ""),
+            returncode=proc.returncode,
+        )
+    return proc
+
+
+def output(cmd: Command, **kwargs) -> str:
+    """Run a command quietly and return its stripped stdout."""
+    return run(cmd, capture=True, quiet=True, **kwargs).stdout.strip()
