@@ -1,52 +1,95 @@
-"""Project tasks: `./inv --list` shows them, `./inv --help TASK` explains one."""
+"""Project tasks: `./inv --list` shows them, `./inv --help TASK` explains one.
+
+Tasks are thin: each calls the lockstep library and turns its errors into one line and a
+non-zero exit.
+"""
+
+import json
+import shlex
+from pathlib import Path
 
 from invoke import Collection, Exit, task
 
 from credit_model import params as pipeline_params
+from lockstep import config, lineage
+from lockstep import repro as pipeline
 from lockstep.errors import LockstepError
 
-
-@task(help={"force": "rerun every stage even when up to date", "stage": "run only this stage"})
-def repro(c, force=False, stage=""):
-    """Run the DVC pipeline in the locked environment."""
-    guard(pipeline_params.check, "params.yaml")
-    args = " ".join(filter(None, ["--force" if force else "", stage]))
-    c.run(f"dvc repro {args}".strip(), echo=True, pty=False)
+ROOT = Path(__file__).resolve().parent
 
 
 @task(
     help={
-        "unit": "only the fast unit tests (no Docker)",
-        "k": "only tests matching this expression",
+        "target": "Dockerfile target: runtime (default) or dev",
+        "update-base": "rebuild the Debian base and accept package updates into its manifest",
     }
 )
+def build(c, target="runtime", update_base=False):
+    """Build the pinned image (reused when its inputs have not changed)."""
+    _, image = guard(pipeline.build, settings(), target, update_base=update_base)
+    print(f"{image.tag}  {image.commit_tag}  {image.id}")
+    print(f"fingerprint {image.fingerprint}")
+
+
+@task(
+    help={
+        "local": "run DVC directly in .venv instead of in the image",
+        "force": "rerun every stage even when up to date (dvc repro --force)",
+    }
+)
+def repro(c, local=False, force=False):
+    """Run the DVC pipeline in its image; extra DVC arguments go after `--`."""
+    guard(pipeline_params.check, ROOT / "params.yaml")
+    args = (["--force"] if force else []) + shlex.split(c.remainder)
+    try:
+        code = guard(pipeline.repro, settings(), args, local=local)
+    except KeyboardInterrupt:
+        raise Exit("interrupted: the container was removed; rerun to continue", code=130) from None
+    if code:
+        raise Exit(f"dvc repro failed with exit code {code}", code=code)
+
+
+@task(help={"json": "print the raw record instead of a table"})
+def lineage_(c, json_=False):
+    """Show which image and environment produced each stage's outputs."""
+    record = guard(lineage.read, ROOT / lineage.PATH)
+    print(json.dumps(record, indent=2, sort_keys=True) if json_ else lineage.table(record))
+
+
+@task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})
 def test(c, unit=False, k=""):
-    """Run the test suite."""
+    """Run the test suite (Docker tests included unless --unit)."""
     target = "tests/unit" if unit else "tests"
-    select = f" -k '{k}'" if k else ""
+    select = f" -k {shlex.quote(k)}" if k else ""
     c.run(f"pytest {target}{select}", echo=True, pty=False)
 
 
 @task
 def lint(c):
-    """Check code style: ruff check and ruff format --check."""
+    """Check style: ruff check and ruff format --check."""
     c.run("ruff check .", echo=True)
     c.run("ruff format --check .", echo=True)
 
 
 @task(name="format")
 def format_(c):
-    """Fix what ruff can fix and format the code."""
+    """Fix what ruff can fix, then format the code."""
     c.run("ruff check --fix .", echo=True)
     c.run("ruff format .", echo=True)
 
 
-def guard(func, *args):
+def settings():
+    """The kit settings of this project."""
+    return guard(config.load, ROOT)
+
+
+def guard(func, *args, **kwargs):
     """Call a kit function; a LockstepError ends the task with its one-line message."""
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except LockstepError as exc:
         raise Exit(f"error: {exc}", code=exc.exit_code) from None
 
 
-namespace = Collection(repro, test, lint, format_)
+namespace = Collection(build, repro, test, lint, format_)
+namespace.add_task(lineage_, name="lineage")

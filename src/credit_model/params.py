@@ -5,6 +5,7 @@ Each dataclass checks its own values; `lockstep.params.load` checks keys and typ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,13 +13,16 @@ from lockstep import params as loader
 from lockstep.params import InvalidParam
 
 MONTH_FORMAT = "YYYY-MM"
+# Application ids are month * ID_STRIDE + row, so a month holds fewer rows than this.
+ID_STRIDE = 10_000_000
+MAX_SEED = 2**32 - 1
 
 
 def month_index(month: str) -> int:
     """Return months since year 0 for a 'YYYY-MM' string, or raise ValueError."""
-    year, sep, mon = month.partition("-")
-    if not (sep and len(year) == 4 and len(mon) == 2 and year.isdigit() and mon.isdigit()):
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
         raise ValueError(month)
+    year, mon = month.split("-")
     if not 1 <= int(mon) <= 12:
         raise ValueError(month)
     return int(year) * 12 + int(mon) - 1
@@ -34,6 +38,12 @@ def _month(key: str, value: str) -> int:
         return month_index(value)
     except ValueError:
         raise InvalidParam(key, f"a month as {MONTH_FORMAT}, got {value!r}") from None
+
+
+def _seed(value: int) -> None:
+    # numpy and scikit-learn accept only unsigned 32-bit seeds.
+    if not 0 <= value <= MAX_SEED:
+        raise InvalidParam("seed", f"an integer from 0 to {MAX_SEED}, got {value!r}")
 
 
 def _positive(key: str, value: float) -> None:
@@ -54,6 +64,9 @@ class Ingest:
         if _month("as_of", self.as_of) < _month("first_month", self.first_month):
             raise InvalidParam("as_of", f"a month not before first_month {self.first_month}")
         _positive("rows_per_month", self.rows_per_month)
+        if self.rows_per_month >= ID_STRIDE:
+            raise InvalidParam("rows_per_month", f"fewer than {ID_STRIDE} rows")
+        _seed(self.seed)
 
     @property
     def months(self) -> list[str]:
@@ -84,6 +97,7 @@ class Train:
     l2_regularization: float
 
     def __post_init__(self) -> None:
+        _seed(self.seed)
         for key in ("learning_rate", "max_iter", "min_samples_leaf"):
             _positive(key, getattr(self, key))
         if self.max_leaf_nodes < 2:

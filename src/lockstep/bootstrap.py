@@ -47,7 +47,10 @@ def fingerprint(root: Path) -> str:
     settings must not reinstall anything.
     """
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
-    relevant = {"project": pyproject.get("project"), "poetry": pyproject["tool"].get("poetry")}
+    relevant = {
+        "project": pyproject.get("project"),
+        "poetry": pyproject.get("tool", {}).get("poetry"),
+    }
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
     for name in ("poetry.lock", "src/lockstep/bootstrap.py"):
         digest.update((root / name).read_bytes())

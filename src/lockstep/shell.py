@@ -32,6 +32,7 @@ def run(
     check: bool = True,
     quiet: bool = False,
     input: str | None = None,
+    tee: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, echoing it first.
 
@@ -43,6 +44,8 @@ def run(
         check: raise CommandError on a non-zero exit.
         quiet: do not echo the command (for internal probes).
         input: text sent to standard input.
+        tee: stream output to stderr as it arrives and also capture it (stdout and stderr
+            merged), for long commands whose output the kit must read afterwards.
 
     Returns:
         The completed process, with text output when captured.
@@ -50,6 +53,9 @@ def run(
     if not quiet:
         echo(cmd)
     full_env = {**os.environ, **env} if env else None
+    if tee:
+        proc = _tee([str(part) for part in cmd], cwd=cwd, env=full_env, input=input)
+        return _checked(cmd, proc, check)
     try:
         proc = subprocess.run(
             [str(part) for part in cmd],
@@ -62,8 +68,13 @@ def run(
         )
     except FileNotFoundError as exc:
         raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
+    return _checked(cmd, proc, check)
+
+
+def _checked(cmd: Command, proc: subprocess.CompletedProcess[str], check: bool):
+    """Raise CommandError for a failed process when asked to."""
     if check and proc.returncode != 0:
-        detail = (proc.stderr or "").strip().splitlines()
+        detail = (proc.stderr or proc.stdout or "").strip().splitlines()
         last = detail[-1] if detail else f"exit code {proc.returncode}"
         raise CommandError(
             f"{Path(str(cmd[0])).name} failed: {last}",
@@ -72,6 +83,31 @@ def run(
             returncode=proc.returncode,
         )
     return proc
+
+
+def _tee(cmd: list[str], *, cwd, env, input) -> subprocess.CompletedProcess[str]:
+    """Run a command, copying its merged output to stderr line by line while keeping it."""
+    lines: list[str] = []
+    try:
+        process = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if input is not None else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
+    with process:
+        if input is not None:
+            process.stdin.write(input)
+            process.stdin.close()
+        for line in process.stdout:
+            sys.stderr.write(line)
+            lines.append(line)
+    return subprocess.CompletedProcess(cmd, process.returncode, "".join(lines), "")
 
 
 def output(cmd: Command, **kwargs) -> str:

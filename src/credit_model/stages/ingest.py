@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from credit_model import cli, io, params
-from credit_model.params import Ingest, month_index
+from credit_model.params import ID_STRIDE, Ingest, month_index
 
 EMPLOYMENT = ("employed", "self_employed", "retired", "student")
 # Drift is measured from a fixed origin, not from first_month, so a month never changes.
 DRIFT_ORIGIN = month_index("2020-01")
-ID_STRIDE = 10_000_000
 
 
 def simulate_month(seed: int, month: str, rows: int) -> pd.DataFrame:
@@ -85,8 +84,6 @@ def _employment(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
 
 def run(settings: Ingest) -> pd.DataFrame:
     """Return the extract for every month from first_month to as_of."""
-    if settings.rows_per_month >= ID_STRIDE:
-        raise ValueError(f"rows_per_month must be below {ID_STRIDE}")
     frames = [
         simulate_month(settings.seed, month, settings.rows_per_month) for month in settings.months
     ]

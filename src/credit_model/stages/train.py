@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from credit_model import cli, io, params
+from credit_model import cli, params
 from credit_model.params import Train
 from credit_model.stages.features import TARGET, feature_columns
+from lockstep.files import atomic_write
 
 
 def run(train: pd.DataFrame, settings: Train) -> HistGradientBoostingClassifier:
@@ -33,7 +34,7 @@ def run(train: pd.DataFrame, settings: Train) -> HistGradientBoostingClassifier:
 
 def save(path: Path, model: HistGradientBoostingClassifier) -> None:
     """Pickle the model; equal models pickle to equal bytes."""
-    io.atomic_write_bytes(path, pickle.dumps(model, protocol=5))
+    atomic_write(path, pickle.dumps(model, protocol=5))
 
 
 def load(path: Path) -> HistGradientBoostingClassifier:

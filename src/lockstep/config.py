@@ -1,0 +1,121 @@
+"""Kit settings, with one owner: the [tool.lockstep] table of pyproject.toml.
+
+Environment variables override a few settings for one machine (the docker CLI, the CA bundle)
+without editing the project. Unknown keys are refused, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lockstep.errors import ConfigError
+
+CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+DEFAULT_EPOCH = 1700000000
+
+
+@dataclass(frozen=True)
+class BaseSettings:
+    """The base image: a registry image pinned by digest, or an offline Debian bootstrap."""
+
+    image: str = ""
+    allow_unpinned: bool = False
+    suite: str = "bookworm"
+    packages: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
+    manifest: str = "docker/base/packages.lock"
+    epoch: int = DEFAULT_EPOCH
+
+    @property
+    def bootstrap(self) -> bool:
+        """True when the base is built from Debian packages rather than pulled."""
+        return not self.image
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the kit reads from [tool.lockstep], resolved against the project root."""
+
+    root: Path
+    image: str = ""
+    dockerfile: str = "docker/Dockerfile"
+    docker: str = ""
+    ca_bundle: str = ""
+    registry: str = ""
+    workdir: str = "/workspace"
+    base: BaseSettings = BaseSettings()
+
+    def path(self, relative: str) -> Path:
+        """A project-relative path made absolute."""
+        return self.root / relative
+
+    def ca_bundle_path(self) -> Path | None:
+        """The CA bundle builds and runs need: the setting, else the usual variables."""
+        candidates = [self.ca_bundle] + [os.environ.get(name, "") for name in CA_VARIABLES]
+        for candidate in filter(None, candidates):
+            path = self.path(candidate) if not os.path.isabs(candidate) else Path(candidate)
+            if path.is_file():
+                return path
+        return None
+
+    def docker_cli(self) -> str:
+        """The docker CLI the user chose: LOCKSTEP_DOCKER, else the setting, else none."""
+        return os.environ.get("LOCKSTEP_DOCKER") or self.docker
+
+
+def load(root: Path) -> Settings:
+    """Read [tool.lockstep] from the project's pyproject.toml."""
+    pyproject = root / "pyproject.toml"
+    try:
+        data = tomllib.loads(pyproject.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{pyproject}: not found", "run from the project root") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: {exc}", "fix the TOML syntax") from None
+    table = dict(data.get("tool", {}).get("lockstep", {}))
+    base = _build(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
+    settings = _build(Settings, {"image": "", **table}, "tool.lockstep", root=root, base=base)
+    if not settings.image:
+        raise ConfigError(
+            "[tool.lockstep] image: missing", 'set image = "<name>" in pyproject.toml'
+        )
+    if base.image and "@sha256:" not in base.image and not base.allow_unpinned:
+        raise ConfigError(
+            f"[tool.lockstep.base] image = {base.image!r} is not pinned by digest",
+            "pin it as name@sha256:<digest>, or set allow_unpinned = true to accept drift",
+        )
+    return settings
+
+
+def _build(kind: type, values: dict[str, Any], table: str, **fixed: Any) -> Any:
+    """Construct a settings dataclass, refusing unknown keys and wrong types."""
+    defaults = kind.__dataclass_fields__
+    for key, value in values.items():
+        if key not in defaults or key in fixed:
+            known = ", ".join(k for k in defaults if k not in fixed)
+            raise ConfigError(f"[{table}] {key}: unknown setting", f"known settings: {known}")
+        default = defaults[key].default
+        expected = type(default) if not isinstance(default, tuple) else list
+        if default is not None and not isinstance(value, expected):
+            raise ConfigError(
+                f"[{table}] {key}: expected {expected.__name__}, got {value!r}",
+                "fix the value in pyproject.toml",
+            )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return kind(**values, **fixed)
+
+
+def digest(*parts: bytes | str | dict) -> str:
+    """sha256 over several parts, each length-prefixed so boundaries cannot blur."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, dict):
+            part = json.dumps(part, sort_keys=True)
+        data = part.encode() if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "big") + data)
+    return hasher.hexdigest()

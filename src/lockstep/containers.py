@@ -1,0 +1,93 @@
+"""Run a command in an image, on the workspace, as the invoking user.
+
+The workspace is bind-mounted at the same place every time, the process runs as the caller's
+uid:gid (so every file it writes belongs to them), DVC's hash cache persists on the host between
+runs, and the CA bundle is mounted read-only. Ctrl-C or SIGTERM stops and removes the container;
+the exit code is the command's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from lockstep.config import Settings
+from lockstep.engine import Engine
+
+CA_TARGET = "/etc/ssl/certs/lockstep-ca.pem"
+SITE_CACHE = ".lockstep/dvc-site-cache"
+CONTAINER_PREFIX = "lockstep-run-"
+
+
+@dataclass
+class Run:
+    """One container run: what to start, and its output once done."""
+
+    settings: Settings
+    engine: Engine
+    image: str
+    command: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    name: str = field(default_factory=lambda: CONTAINER_PREFIX + secrets.token_hex(6))
+    output: str = ""
+
+    def with_env(self, **env: str) -> Run:
+        """Add environment variables; returns self."""
+        self.env.update(env)
+        return self
+
+    def arguments(self) -> list[str]:
+        """The `docker run` arguments."""
+        settings, workdir = self.settings, self.settings.workdir
+        site_cache = settings.path(SITE_CACHE)
+        site_cache.mkdir(parents=True, exist_ok=True)
+        env = {
+            "HOME": "/home/lockstep",
+            "PYTHONPATH": f"{workdir}/src",
+            # Persisted on the host: otherwise every run rehashes every file.
+            "DVC_SITE_CACHE_DIR": f"{workdir}/{SITE_CACHE}",
+            "DVC_NO_ANALYTICS": "1",
+            "LOCKSTEP_WHERE": "container",
+            **self.env,
+        }
+        args = ["run", "--rm", "--init", "--name", self.name]
+        args += ["--user", f"{os.getuid()}:{os.getgid()}"]
+        args += ["--volume", f"{settings.root}:{workdir}", "--workdir", workdir]
+        ca = settings.ca_bundle_path()
+        if ca:
+            args += ["--volume", f"{ca}:{CA_TARGET}:ro"]
+            env.update(PIP_CERT=CA_TARGET, SSL_CERT_FILE=CA_TARGET, REQUESTS_CA_BUNDLE=CA_TARGET)
+        for key, value in sorted(env.items()):
+            args += ["--env", f"{key}={value}"]
+        return [*args, self.image, *self.command]
+
+    def start(self) -> int:
+        """Run to completion, streaming output; return the command's exit code."""
+        with self._stopped_on_signal():
+            proc = self.engine.run(*self.arguments(), tee=True, check=False)
+        self.output = proc.stdout
+        return proc.returncode
+
+    def stop(self) -> None:
+        """Remove the container if it still exists."""
+        self.engine.run("rm", "--force", self.name, capture=True, quiet=True, check=False)
+
+    @contextlib.contextmanager
+    def _stopped_on_signal(self) -> Iterator[None]:
+        """Turn SIGTERM into KeyboardInterrupt and remove the container on either."""
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,210 @@
+"""Build, tag and describe the project's images; reuse them by content.
+
+Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
+into it (Dockerfile, lock, pyproject.toml, source, base image id, poetry version, target), and a
+commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag exists, nothing
+is built. Labels under `io.lockstep.` record the commit, the lock hash, the base image and the
+environment fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+
+from lockstep import base, git, shell
+from lockstep.bootstrap import poetry_specs as poetry_pins
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.errors import BuildError, CommandError, LockfileError
+
+LABEL = "io.lockstep"
+# Bump when the way images are built changes, so an old image is never taken for a new one.
+FORMAT_VERSION = 1
+CONTEXT_FILES = ("pyproject.toml", "poetry.lock")
+CONTEXT_DIRS = ("src",)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image and what the kit knows about it."""
+
+    id: str
+    tag: str
+    commit_tag: str
+    labels: dict
+
+    @property
+    def fingerprint(self) -> str:
+        """The environment fingerprint, computed inside the image at build time."""
+        return self.labels[f"{LABEL}.fingerprint"]
+
+    def label(self, name: str) -> str:
+        """One of our labels, by its short name."""
+        return self.labels.get(f"{LABEL}.{name}", "")
+
+
+def repository(settings: Settings, target: str) -> str:
+    """Image repository name for a Dockerfile target."""
+    return settings.image if target == "runtime" else f"{settings.image}-{target}"
+
+
+def lock_hash(settings: Settings) -> str:
+    """sha256 of poetry.lock."""
+    return hashlib.sha256(settings.path("poetry.lock").read_bytes()).hexdigest()
+
+
+def poetry_specs(settings: Settings) -> str:
+    """Poetry and its plugins as one pip argument string, from pyproject.toml."""
+    return " ".join(poetry_pins(settings.root))
+
+
+def content_key(settings: Settings, target: str, base_id: str) -> str:
+    """Hash of every input of the image: files sent to the build, recipe and base."""
+    hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
+    files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
+    for folder in CONTEXT_DIRS:
+        files += sorted(
+            p
+            for p in settings.path(folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+    for path in files:
+        data = path.read_bytes()
+        hasher.update(f"{path.relative_to(settings.root)}\0{len(data)}\0".encode() + data)
+    return hasher.hexdigest()
+
+
+def commit_tag(settings: Settings, target: str) -> str:
+    """`<repo>:git-<sha12>`, with `-dirty` when the tree differs from the commit."""
+    sha = git.commit(settings.root)[:12] or "none"
+    marker = "-dirty" if git.is_dirty(settings.root) else ""
+    return f"{repository(settings, target)}:git-{sha}{marker}"
+
+
+def resolve_base(settings: Settings, engine: Engine, *, update: bool = False) -> tuple[str, str]:
+    """Return (reference, image id) of the base image, building or pulling it if needed."""
+    cfg = settings.base
+    if cfg.bootstrap:
+        recipe = base.BaseRecipe(cfg.suite, cfg.packages, settings.path(cfg.manifest), cfg.epoch)
+        ref = base.ensure_base(recipe, docker=engine.cli, update=update)
+    else:
+        ref = cfg.image
+        if engine.image_id(ref) is None:
+            engine.run("pull", ref)
+    return ref, engine.image_id(ref) or ""
+
+
+def find(settings: Settings, engine: Engine, target: str = "runtime") -> Image | None:
+    """The image for the current inputs, if it was built already."""
+    _, base_id = resolve_base(settings, engine)
+    return _existing(settings, engine, target, content_key(settings, target, base_id))
+
+
+def build(
+    settings: Settings, engine: Engine, target: str = "runtime", *, update_base: bool = False
+) -> Image:
+    """Build the image for `target` unless an image with the same content exists.
+
+    Raises:
+        LockfileError: poetry.lock does not match pyproject.toml.
+        BuildError: the build failed; `log` holds its output.
+    """
+    base_ref, base_id = resolve_base(settings, engine, update=update_base)
+    key = content_key(settings, target, base_id)
+    existing = _existing(settings, engine, target, key)
+    if existing:
+        print(f"lockstep: {existing.tag} is up to date ({existing.id[:19]})", file=sys.stderr)
+        return existing
+    check_lock(settings)
+    repo = repository(settings, target)
+    staging = f"{repo}:staging-{key[:12]}"
+    labels = {
+        "commit": git.commit(settings.root),
+        "lock-sha256": lock_hash(settings),
+        "base": f"{base_ref}@{base_id}",
+        "content-key": key,
+    }
+    run_build(settings, engine, target, staging, base_ref, labels)
+    description = describe(engine, staging)
+    final = {
+        "fingerprint": description["fingerprint"],
+        "python": description["python"],
+        "dvc": description["distributions"].get("dvc", ""),
+    }
+    tag, by_commit = f"{repo}:{key[:12]}", commit_tag(settings, target)
+    # The fingerprint is only known once the image exists: add it as labels in a second,
+    # metadata-only build, tagged with the final names.
+    dockerfile = f"FROM {staging}\nLABEL " + " ".join(
+        f'{LABEL}.{name}="{value}"' for name, value in final.items()
+    )
+    engine.run("build", "--quiet", "-t", tag, "-t", by_commit, "-", input=dockerfile, capture=True)
+    engine.run("image", "rm", staging, capture=True, quiet=True)
+    return _existing(settings, engine, target, key)
+
+
+def run_build(settings, engine, target, tag, base_ref, labels) -> str:
+    """Run `docker build` for one target, streaming and returning its log."""
+    args = [
+        "build",
+        "--progress=plain",
+        "-f",
+        str(settings.path(settings.dockerfile)),
+        "--target",
+        target,
+        "--build-arg",
+        f"BASE_IMAGE={base_ref}",
+        "--build-arg",
+        f"POETRY_SPECS={poetry_specs(settings)}",
+        "-t",
+        tag,
+    ]
+    for name, value in labels.items():
+        args += ["--label", f"{LABEL}.{name}={value}"]
+    ca = settings.ca_bundle_path()
+    if ca:
+        args += ["--secret", f"id=ca,src={ca}"]
+    try:
+        return engine.run(*args, str(settings.root), tee=True).stdout
+    except CommandError as exc:
+        raise BuildError(
+            f"docker build of target {target!r} failed: {exc.message}",
+            "read the build log above; a network error often means a missing CA bundle "
+            "(set PIP_CERT or ca_bundle in [tool.lockstep])",
+            log=exc.log,
+        ) from None
+
+
+def describe(engine: Engine, ref: str) -> dict:
+    """What the fingerprint covers, computed inside the image (no network)."""
+    out = engine.output(
+        "run", "--rm", "--network", "none", ref, "python", "-m", "lockstep.fingerprint", "--json"
+    )
+    return json.loads(out)
+
+
+def check_lock(settings: Settings) -> None:
+    """Refuse to build from a poetry.lock that no longer matches pyproject.toml."""
+    poetry = settings.path(".lockstep/poetry/bin/poetry")
+    cmd = [str(poetry) if poetry.exists() else "poetry", "check", "--lock"]
+    try:
+        proc = shell.run(cmd, cwd=settings.root, capture=True, quiet=True, check=False)
+    except CommandError:
+        return  # No poetry here (inside a container): the image's own export checks the lock.
+    if proc.returncode != 0:
+        raise LockfileError(
+            "poetry.lock is out of date with pyproject.toml",
+            "re-lock (`poetry lock`; see the README's Dependencies section) and commit poetry.lock",
+        )
+
+
+def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Image | None:
+    tag = f"{repository(settings, target)}:{key[:12]}"
+    record = engine.inspect(tag)
+    if not record or f"{LABEL}.fingerprint" not in (record["Config"].get("Labels") or {}):
+        return None
+    by_commit = commit_tag(settings, target)
+    engine.run("tag", tag, by_commit, capture=True, quiet=True)
+    return Image(record["Id"], tag, by_commit, record["Config"]["Labels"])

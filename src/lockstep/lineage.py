@@ -1,0 +1,112 @@
+"""The lineage record: which image, environment and commit produced each stage's outputs.
+
+`reports/lineage.json` is tracked by git next to the DVC metrics, so checking out any commit
+says exactly which image to pull to rerun it. The file is schema-versioned, written atomically,
+and updated only for the stages that ran, leaving the others' entries as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from lockstep import git
+from lockstep.errors import LineageError
+from lockstep.files import atomic_write
+
+SCHEMA = 1
+PATH = "reports/lineage.json"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where and with what a run happened; shared by every stage it ran."""
+
+    where: str
+    image_id: str | None
+    image_tag: str | None
+    registry_digest: str | None
+    fingerprint: str | None
+    lock_sha256: str
+    base_image: str | None
+    commit: str
+    dirty: bool
+    dvc_version: str
+    python_version: str
+
+
+def stage_outputs(lock: dict, stage: str) -> dict[str, str]:
+    """Each output's md5 for a stage, as dvc.lock records it."""
+    entry = lock.get("stages", {}).get(stage, {})
+    return {out["path"]: out.get("md5", "") for out in entry.get("outs", [])}
+
+
+def read_dvc_lock(root: Path) -> dict:
+    """The parsed dvc.lock, or an empty record when there is none yet."""
+    path = root / "dvc.lock"
+    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+
+
+def update(root: Path, stages: list[str], env: Environment, lock: dict) -> dict:
+    """Record `env` for each stage that ran and write the file atomically."""
+    record = read(root / PATH) if (root / PATH).exists() else {"schema": SCHEMA, "stages": {}}
+    ran_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for stage in stages:
+        record["stages"][stage] = {
+            **asdict(env),
+            "outs": stage_outputs(lock, stage),
+            "ran_at": ran_at,
+        }
+    write(root / PATH, record)
+    return record
+
+
+def read(path: Path) -> dict:
+    """Load and check a lineage file."""
+    try:
+        return parse(path.read_text(), str(path))
+    except FileNotFoundError:
+        raise LineageError(f"{path}: no lineage recorded yet", "run `invoke repro` first") from None
+
+
+def read_at(root: Path, rev: str) -> dict:
+    """The lineage record as committed at a git revision."""
+    return parse(git.show(root, rev, PATH), f"{PATH} at {rev}")
+
+
+def parse(text: str, where: str) -> dict:
+    """Parse lineage JSON and refuse unknown schemas."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LineageError(f"{where}: not valid JSON ({exc.msg})", "restore it from git") from None
+    if record.get("schema") != SCHEMA:
+        raise LineageError(
+            f"{where}: schema {record.get('schema')!r} is not {SCHEMA}",
+            "upgrade lockstep to read it",
+        )
+    return record
+
+
+def write(path: Path, record: dict) -> None:
+    """Write the record atomically, so readers never see half a file."""
+    atomic_write(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def table(record: dict) -> str:
+    """A readable table: one row per stage."""
+    header = ("stage", "where", "image", "fingerprint", "commit", "ran at")
+    rows = [header]
+    for stage, entry in sorted(record["stages"].items()):
+        commit = (entry["commit"] or "none")[:10] + ("+dirty" if entry["dirty"] else "")
+        image = (entry["image_id"] or "-").removeprefix("sha256:")[:12]
+        fp = (entry["fingerprint"] or "-")[:12]
+        rows.append((stage, entry["where"], image, fp, commit, entry["ran_at"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )

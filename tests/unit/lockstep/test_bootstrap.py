@@ -1,0 +1,128 @@
+"""Unit tests for the pure parts of lockstep.bootstrap: pinned tools and the fingerprint."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lockstep import bootstrap
+
+REPO = Path(__file__).resolve().parents[3]
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "0.1.0"
+dependencies = [
+    "numpy (==2.4.6)",
+    "pandas (==3.1.1)",
+]
+
+[tool.poetry]
+requires-poetry = "==2.5.1"
+
+[tool.poetry.requires-plugins]
+poetry-plugin-export = "==1.10.1"
+
+[tool.poetry.group.dev.dependencies]
+pytest = "==9.2.0"
+
+[tool.ruff]
+line-length = 100
+"""
+
+LOCK = """\
+[[package]]
+name = "numpy"
+version = "2.4.6"
+
+[metadata]
+content-hash = "abc"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal project: pyproject.toml, poetry.lock and the bootstrap module itself."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "poetry.lock").write_text(LOCK)
+    target = tmp_path / "src" / "lockstep" / "bootstrap.py"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(REPO / "src" / "lockstep" / "bootstrap.py", target)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_poetry_specs_reads_poetry_and_plugins(project: Path) -> None:
+    assert bootstrap.poetry_specs(project) == [
+        "poetry==2.5.1",
+        "poetry-plugin-export==1.10.1",
+    ]
+
+
+def test_poetry_specs_without_plugins(project: Path) -> None:
+    edit(
+        project / "pyproject.toml",
+        '[tool.poetry.requires-plugins]\npoetry-plugin-export = "==1.10.1"\n',
+        "",
+    )
+    assert bootstrap.poetry_specs(project) == ["poetry==2.5.1"]
+
+
+def test_poetry_specs_of_this_repo_pin_exact_versions() -> None:
+    specs = bootstrap.poetry_specs(REPO)
+    assert specs[0].startswith("poetry==")
+    assert all("==" in spec for spec in specs)
+
+
+def test_fingerprint_is_stable(project: Path) -> None:
+    first = bootstrap.fingerprint(project)
+    assert first == bootstrap.fingerprint(project)
+    assert len(first) == 64
+    int(first, 16)
+
+
+def test_fingerprint_changes_with_poetry_lock(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / "poetry.lock", 'version = "2.4.6"', 'version = "2.4.7"')
+    assert bootstrap.fingerprint(project) != before
+
+
+def test_fingerprint_changes_with_project_dependencies(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / "pyproject.toml", '"pandas (==3.1.1)"', '"pandas (==3.1.2)"')
+    assert bootstrap.fingerprint(project) != before
+
+
+def test_fingerprint_changes_with_poetry_settings(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / "pyproject.toml", 'pytest = "==9.2.0"', 'pytest = "==9.2.1"')
+    assert bootstrap.fingerprint(project) != before
+
+
+def test_fingerprint_changes_with_bootstrap_module(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    with (project / "src" / "lockstep" / "bootstrap.py").open("a") as handle:
+        handle.write("\n# changed\n")
+    assert bootstrap.fingerprint(project) != before
+
+
+def test_fingerprint_ignores_ruff_settings(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / "pyproject.toml", "line-length = 100", "line-length = 120")
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.ruff.lint]\nselect = ["E", "F"]\n')
+    assert bootstrap.fingerprint(project) == before
+
+
+def test_fingerprint_ignores_formatting_of_relevant_tables(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / "pyproject.toml", '    "numpy (==2.4.6)",\n', '  "numpy (==2.4.6)",  # pinned\n')
+    assert bootstrap.fingerprint(project) == before
