@@ -11,8 +11,11 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from credit_model import params as pipeline_params
-from lockstep import config, lineage
+from lockstep import archive as archives
+from lockstep import config, git, lineage, registry
+from lockstep import engine as engines
 from lockstep import repro as pipeline
+from lockstep import rerun as reruns
 from lockstep.errors import LockstepError
 
 ROOT = Path(__file__).resolve().parent
@@ -38,7 +41,7 @@ def build(c, target="runtime", update_base=False):
     }
 )
 def repro(c, local=False, force=False):
-    """Run the DVC pipeline in its image; extra DVC arguments go after `--`."""
+    """Run the DVC pipeline in its image (DVC arguments after --)."""
     guard(pipeline_params.check, ROOT / "params.yaml")
     args = (["--force"] if force else []) + shlex.split(c.remainder)
     try:
@@ -54,6 +57,52 @@ def lineage_(c, json_=False):
     """Show which image and environment produced each stage's outputs."""
     record = guard(lineage.read, ROOT / lineage.PATH)
     print(json.dumps(record, indent=2, sort_keys=True) if json_ else lineage.table(record))
+
+
+@task
+def push(c):
+    """Push the recorded images to the registry and record their digests."""
+    pushed = guard(registry.push_recorded, settings(), engine())
+    for image_id, digest in pushed.items():
+        print(f"{image_id}  {digest}")
+
+
+@task(help={"rev": "git revision whose recorded images to pull (default HEAD)"})
+def pull(c, rev="HEAD"):
+    """Pull the images a revision recorded, by digest, checking their ids."""
+    for image_id in guard(registry.pull_recorded, settings(), engine(), rev):
+        print(image_id)
+
+
+@task
+def archive(c):
+    """Store the recorded images in the DVC remote (reruns need no registry)."""
+    for dvc_file in guard(archives.save_recorded, ROOT, engine()):
+        print(f"{dvc_file.relative_to(ROOT)}  (commit it)")
+
+
+@task(
+    help={
+        "rev": "revisions to rerun, space-separated (tags, branches, commits)",
+        "tags": "also rerun every tag matching this glob, e.g. 'model/*'",
+        "tolerance": "accept metric differences up to this absolute value",
+    }
+)
+def rerun(c, rev="", tags="", tolerance=None):
+    """Rerun past results in their recorded images and verify them."""
+    revs = rev.split() + (guard(git.tags, ROOT, tags) if tags else [])
+    if not revs:
+        raise Exit("error: name a revision: invoke rerun REV (or --tags 'PATTERN')", code=2)
+    limit = float(tolerance) if tolerance is not None else None
+    failed = []
+    for name in revs:
+        verdict = guard(reruns.rerun, settings(), engine(), name, tolerance=limit)
+        print(verdict.table() + "\n")
+        if not verdict.identical(limit):
+            failed.append(name)
+    if failed:
+        raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
+    print(f"reproduced: {', '.join(revs)}")
 
 
 @task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})
@@ -83,6 +132,11 @@ def settings():
     return guard(config.load, ROOT)
 
 
+def engine():
+    """The docker CLI the kit uses."""
+    return guard(engines.find, settings().docker_cli())
+
+
 def guard(func, *args, **kwargs):
     """Call a kit function; a LockstepError ends the task with its one-line message."""
     try:
@@ -91,5 +145,5 @@ def guard(func, *args, **kwargs):
         raise Exit(f"error: {exc}", code=exc.exit_code) from None
 
 
-namespace = Collection(build, repro, test, lint, format_)
+namespace = Collection(build, repro, push, pull, archive, rerun, test, lint, format_)
 namespace.add_task(lineage_, name="lineage")

@@ -64,3 +64,11 @@ class LineageError(LockstepError):
 
 class ImageNotFound(LockstepError):
     """A recorded image could be found neither locally, in a registry, nor in an archive."""
+
+
+class RegistryError(LockstepError):
+    """The registry cannot be reached, or refused an operation."""
+
+
+class RevisionError(LockstepError):
+    """A git revision is unknown, or holds no lineage to rerun."""

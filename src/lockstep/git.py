@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from lockstep import shell
-from lockstep.errors import CommandError, LockstepError
+from lockstep.errors import CommandError, LockstepError, RevisionError
 
 
 def commit(root: Path) -> str:
@@ -33,3 +36,47 @@ def show(root: Path, rev: str, path: str) -> str:
         return shell.output(["git", "show", f"{rev}:{path}"], cwd=root)
     except CommandError as exc:
         raise LockstepError(f"{path} not found at {rev}", "check the revision name") from exc
+
+
+def resolve(root: Path, rev: str) -> str:
+    """The full commit sha a revision names."""
+    proc = shell.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        cwd=root,
+        capture=True,
+        quiet=True,
+        check=False,
+    )
+    if proc.returncode:
+        raise RevisionError(f"unknown revision {rev!r}", "check `git log` or `git tag` for it")
+    return proc.stdout.strip()
+
+
+def tags(root: Path, pattern: str = "*") -> list[str]:
+    """Tags matching a glob, oldest first."""
+    listed = shell.output(["git", "tag", "--list", "--sort=creatordate", pattern], cwd=root)
+    return listed.splitlines()
+
+
+@contextlib.contextmanager
+def worktree(root: Path, commit: str) -> Iterator[Path]:
+    """A temporary detached worktree at `commit`, removed whatever happens.
+
+    The user's working tree, index and branch are never touched.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="lockstep-worktree-"))
+    path = parent / "tree"
+    shell.run(["git", "worktree", "add", "--detach", "--quiet", path, commit], cwd=root)
+    try:
+        yield path
+    finally:
+        shell.run(
+            ["git", "worktree", "remove", "--force", path],
+            cwd=root,
+            quiet=True,
+            check=False,
+            capture=True,
+        )
+        shell.run(["git", "worktree", "prune"], cwd=root, quiet=True, check=False)
+        with contextlib.suppress(OSError):
+            parent.rmdir()

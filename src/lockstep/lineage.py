@@ -30,6 +30,7 @@ class Environment:
     image_id: str | None
     image_tag: str | None
     registry_digest: str | None
+    registry_repository: str | None
     fingerprint: str | None
     lock_sha256: str
     base_image: str | None
@@ -63,6 +64,25 @@ def update(root: Path, stages: list[str], env: Environment, lock: dict) -> dict:
         }
     write(root / PATH, record)
     return record
+
+
+def record_push(root: Path, image_id: str, repository: str, digest: str) -> list[str]:
+    """Record where an image was pushed, for every stage it produced; return those stages."""
+    record = read(root / PATH)
+    stages = [name for name, entry in record["stages"].items() if entry["image_id"] == image_id]
+    for name in stages:
+        record["stages"][name].update(registry_repository=repository, registry_digest=digest)
+    write(root / PATH, record)
+    return stages
+
+
+def images(record: dict) -> dict[str, dict]:
+    """Distinct images a record names, by id, with where each can be pulled from."""
+    found = {}
+    for entry in record["stages"].values():
+        if entry.get("image_id"):
+            found.setdefault(entry["image_id"], entry)
+    return found
 
 
 def read(path: Path) -> dict:

@@ -110,5 +110,8 @@ def _source_state(settings: Settings) -> dict:
 
 def _environment(settings: Settings, **fields) -> lineage.Environment:
     return lineage.Environment(
-        registry_digest=None, lock_sha256=images.lock_hash(settings), **fields
+        registry_digest=None,
+        registry_repository=None,
+        lock_sha256=images.lock_hash(settings),
+        **fields,
     )

@@ -1,0 +1,100 @@
+"""Push images to a registry and pull them back by digest, checking they are the same image.
+
+An image's id is the digest of its config, which a registry keeps intact: pulling
+`repository@sha256:<manifest digest>` gives back exactly the image id that was pushed, and the
+kit checks that it does.
+"""
+
+from __future__ import annotations
+
+from lockstep import git, lineage
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.errors import CommandError, ImageNotFound, RegistryError
+
+
+def repository(registry: str, image: str) -> str:
+    """`host:port/name` for an image name in a registry."""
+    return f"{registry.rstrip('/')}/{image}"
+
+
+def push(engine: Engine, image_id: str, tags: list[str], repo: str) -> str:
+    """Push an image under each tag (the part after ':'); return its manifest digest."""
+    for tag in tags:
+        remote = f"{repo}:{tag.rsplit(':', 1)[1]}"
+        engine.run("tag", image_id, remote, capture=True, quiet=True)
+        try:
+            engine.run("push", remote, capture=True)
+        except CommandError as exc:
+            raise RegistryError(
+                f"cannot push to {repo}: {exc.message}",
+                "check the `registry` setting and that the registry is running",
+            ) from None
+    return digest_of(engine, image_id, repo)
+
+
+def digest_of(engine: Engine, image_id: str, repo: str) -> str:
+    """The manifest digest of a pushed image in `repo`, from its RepoDigests."""
+    record = engine.inspect(image_id) or {}
+    for ref in record.get("RepoDigests") or []:
+        name, _, digest = ref.partition("@")
+        if name == repo:
+            return digest
+    raise RegistryError(f"{image_id[:19]} has no digest in {repo}", "push it first")
+
+
+def pull(engine: Engine, repo: str, digest: str, expected_id: str) -> None:
+    """Pull `repo@digest` and check it is the expected image.
+
+    Raises:
+        RegistryError: the registry is unreachable or does not have the image.
+        ImageNotFound: it pulled, but the image is not the recorded one.
+    """
+    ref = f"{repo}@{digest}"
+    try:
+        engine.run("pull", "--quiet", ref, capture=True)
+    except CommandError as exc:
+        raise RegistryError(f"cannot pull {ref}: {exc.message}", "is the registry up?") from None
+    got = engine.image_id(ref)
+    if got != expected_id:
+        raise ImageNotFound(
+            f"{ref} is image {got}, not the recorded {expected_id}",
+            "the registry holds a different image under that digest; do not trust it",
+        )
+
+
+def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
+    """Push every image the workspace's lineage names; record each digest; return them by id."""
+    if not settings.registry:
+        raise RegistryError(
+            "no registry configured", 'set registry = "host:port" in [tool.lockstep]'
+        )
+    repo = repository(settings.registry, settings.image)
+    record = lineage.read(settings.path(lineage.PATH))
+    pushed = {}
+    for image_id in lineage.images(record):
+        local = engine.inspect(image_id)
+        if local is None:
+            raise ImageNotFound(
+                f"image {image_id[:19]} named in {lineage.PATH} is not in the local engine",
+                "pull it (`invoke pull REV`) or rerun `invoke repro`",
+            )
+        ours = [t for t in local.get("RepoTags") or [] if t.startswith(f"{settings.image}:")]
+        pushed[image_id] = push(engine, image_id, ours, repo)
+        lineage.record_push(settings.root, image_id, repo, pushed[image_id])
+    return pushed
+
+
+def pull_recorded(settings: Settings, engine: Engine, rev: str) -> list[str]:
+    """Pull, by digest, every image the lineage at `rev` names; return their ids."""
+    record = lineage.read_at(settings.root, git.resolve(settings.root, rev))
+    pulled = []
+    for image_id, entry in lineage.images(record).items():
+        if not entry.get("registry_digest"):
+            raise RegistryError(
+                f"image {image_id[:19]} at {rev} was never pushed",
+                "push it with `invoke push` where it exists, or use `invoke rerun`",
+            )
+        pull(engine, entry["registry_repository"], entry["registry_digest"], image_id)
+        pulled.append(image_id)
+    return pulled

@@ -1,0 +1,39 @@
+"""The README is executable documentation: its claims about the repository must hold."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", README, re.S | re.M)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def test_quickstart_first_block_is_exactly_two_commands():
+    block = re.search(r"```sh\n(.*?)```", section("Quickstart"), re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert commands == ["./inv repro", "./inv test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    block = re.search(r"```sh\n(.*?)```", section("Quickstart"), re.S).group(1)
+    test_command = block.splitlines()[1]
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_documented_layout_exists():
+    tree = re.search(r"```\n(.*?)```", section("What you get"), re.S).group(1)
+    for line in tree.splitlines():
+        for name in line.split("  ")[0].split():
+            path = name.replace("<stage>", "ingest")
+            assert (ROOT / path).exists(), f"README lists {name}, which does not exist"
+
+
+def test_every_task_is_documented():
+    tasks = re.findall(r"^def (\w+?)_?\(c\b", (ROOT / "tasks.py").read_text(), re.M)
+    for name in tasks:
+        assert f"./inv {name}" in README, f"task {name} is not in the README"
