@@ -67,8 +67,8 @@ def push(c):
         print(f"{image_id}  {digest}")
 
 
-@task(help={"rev": "git revision whose recorded images to pull (default HEAD)"})
-def pull(c, rev="HEAD"):
+@task(help={"rev": "git revision whose recorded images to pull"})
+def pull(c, rev):
     """Pull the images a revision recorded, by digest, checking their ids."""
     for image_id in guard(registry.pull_recorded, settings(), engine(), rev):
         print(image_id)
@@ -83,16 +83,13 @@ def archive(c):
 
 @task(
     help={
-        "rev": "revisions to rerun, space-separated (tags, branches, commits)",
-        "tags": "also rerun every tag matching this glob, e.g. 'model/*'",
+        "rev": "revisions, space-separated: tags, branches, commits, or tag globs ('model/*')",
         "tolerance": "accept metric differences up to this absolute value",
     }
 )
-def rerun(c, rev="", tags="", tolerance=None):
+def rerun(c, rev, tolerance=None):
     """Rerun past results in their recorded images and verify them."""
-    revs = rev.split() + (guard(git.tags, ROOT, tags) if tags else [])
-    if not revs:
-        raise Exit("error: name a revision: invoke rerun REV (or --tags 'PATTERN')", code=2)
+    revs = [name for word in rev.split() for name in guard(git.expand, ROOT, word)]
     limit = float(tolerance) if tolerance is not None else None
     failed = []
     for name in revs:

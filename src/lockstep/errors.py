@@ -19,7 +19,7 @@ class LockstepError(Exception):
         self.log = log
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
 class ConfigError(LockstepError):

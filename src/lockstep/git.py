@@ -52,9 +52,13 @@ def resolve(root: Path, rev: str) -> str:
     return proc.stdout.strip()
 
 
-def tags(root: Path, pattern: str = "*") -> list[str]:
-    """Tags matching a glob, oldest first."""
-    listed = shell.output(["git", "tag", "--list", "--sort=creatordate", pattern], cwd=root)
+def expand(root: Path, word: str) -> list[str]:
+    """A revision, or every tag a glob (`model/*`) matches, oldest first."""
+    if not any(char in word for char in "*?["):
+        return [word]
+    listed = shell.output(["git", "tag", "--list", "--sort=creatordate", word], cwd=root)
+    if not listed:
+        raise RevisionError(f"no tag matches {word!r}", "list tags with `git tag`")
     return listed.splitlines()
 
 

@@ -61,7 +61,7 @@ def rerun(
         record = lineage.read_at(root, commit)
     except LockstepError:
         raise RevisionError(
-            f"{rev} has no lineage ({lineage.PATH} is missing or unreadable there)",
+            f"{rev} has no lineage: {lineage.PATH} is missing or unreadable there",
             "it was made before the kit; rerun a revision made with `invoke repro`",
         ) from None
     image_id, entry = recorded_image(record, rev)
