@@ -10,10 +10,12 @@ from pathlib import Path
 
 from invoke import Collection, Exit, task
 
+from benchmarks import bench as benchmarks
 from credit_model import params as pipeline_params
 from lockstep import archive as archives
-from lockstep import config, git, lineage, registry
+from lockstep import config, devcontainer, git, lineage, registry
 from lockstep import engine as engines
+from lockstep import refresh as refreshes
 from lockstep import repro as pipeline
 from lockstep import rerun as reruns
 from lockstep.errors import LockstepError
@@ -34,6 +36,14 @@ def build(c, target="runtime", update_base=False):
     print(f"fingerprint {image.fingerprint}")
 
 
+@task
+def devcontainer_(c):
+    """Build the devcontainer's image (VS Code runs this before opening the container)."""
+    tag, image = guard(devcontainer.prepare, settings())
+    print(f"{tag}  from {image.tag}  {image.id}")
+    print(f"fingerprint {image.fingerprint}")
+
+
 @task(
     help={
         "local": "run DVC directly in .venv instead of in the image",
@@ -44,10 +54,7 @@ def repro(c, local=False, force=False):
     """Run the DVC pipeline in its image (DVC arguments after --)."""
     guard(pipeline_params.check, ROOT / "params.yaml")
     args = (["--force"] if force else []) + shlex.split(c.remainder)
-    try:
-        code = guard(pipeline.repro, settings(), args, local=local)
-    except KeyboardInterrupt:
-        raise Exit("interrupted: the container was removed; rerun to continue", code=130) from None
+    code = guard(pipeline.repro, settings(), args, local=local)
     if code:
         raise Exit(f"dvc repro failed with exit code {code}", code=code)
 
@@ -102,6 +109,30 @@ def rerun(c, rev, tolerance=None):
     print(f"reproduced: {', '.join(revs)}")
 
 
+@task(
+    help={
+        "as-of": "newest month of data to re-fit on (default: last complete month)",
+        "promote": "tag the challenger as the next champion when a release is recommended",
+    }
+)
+def refresh(c, as_of="", promote=False):
+    """Re-fit the champion on new data; exit 3 when a release is recommended."""
+    report = guard(refreshes.refresh, settings(), engine(), as_of=as_of, promote=promote)
+    print(f"{report['decision']}: {report['reason']}")
+    print(f"report: {refreshes.REPORT_DIR}/report.md")
+    if report.get("promoted"):
+        print(f"promoted: {report['promoted']}")
+    raise Exit(code=report["exit_code"])
+
+
+@task(help={"quick": "a small version: one cold build each, a smaller extract, fewer runs"})
+def bench(c, quick=False):
+    """Benchmark the kit against the naive Poetry-in-Docker recipe and native runs."""
+    results = guard(benchmarks.run, benchmarks.QUICK if quick else benchmarks.FULL, source=ROOT)
+    print(benchmarks.table(results))
+    print(f"results written to {benchmarks.RESULTS.relative_to(ROOT)}")
+
+
 @task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})
 def test(c, unit=False, k=""):
     """Run the test suite (Docker tests included unless --unit)."""
@@ -135,12 +166,20 @@ def engine():
 
 
 def guard(func, *args, **kwargs):
-    """Call a kit function; a LockstepError ends the task with its one-line message."""
+    """Call a kit function; a LockstepError ends the task with its one-line message.
+
+    Ctrl-C ends it too: the kit has already removed its containers and worktrees.
+    """
     try:
         return func(*args, **kwargs)
     except LockstepError as exc:
         raise Exit(f"error: {exc}", code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted: nothing was left running; rerun to continue", code=130) from None
 
 
-namespace = Collection(build, repro, push, pull, archive, rerun, test, lint, format_)
+namespace = Collection(
+    build, repro, push, pull, archive, rerun, refresh, bench, test, lint, format_
+)
 namespace.add_task(lineage_, name="lineage")
+namespace.add_task(devcontainer_, name="devcontainer")

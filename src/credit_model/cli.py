@@ -10,12 +10,10 @@ from pathlib import Path
 from lockstep.errors import LockstepError
 
 
-def parser(stage: str, doc: str | None) -> argparse.ArgumentParser:
+def parser(module: str, doc: str | None) -> argparse.ArgumentParser:
     """An argument parser for a stage, with the --params option every stage takes."""
-    summary = (doc or "").strip().splitlines()[0] if doc else stage
-    result = argparse.ArgumentParser(
-        prog=f"python -m credit_model.stages.{stage}", description=summary
-    )
+    summary = (doc or "").strip().splitlines()[0] if doc else module
+    result = argparse.ArgumentParser(prog=f"python -m {module}", description=summary)
     result.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
     return result
 

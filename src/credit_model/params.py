@@ -5,39 +5,23 @@ Each dataclass checks its own values; `lockstep.params.load` checks keys and typ
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lockstep import months
 from lockstep import params as loader
 from lockstep.params import InvalidParam
 
-MONTH_FORMAT = "YYYY-MM"
 # Application ids are month * ID_STRIDE + row, so a month holds fewer rows than this.
 ID_STRIDE = 10_000_000
 MAX_SEED = 2**32 - 1
 
 
-def month_index(month: str) -> int:
-    """Return months since year 0 for a 'YYYY-MM' string, or raise ValueError."""
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
-        raise ValueError(month)
-    year, mon = month.split("-")
-    if not 1 <= int(mon) <= 12:
-        raise ValueError(month)
-    return int(year) * 12 + int(mon) - 1
-
-
-def month_name(index: int) -> str:
-    """Inverse of month_index."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 def _month(key: str, value: str) -> int:
     try:
-        return month_index(value)
+        return months.index(value)
     except ValueError:
-        raise InvalidParam(key, f"a month as {MONTH_FORMAT}, got {value!r}") from None
+        raise InvalidParam(key, f"a month as {months.FORMAT}, got {value!r}") from None
 
 
 def _seed(value: int) -> None:
@@ -71,8 +55,8 @@ class Ingest:
     @property
     def months(self) -> list[str]:
         """Every month covered, oldest first."""
-        first, last = month_index(self.first_month), month_index(self.as_of)
-        return [month_name(i) for i in range(first, last + 1)]
+        first, last = months.index(self.first_month), months.index(self.as_of)
+        return [months.name(i) for i in range(first, last + 1)]
 
 
 @dataclass(frozen=True)

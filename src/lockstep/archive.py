@@ -81,4 +81,15 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
 def save_recorded(root: Path, engine: Engine) -> list[Path]:
     """Archive every image the workspace's lineage names; return their .dvc files."""
     record = lineage.read(root / lineage.PATH)
+    check_remote(root)
     return [save(root, engine, image_id) for image_id in lineage.images(record)]
+
+
+def check_remote(root: Path) -> None:
+    """Refuse before saving anything when DVC has no default remote to push archives to."""
+    proc = shell.run(["dvc", "remote", "default"], cwd=root, capture=True, quiet=True, check=False)
+    if proc.returncode or not proc.stdout.strip():
+        raise LockstepError(
+            "no DVC remote to archive images in (DVC has no default remote)",
+            "configure one with `dvc remote add -d NAME URL`",
+        )

@@ -6,8 +6,6 @@ without editing the project. Unknown keys are refused, so a typo never silently 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -38,6 +36,20 @@ class BaseSettings:
 
 
 @dataclass(frozen=True)
+class RefreshSettings:
+    """How `invoke refresh` finds champions, moves the data window and scores models."""
+
+    tag_prefix: str = "model/v"
+    window: str = "ingest.as_of"
+    holdout: str = "features.test_months"
+    model: str = "outputs/train/model.pkl"
+    data: str = "outputs/ingest/applications.parquet"
+    score: str = (
+        "python -m credit_model.score --model {model} --raw {data} --months {months} --out {out}"
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the kit reads from [tool.lockstep], resolved against the project root."""
 
@@ -49,6 +61,7 @@ class Settings:
     registry: str = ""
     workdir: str = "/workspace"
     base: BaseSettings = BaseSettings()
+    refresh: RefreshSettings = RefreshSettings()
 
     def path(self, relative: str) -> Path:
         """A project-relative path made absolute."""
@@ -79,7 +92,10 @@ def load(root: Path) -> Settings:
         raise ConfigError(f"{pyproject}: {exc}", "fix the TOML syntax") from None
     table = dict(data.get("tool", {}).get("lockstep", {}))
     base = _build(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
-    settings = _build(Settings, {"image": "", **table}, "tool.lockstep", root=root, base=base)
+    refresh = _build(RefreshSettings, table.pop("refresh", {}), "tool.lockstep.refresh")
+    settings = _build(
+        Settings, {"image": "", **table}, "tool.lockstep", root=root, base=base, refresh=refresh
+    )
     if not settings.image:
         raise ConfigError(
             "[tool.lockstep] image: missing", 'set image = "<name>" in pyproject.toml'
@@ -108,14 +124,3 @@ def _build(kind: type, values: dict[str, Any], table: str, **fixed: Any) -> Any:
             )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return kind(**values, **fixed)
-
-
-def digest(*parts: bytes | str | dict) -> str:
-    """sha256 over several parts, each length-prefixed so boundaries cannot blur."""
-    hasher = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, dict):
-            part = json.dumps(part, sort_keys=True)
-        data = part.encode() if isinstance(part, str) else part
-        hasher.update(len(data).to_bytes(8, "big") + data)
-    return hasher.hexdigest()

@@ -32,12 +32,18 @@ class Run:
     image: str
     command: Sequence[str]
     env: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)
     name: str = field(default_factory=lambda: CONTAINER_PREFIX + secrets.token_hex(6))
     output: str = ""
 
     def with_env(self, **env: str) -> Run:
         """Add environment variables; returns self."""
         self.env.update(env)
+        return self
+
+    def with_volume(self, host: str, target: str = "", mode: str = "rw") -> Run:
+        """Mount a host path (at the same path unless `target` is given); returns self."""
+        self.volumes.append(f"{host}:{target or host}:{mode}")
         return self
 
     def arguments(self) -> list[str]:
@@ -47,6 +53,9 @@ class Run:
         site_cache.mkdir(parents=True, exist_ok=True)
         env = {
             "HOME": "/home/lockstep",
+            # The caller's uid may have no passwd entry in the image; DVC needs a user name.
+            "USER": "lockstep",
+            "LOGNAME": "lockstep",
             "PYTHONPATH": f"{workdir}/src",
             # Persisted on the host: otherwise every run rehashes every file.
             "DVC_SITE_CACHE_DIR": f"{workdir}/{SITE_CACHE}",
@@ -57,6 +66,8 @@ class Run:
         args = ["run", "--rm", "--init", "--name", self.name]
         args += ["--user", f"{os.getuid()}:{os.getgid()}"]
         args += ["--volume", f"{settings.root}:{workdir}", "--workdir", workdir]
+        for volume in self.volumes:
+            args += ["--volume", volume]
         ca = settings.ca_bundle_path()
         if ca:
             args += ["--volume", f"{ca}:{CA_TARGET}:ro"]

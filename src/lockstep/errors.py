@@ -72,3 +72,7 @@ class RegistryError(LockstepError):
 
 class RevisionError(LockstepError):
     """A git revision is unknown, or holds no lineage to rerun."""
+
+
+class TemplateError(LockstepError):
+    """A project cannot be made, updated or adopted from the lockstep template."""

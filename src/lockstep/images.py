@@ -9,6 +9,7 @@ environment fingerprint.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -19,12 +20,15 @@ from lockstep.bootstrap import poetry_specs as poetry_pins
 from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import BuildError, CommandError, LockfileError
+from lockstep.files import atomic_write
 
 LABEL = "io.lockstep"
 # Bump when the way images are built changes, so an old image is never taken for a new one.
 FORMAT_VERSION = 1
 CONTEXT_FILES = ("pyproject.toml", "poetry.lock")
 CONTEXT_DIRS = ("src",)
+# The digest of the last pyproject.toml and poetry.lock that `poetry check --lock` accepted.
+LOCK_CHECKED = ".lockstep/lock-checked"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Image:
     tag: str
     commit_tag: str
     labels: dict
+    # The build's output when this call built the image; "" when an existing image was reused.
+    log: str = dataclasses.field(default="", compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -89,6 +95,11 @@ def resolve_base(settings: Settings, engine: Engine, *, update: bool = False) ->
     cfg = settings.base
     if cfg.bootstrap:
         recipe = base.BaseRecipe(cfg.suite, cfg.packages, settings.path(cfg.manifest), cfg.epoch)
+        if not update and recipe.manifest.exists():
+            # The common case, with one engine call: the base image is already here.
+            ref = base.base_tag(recipe)
+            if found := engine.image_id(ref):
+                return ref, found
         ref = base.ensure_base(recipe, docker=engine.cli, update=update)
     else:
         ref = cfg.image
@@ -127,7 +138,7 @@ def build(
         "base": f"{base_ref}@{base_id}",
         "content-key": key,
     }
-    run_build(settings, engine, target, staging, base_ref, labels)
+    log = run_build(settings, engine, target, staging, base_ref, labels)
     description = describe(engine, staging)
     final = {
         "fingerprint": description["fingerprint"],
@@ -142,7 +153,7 @@ def build(
     )
     engine.run("build", "--quiet", "-t", tag, "-t", by_commit, "-", input=dockerfile, capture=True)
     engine.run("image", "rm", staging, capture=True, quiet=True)
-    return _existing(settings, engine, target, key)
+    return dataclasses.replace(_existing(settings, engine, target, key), log=log)
 
 
 def run_build(settings, engine, target, tag, base_ref, labels) -> str:
@@ -186,7 +197,18 @@ def describe(engine: Engine, ref: str) -> dict:
 
 
 def check_lock(settings: Settings) -> None:
-    """Refuse to build from a poetry.lock that no longer matches pyproject.toml."""
+    """Refuse to build from a poetry.lock that no longer matches pyproject.toml.
+
+    Poetry takes about a second to say so; a pair of files it accepted once is remembered by
+    content, so a rebuild after a source change does not ask again.
+    """
+    hasher = hashlib.sha256()
+    for name in ("pyproject.toml", "poetry.lock"):
+        data = settings.path(name).read_bytes()
+        hasher.update(len(data).to_bytes(8, "big") + data)
+    stamp, accepted = settings.path(LOCK_CHECKED), hasher.hexdigest()
+    if stamp.exists() and stamp.read_text() == accepted:
+        return
     poetry = settings.path(".lockstep/poetry/bin/poetry")
     cmd = [str(poetry) if poetry.exists() else "poetry", "check", "--lock"]
     try:
@@ -198,6 +220,7 @@ def check_lock(settings: Settings) -> None:
             "poetry.lock is out of date with pyproject.toml",
             "re-lock (`poetry lock`; see the README's Dependencies section) and commit poetry.lock",
         )
+    atomic_write(stamp, accepted.encode())
 
 
 def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Image | None:
@@ -206,5 +229,6 @@ def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Imag
     if not record or f"{LABEL}.fingerprint" not in (record["Config"].get("Labels") or {}):
         return None
     by_commit = commit_tag(settings, target)
-    engine.run("tag", tag, by_commit, capture=True, quiet=True)
+    if by_commit not in (record.get("RepoTags") or []):
+        engine.run("tag", tag, by_commit, capture=True, quiet=True)
     return Image(record["Id"], tag, by_commit, record["Config"]["Labels"])

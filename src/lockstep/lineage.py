@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from lockstep import git
-from lockstep.errors import LineageError
+from lockstep.errors import LineageError, LockstepError
 from lockstep.files import atomic_write
 
 SCHEMA = 1
@@ -56,12 +56,16 @@ def update(root: Path, stages: list[str], env: Environment, lock: dict) -> dict:
     """Record `env` for each stage that ran and write the file atomically."""
     record = read(root / PATH) if (root / PATH).exists() else {"schema": SCHEMA, "stages": {}}
     ran_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields = asdict(env)
+    # A stage rerun in an image already pushed keeps where that image can be pulled from.
+    pushed = images(record).get(env.image_id or "", {})
+    if not fields["registry_digest"] and pushed.get("registry_digest"):
+        fields.update(
+            registry_digest=pushed["registry_digest"],
+            registry_repository=pushed["registry_repository"],
+        )
     for stage in stages:
-        record["stages"][stage] = {
-            **asdict(env),
-            "outs": stage_outputs(lock, stage),
-            "ran_at": ran_at,
-        }
+        record["stages"][stage] = {**fields, "outs": stage_outputs(lock, stage), "ran_at": ran_at}
     write(root / PATH, record)
     return record
 
@@ -78,10 +82,12 @@ def record_push(root: Path, image_id: str, repository: str, digest: str) -> list
 
 def images(record: dict) -> dict[str, dict]:
     """Distinct images a record names, by id, with where each can be pulled from."""
-    found = {}
+    found: dict[str, dict] = {}
     for entry in record["stages"].values():
-        if entry.get("image_id"):
-            found.setdefault(entry["image_id"], entry)
+        image_id = entry.get("image_id")
+        # Prefer an entry that says where the image was pushed.
+        if image_id and not found.get(image_id, {}).get("registry_digest"):
+            found[image_id] = entry
     return found
 
 
@@ -95,7 +101,14 @@ def read(path: Path) -> dict:
 
 def read_at(root: Path, rev: str) -> dict:
     """The lineage record as committed at a git revision."""
-    return parse(git.show(root, rev, PATH), f"{PATH} at {rev}")
+    try:
+        text = git.show(root, rev, PATH)
+    except LockstepError:
+        raise LineageError(
+            f"{rev} has no lineage: {PATH} is not there",
+            "it was made before the kit; use a revision made with `invoke repro`",
+        ) from None
+    return parse(text, f"{PATH} at {rev}")
 
 
 def parse(text: str, where: str) -> dict:

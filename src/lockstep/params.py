@@ -43,6 +43,16 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
+def check(path: Path) -> None:
+    """Check that a params file, when there is one, is a mapping of sections.
+
+    What a project without a params schema of its own (one adopted by the kit) gets before a run:
+    DVC would stop on a malformed file too, but later and less clearly.
+    """
+    if Path(path).exists():
+        read(path)
+
+
 def load(path: Path, section: str, schema: type[T]) -> T:
     """Return `section` of the params file at `path` as an instance of `schema`.
 

@@ -26,6 +26,8 @@ def push(engine: Engine, image_id: str, tags: list[str], repo: str) -> str:
         try:
             engine.run("push", remote, capture=True)
         except CommandError as exc:
+            # Leave no tag behind for a registry that never got the image.
+            engine.run("image", "rm", remote, capture=True, quiet=True, check=False)
             raise RegistryError(
                 f"cannot push to {repo}: {exc.message}",
                 "check the `registry` setting and that the registry is running",
@@ -72,7 +74,7 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
     repo = repository(settings.registry, settings.image)
     record = lineage.read(settings.path(lineage.PATH))
     pushed = {}
-    for image_id in lineage.images(record):
+    for image_id, entry in lineage.images(record).items():
         local = engine.inspect(image_id)
         if local is None:
             raise ImageNotFound(
@@ -80,14 +82,17 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
                 "pull it (`invoke pull REV`) or rerun `invoke repro`",
             )
         ours = [t for t in local.get("RepoTags") or [] if t.startswith(f"{settings.image}:")]
-        pushed[image_id] = push(engine, image_id, ours, repo)
+        # An image pulled by digest has no tags: push it under the tag it was recorded with.
+        tags = ours or [entry["image_tag"]]
+        pushed[image_id] = push(engine, image_id, tags, repo)
         lineage.record_push(settings.root, image_id, repo, pushed[image_id])
     return pushed
 
 
 def pull_recorded(settings: Settings, engine: Engine, rev: str) -> list[str]:
     """Pull, by digest, every image the lineage at `rev` names; return their ids."""
-    record = lineage.read_at(settings.root, git.resolve(settings.root, rev))
+    git.resolve(settings.root, rev)  # an unknown revision says so
+    record = lineage.read_at(settings.root, rev)
     pulled = []
     for image_id, entry in lineage.images(record).items():
         if not entry.get("registry_digest"):

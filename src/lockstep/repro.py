@@ -86,16 +86,20 @@ def _run_in_container(settings: Settings, dvc_args: Sequence[str]):
 
 def _run_here(settings: Settings, dvc_args: Sequence[str]):
     inside = fingerprint.inside_image()
+    value = fingerprint.fingerprint(fingerprint.describe()) if inside else None
+    if value:
+        # As `invoke build` does for batch runs: the stages depend on the environment they run
+        # in, so a devcontainer on a newer lock than environment.yaml must make them stale.
+        write_environment(settings.root, value)
     source = _source_state(settings)
     proc = shell.run(["dvc", "repro", *dvc_args], cwd=settings.root, tee=True, check=False)
-    description = fingerprint.describe() if inside else None
     env = _environment(
         settings,
         **source,
         where=fingerprint.where() if inside else "host",
         image_id=None,
         image_tag=None,
-        fingerprint=fingerprint.fingerprint(description) if description else None,
+        fingerprint=value,
         base_image=None,
         dvc_version=shell.output(["dvc", "--version"], cwd=settings.root),
         python_version=platform.python_version(),

@@ -91,8 +91,9 @@ def recorded_image(record: dict, rev: str) -> tuple[str, dict]:
             f"stages at {rev} ran in {len(fingerprints)} different environments",
             "reproduce the whole pipeline in one image (`invoke repro --force`) and commit",
         )
-    latest = max(entries, key=lambda e: e["ran_at"])
-    return latest["image_id"], latest
+    image_id = max(entries, key=lambda e: e["ran_at"])["image_id"]
+    # Any stage's entry for that image may be the one that says where it was pushed.
+    return image_id, lineage.images(record)[image_id]
 
 
 def obtain(settings: Settings, engine: Engine, image_id: str, entry: dict, revs: list) -> None:

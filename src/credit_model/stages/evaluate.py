@@ -87,7 +87,7 @@ def run(model, test: pd.DataFrame, settings: Evaluate) -> tuple[dict, dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("evaluate", __doc__)
+    parser = cli.parser("credit_model.stages.evaluate", __doc__)
     parser.add_argument("--model", type=Path, required=True, help="model file (train output)")
     parser.add_argument("--test", type=Path, required=True, help="out-of-time test set (parquet)")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")

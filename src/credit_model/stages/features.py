@@ -66,7 +66,7 @@ def run(raw: pd.DataFrame, settings: Features) -> tuple[pd.DataFrame, pd.DataFra
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("features", __doc__)
+    parser = cli.parser("credit_model.stages.features", __doc__)
     parser.add_argument("--raw", type=Path, required=True, help="ingest output (parquet)")
     parser.add_argument("--train", type=Path, required=True, help="training set to write")
     parser.add_argument("--test", type=Path, required=True, help="out-of-time test set to write")

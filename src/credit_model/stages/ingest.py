@@ -14,16 +14,17 @@ import numpy as np
 import pandas as pd
 
 from credit_model import cli, io, params
-from credit_model.params import ID_STRIDE, Ingest, month_index
+from credit_model.params import ID_STRIDE, Ingest
+from lockstep import months
 
 EMPLOYMENT = ("employed", "self_employed", "retired", "student")
 # Drift is measured from a fixed origin, not from first_month, so a month never changes.
-DRIFT_ORIGIN = month_index("2020-01")
+DRIFT_ORIGIN = months.index("2020-01")
 
 
 def simulate_month(seed: int, month: str, rows: int) -> pd.DataFrame:
     """Return one month's applications, a pure function of (seed, month, rows)."""
-    index = month_index(month)
+    index = months.index(month)
     t = index - DRIFT_ORIGIN
     rng = np.random.default_rng([seed, index])
     risk = rng.standard_normal(rows)
@@ -92,7 +93,7 @@ def run(settings: Ingest) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("ingest", __doc__)
+    parser = cli.parser("credit_model.stages.ingest", __doc__)
     parser.add_argument("--out", type=Path, required=True, help="parquet file to write")
 
     def body(args):

@@ -44,7 +44,7 @@ def load(path: Path) -> HistGradientBoostingClassifier:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("train", __doc__)
+    parser = cli.parser("credit_model.stages.train", __doc__)
     parser.add_argument("--train", type=Path, required=True, help="training set (parquet)")
     parser.add_argument("--model", type=Path, required=True, help="model file to write")
 

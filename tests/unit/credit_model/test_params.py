@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from credit_model import io, params
-from credit_model.params import month_index, month_name
 from credit_model.stages import evaluate, features, ingest, train
 from lockstep.errors import ParamsError
+from lockstep.months import index as month_index
+from lockstep.months import name as month_name
 
 REPO_PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
 

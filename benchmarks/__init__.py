@@ -1,0 +1,1 @@
+"""Benchmarks of the kit: `invoke bench` (see benchmarks/README.md)."""

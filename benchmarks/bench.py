@@ -1,0 +1,701 @@
+"""Benchmarks: the kit next to the naive Poetry-in-Docker recipe, and next to running natively.
+
+`invoke bench` measures every figure side by side in one run, prints a table and writes
+benchmarks/results.json: each figure with its raw timings, its value (a ratio or seconds), its
+goal and whether it was met. `invoke bench --quick` runs a small version.
+
+Everything that edits files (a source change, the extract's size) happens in a committed
+temporary copy of the project. Every image the run makes is removed at the end, and so are the
+pip cache mounts of the cold builds; the project's own image for the current sources is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lockstep import config, images, shell
+from lockstep import engine as engines
+from lockstep import repro as pipeline
+from lockstep.bootstrap import poetry_specs
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.errors import CommandError, LockstepError
+from lockstep.files import atomic_write
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results.json"
+BASELINE_DOCKERFILE = "benchmarks/naive.Dockerfile"
+BASELINE_IMAGE = "lockstep-bench-naive"
+# The host's Poetry, which `invoke build` uses to check the lock before building.
+SHARED_TOOLS = (".lockstep/poetry",)
+SCHEMA_VERSION = 1
+# The host's tools: the venv this runs in (invoke, dvc, python).
+BIN = Path(sys.executable).parent
+GIT = ["git", "-c", "safe.directory=*", "-c", "user.name=lockstep bench"]
+GIT += ["-c", "user.email=bench@lockstep.invalid"]
+# Checks that a stage ran: DVC 3 announces every stage it runs with this line.
+RUNNING = re.compile(r"^Running stage '", re.MULTILINE)
+# A BuildKit plain-progress log: step headers and the steps served from the cache.
+STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$", re.MULTILINE)
+CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
+DEPS_INSTALL = "pip install --quiet --require-hashes"
+# The kit echoes every command it runs; this is how a build shows.
+BUILD = re.compile(r"^\$ \S*docker build ")
+# Runs a command and writes its wall time and peak resident memory as JSON.
+PEAK = HERE / "peak.py"
+# The installed packages' size inside an image: every file in the interpreter's site-packages
+# (bytecode included; RECORD files may not list it), with the bytecode's share.
+PACKAGES = """\
+import json, os, sysconfig
+root, total, bytecode = sysconfig.get_paths()["purelib"], 0, 0
+for folder, _, files in os.walk(root):
+    for name in files:
+        size = os.lstat(os.path.join(folder, name)).st_size
+        total += size
+        bytecode += size if name.endswith(".pyc") else 0
+print(json.dumps({"path": root, "bytes": total, "bytecode_bytes": bytecode}))
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure.
+
+    Attributes:
+        name: how the plan is called in the results (full, quick, ...).
+        repeats: runs of the cheap figures (no-op build, no-op repro).
+        build_repeats: cold builds of each image, and timed source-only rebuilds.
+        pipeline_repeats: full pipeline runs per size and place (container, native).
+        profile_repeats: runs of each stage per size for the stage profile.
+        rows_per_month: the 1x extract; 0 means the value in params.yaml.
+        sizes: multiples of the 1x extract for the full pipeline figure.
+        profile_sizes: multiples of the 1x extract for the stage profile.
+        cold: build with --no-cache and an empty pip cache; False reuses caches (tests).
+    """
+
+    name: str = "full"
+    repeats: int = 5
+    build_repeats: int = 3
+    pipeline_repeats: int = 3
+    profile_repeats: int = 1
+    rows_per_month: int = 0
+    sizes: tuple[int, ...] = (1, 10)
+    profile_sizes: tuple[int, ...] = (1, 10, 30)
+    cold: bool = True
+
+
+FULL = Plan()
+QUICK = Plan(name="quick", repeats=3, build_repeats=1, pipeline_repeats=1, rows_per_month=200)
+COMMANDS = {"full": "./inv bench", "quick": "./inv bench --quick"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure and its goal: met when value <= goal and every check holds."""
+
+    key: str
+    title: str
+    value: float
+    unit: str
+    goal: float
+    summary: str
+    raw: dict[str, Any]
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool:
+        """True when the goal is reached and every check holds."""
+        return self.value <= self.goal and all(self.checks.values())
+
+    def as_json(self) -> dict[str, Any]:
+        """The figure as results.json stores it."""
+        return {**asdict(self), "met": self.met}
+
+
+@dataclass(frozen=True)
+class RecordingEngine(Engine):
+    """The kit's engine, adding arguments to the kit's image builds and keeping their logs."""
+
+    build_args: tuple[str, ...] = ()
+    logs: list[str] = field(default_factory=list, compare=False, hash=False)
+
+    def run(self, *args: str, **kwargs: Any):
+        """Run `docker ARGS`; the kit's main build gets the extra arguments and is recorded."""
+        if args[:2] != ("build", "--progress=plain"):
+            return super().run(*args, **kwargs)
+        kwargs.pop("tee", None)
+        proc = super().run(args[0], *self.build_args, *args[1:], capture=True, **kwargs)
+        self.logs.append(proc.stdout + proc.stderr)
+        return proc
+
+
+class Project:
+    """A committed temporary copy of a project, which the benchmarks may edit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def copy_of(cls, source: Path, dest: Path) -> Project:
+        """Copy the tracked and the untracked, not ignored files of `source`; commit them."""
+        listed = shell.output(
+            [*GIT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=source
+        )
+        for relative in sorted({name for name in listed.split("\0") if name}):
+            origin, target = source / relative, dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if origin.is_symlink():
+                target.symlink_to(os.readlink(origin))
+            elif origin.is_file():  # not deleted in the working tree
+                shutil.copy2(origin, target)
+        for tool in SHARED_TOOLS:  # ignored by git, yet used by the kit as in the source
+            if (source / tool).exists():
+                (dest / tool).parent.mkdir(parents=True, exist_ok=True)
+                (dest / tool).symlink_to(source / tool)
+        project = cls(dest)
+        project.git("init", "--quiet")
+        project.git("add", "--all")
+        project.git("commit", "--quiet", "--no-verify", "-m", "benchmark copy")
+        return project
+
+    def git(self, *args: str) -> str:
+        """Run git in the copy and return its output."""
+        return shell.output([*GIT, *args], cwd=self.root)
+
+    def settings(self) -> Settings:
+        """The copy's kit settings."""
+        return config.load(self.root)
+
+    def change_source(self) -> str:
+        """Make a harmless source change, unique to this call; return its token."""
+        token = secrets.token_hex(6)
+        path = self.root / "src" / "credit_model" / "__init__.py"
+        path.write_text(path.read_text() + f"# benchmark build {token}\n")
+        return token
+
+    def restore_source(self) -> None:
+        """Undo source changes."""
+        self.git("checkout", "--quiet", "--", "src")
+
+    def params(self) -> dict:
+        """The copy's params.yaml."""
+        return yaml.safe_load((self.root / "params.yaml").read_text())
+
+    def set_rows(self, rows_per_month: int) -> None:
+        """Set ingest.rows_per_month, keeping the file's comments."""
+        path = self.root / "params.yaml"
+        text, count = re.subn(
+            r"(?m)^(\s*rows_per_month:\s*)\d+", rf"\g<1>{rows_per_month}", path.read_text()
+        )
+        if count != 1:
+            raise LockstepError(f"{path}: no ingest.rows_per_month", "the benchmarks set it")
+        path.write_text(text)
+
+    def rows(self, rows_per_month: int) -> int:
+        """Rows in the extract for a monthly volume (every month from first_month to as_of)."""
+        ingest = self.params()["ingest"]
+        first, last = (tuple(map(int, ingest[key].split("-"))) for key in ("first_month", "as_of"))
+        return rows_per_month * ((last[0] - first[0]) * 12 + last[1] - first[1] + 1)
+
+    def stages(self) -> dict[str, list[str]]:
+        """Each DVC stage's command, in pipeline order."""
+        stages = yaml.safe_load((self.root / "dvc.yaml").read_text())["stages"]
+        return {name: shlex.split(stage["cmd"]) for name, stage in stages.items()}
+
+    def out_hashes(self) -> dict[str, str]:
+        """Every stage output's md5 in dvc.lock."""
+        lock = yaml.safe_load((self.root / "dvc.lock").read_text())
+        return {out["path"]: out["md5"] for s in lock["stages"].values() for out in s["outs"]}
+
+    def env(self) -> dict[str, str]:
+        """Environment for the host's tools on the copy: the venv first, the copy's code."""
+        return {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(self.root / "src"),
+            "DVC_NO_ANALYTICS": "1",
+            # Native DVC keeps its hash cache in the copy too, as the container's DVC does.
+            "DVC_SITE_CACHE_DIR": str(self.root / ".lockstep" / "host-site-cache"),
+        }
+
+
+class Bench:
+    """One benchmark run on a project copy: the figures, and the images it has to remove."""
+
+    def __init__(self, plan: Plan, engine: Engine, project: Project, log: Callable) -> None:
+        self.plan = plan
+        self.engine = engine
+        self.project = project
+        self.log = log
+        settings = project.settings()
+        self.base_ref, _ = images.resolve_base(settings, engine)
+        self.base_rows = plan.rows_per_month or int(project.params()["ingest"]["rows_per_month"])
+        self.made: list[str] = []  # image references to remove at the end
+        self.baseline_tag = ""
+        self.cold_ours: list[float] = []
+
+    # builds -----------------------------------------------------------------------------
+
+    def cold_build(self) -> Figure:
+        """Figure 1: a cold build of our image next to the naive baseline's."""
+        ours, baseline = [], []
+        for number in range(self.plan.build_repeats):
+            self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: naive baseline")
+            baseline.append(self.build_baseline())
+            self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: ours")
+            ours.append(self.build_ours(cold=self.plan.cold)[0])
+        self.cold_ours = ours
+        value = _median(ours) / _median(baseline)
+        return Figure(
+            "cold_build",
+            "cold build: ours / naive baseline",
+            value,
+            "ratio",
+            1.0,
+            f"ours {_median(ours):.1f} s, naive {_median(baseline):.1f} s",
+            {"ours_s": ours, "baseline_s": baseline, "cold": self.plan.cold},
+        )
+
+    def source_rebuild(self) -> Figure:
+        """Figure 2: a rebuild after a source-only change, next to our cold build."""
+        self.log("source-only rebuilds (one untimed, to warm the layer cache)")
+        self.build_ours(cold=False)
+        seconds, reused = [], []
+        for _ in range(self.plan.build_repeats):
+            elapsed, log = self.build_ours(cold=False)
+            seconds.append(elapsed)
+            reused.append(deps_reused(log))
+        cold = _median(self.cold_ours)
+        return Figure(
+            "source_rebuild",
+            "rebuild after a source-only change / our cold build",
+            _median(seconds) / cold,
+            "ratio",
+            0.05,
+            f"rebuild {_median(seconds):.1f} s, cold {cold:.1f} s",
+            {"rebuild_s": seconds, "cold_s": self.cold_ours},
+            {"dependency layers reused": all(reused)},
+        )
+
+    def build_ours(self, *, cold: bool) -> tuple[float, str]:
+        """Time the kit's build of the copy after a unique source change; return it and its log."""
+        token = self.project.change_source()
+        extra = ("--no-cache", "--build-arg", f"PIP_CACHE_ID=lockstep-bench-{token}")
+        engine = RecordingEngine(self.engine.cli, build_args=extra if cold else ())
+        try:
+            seconds, image = _timed(images.build, self.project.settings(), engine)
+        finally:
+            self.project.restore_source()
+        self.made.append(image.tag)
+        if not engine.logs:
+            raise LockstepError("the kit reused an image instead of building", "report this bug")
+        return seconds, engine.logs[-1]
+
+    def build_baseline(self) -> float:
+        """Time a build of the naive baseline from the pristine copy."""
+        tag = f"{BASELINE_IMAGE}:{secrets.token_hex(6)}"
+        settings = self.project.settings()
+        args = ["build", "--progress=plain", "-f", str(self.project.root / BASELINE_DOCKERFILE)]
+        args += ["--build-arg", f"BASE_IMAGE={self.base_ref}"]
+        args += ["--build-arg", f"POETRY_SPEC={poetry_specs(self.project.root)[0]}"]
+        args += ["--build-arg", f"SIMPLE_INDEX={simple_index()}", "-t", tag]
+        args += ["--no-cache"] if self.plan.cold else []
+        ca = settings.ca_bundle_path()
+        args += ["--secret", f"id=ca,src={ca}"] if ca else []
+        seconds, _ = _timed(_captured, self.engine, *args, str(self.project.root))
+        self.made.append(tag)
+        self.baseline_tag = tag
+        return seconds
+
+    def image_size(self, image: images.Image) -> list[Figure]:
+        """Figure 6: our runtime image next to the baseline's, and next to the floor."""
+        self.check_baseline()
+        ours, naive, base = (self.size(ref) for ref in (image.id, self.baseline_tag, self.base_ref))
+        packages = json.loads(
+            self.engine.output(
+                "run", "--rm", "--network", "none", image.id, "python", "-c", PACKAGES
+            )
+        )
+        floor = base + packages["bytes"]
+        sizes = {"ours_bytes": ours, "baseline_bytes": naive, "base_bytes": base}
+        return [
+            Figure(
+                "size_vs_baseline",
+                "runtime image size: ours / naive baseline",
+                ours / naive,
+                "ratio",
+                0.6,
+                f"ours {ours / 1e6:.0f} MB, naive {naive / 1e6:.0f} MB "
+                f"(floor / naive {floor / naive:.2f})",
+                # No image holding these packages can be smaller than the floor.
+                {**sizes, "floor_bytes": floor, "floor_ratio": floor / naive},
+            ),
+            Figure(
+                "size_vs_floor",
+                "runtime image size: ours / (base image + installed packages)",
+                ours / floor,
+                "ratio",
+                1.15,
+                f"ours {ours / 1e6:.0f} MB, floor {floor / 1e6:.0f} MB "
+                f"(base {base / 1e6:.0f} + packages {packages['bytes'] / 1e6:.0f})",
+                {
+                    **sizes,
+                    "packages_bytes": packages["bytes"],
+                    "packages_bytecode_bytes": packages["bytecode_bytes"],
+                    "floor_bytes": floor,
+                },
+            ),
+        ]
+
+    def check_baseline(self) -> None:
+        """A baseline that cannot run the pipeline would make every comparison meaningless."""
+        imports = "import credit_model.stages.train, credit_model.stages.evaluate, dvc.repo"
+        proc = self.engine.run(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            self.baseline_tag,
+            "python",
+            "-c",
+            imports,
+            capture=True,
+            check=False,
+        )
+        if proc.returncode:
+            raise LockstepError(
+                f"the naive baseline image cannot import the pipeline: {proc.stderr.strip()}",
+                f"fix {BASELINE_DOCKERFILE}",
+            )
+
+    def size(self, ref: str) -> int:
+        """An image's size in bytes, as the engine reports it."""
+        return int(self.engine.output("image", "inspect", "--format", "{{.Size}}", ref))
+
+    # the pipeline -----------------------------------------------------------------------
+
+    def warm_image(self) -> images.Image:
+        """Build (or reuse) the image of the pristine copy and record its fingerprint."""
+        self.log("the image of the current sources (reused when it exists)")
+        _, image = pipeline.build(self.project.settings())
+        return image
+
+    def noop_build(self) -> Figure:
+        """Figure 3: `invoke build` when the content-addressed image exists."""
+        seconds, started = [], []
+        for _ in range(self.plan.repeats):
+            elapsed, proc = _timed(self.invoke, "build")
+            seconds.append(elapsed)
+            started.append(any(BUILD.match(line) for line in proc.stderr.splitlines()))
+        return Figure(
+            "noop_build",
+            "`invoke build`, image already built (s)",
+            _median(seconds),
+            "s",
+            1.0,
+            f"median {_median(seconds):.2f} s",
+            {"runs_s": seconds},
+            {"no build started": not any(started)},
+        )
+
+    def noop_repro(self) -> Figure:
+        """Figure 4: a no-op `invoke repro` next to a no-op native `dvc repro`."""
+        self.project.set_rows(self.base_rows)
+        self.log("no-op repro: bringing the pipeline up to date (untimed)")
+        self.invoke("repro")
+        self.native("repro")
+        container, native, ran = [], [], []
+        for _ in range(self.plan.repeats):
+            elapsed, proc = _timed(self.invoke, "repro")
+            container.append(elapsed)
+            ran.append(bool(RUNNING.search(proc.stdout + proc.stderr)))
+            elapsed, proc = _timed(self.native, "repro")
+            native.append(elapsed)
+            ran.append(bool(RUNNING.search(proc.stdout + proc.stderr)))
+        overhead = _median(container) - _median(native)
+        return Figure(
+            "noop_repro",
+            "no-op `invoke repro` - no-op native `dvc repro` (s)",
+            overhead,
+            "s",
+            1.0,
+            f"container {_median(container):.2f} s, native {_median(native):.2f} s",
+            {"container_s": container, "native_s": native},
+            {"nothing ran": not any(ran)},
+        )
+
+    def full_pipeline(self, size: int) -> Figure:
+        """Figure 5: the whole pipeline in the container next to natively, at one size."""
+        rows_per_month = self.base_rows * size
+        self.project.set_rows(rows_per_month)
+        container, native, same = [], [], []
+        for number in range(self.plan.pipeline_repeats):
+            self.log(f"full pipeline at {size}x, run {number + 1}/{self.plan.pipeline_repeats}")
+            container.append(_timed(self.invoke, "repro", "--force")[0])
+            outputs = self.project.out_hashes()
+            native.append(_timed(self.native, "repro", "--force")[0])
+            same.append(outputs == self.project.out_hashes())
+        return Figure(
+            f"pipeline_{size}x",
+            f"full pipeline at {size}x rows: container / native",
+            _median(container) / _median(native),
+            "ratio",
+            1.10,
+            f"{self.project.rows(rows_per_month):,} rows: container {_median(container):.1f} s, "
+            f"native {_median(native):.1f} s",
+            {
+                "rows_per_month": rows_per_month,
+                "rows": self.project.rows(rows_per_month),
+                "container_s": container,
+                "native_s": native,
+            },
+            {"identical outputs": all(same)},
+        )
+
+    def profile(self, size: int) -> dict[str, Any]:
+        """Figure 7: each stage's time and peak memory, natively, at one size."""
+        rows_per_month = self.base_rows * size
+        self.project.set_rows(rows_per_month)
+        self.log(f"stage profile at {size}x")
+        stages: dict[str, dict[str, Any]] = {}
+        for _ in range(self.plan.profile_repeats):
+            for name, cmd in self.project.stages().items():
+                run = self.measure(cmd)
+                entry = stages.setdefault(name, {"seconds": [], "peak_mib": []})
+                entry["seconds"].append(run["seconds"])
+                entry["peak_mib"].append(run["peak_kib"] / 1024)
+        for entry in stages.values():
+            entry["median_s"] = _median(entry["seconds"])
+            entry["peak_mib_max"] = max(entry["peak_mib"])
+        return {
+            "rows_per_month": rows_per_month,
+            "rows": self.project.rows(rows_per_month),
+            "stages": stages,
+        }
+
+    def measure(self, cmd: list[str]) -> dict[str, Any]:
+        """Run one stage command natively; its wall time and peak resident memory."""
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            _captured(
+                None,
+                sys.executable,
+                PEAK,
+                out.name,
+                *cmd,
+                cwd=self.project.root,
+                env=self.project.env(),
+            )
+            return json.loads(Path(out.name).read_text())
+
+    def invoke(self, *args: str):
+        """The kit's CLI on the copy, as a user runs it."""
+        return _captured(
+            None, BIN / "invoke", "-r", str(self.project.root), *args, env=self.project.env()
+        )
+
+    def native(self, *args: str):
+        """The host's DVC on the copy."""
+        return _captured(None, BIN / "dvc", *args, cwd=self.project.root, env=self.project.env())
+
+    # cleanup ----------------------------------------------------------------------------
+
+    def cleanup(self, settings: Settings) -> list[str]:
+        """Remove the images this run made and the copy's commit tags (not the shared image)."""
+        sha = self.project.git("rev-parse", "HEAD")[:12]
+        tags = self.engine.output(
+            "image", "ls", settings.image, "--format", "{{.Repository}}:{{.Tag}}"
+        ).split()
+        refs = [*self.made, *(tag for tag in tags if f":git-{sha}" in tag)]
+        if refs:
+            self.engine.run("image", "rm", *refs, capture=True, check=False)
+        return refs
+
+
+def run(
+    plan: Plan = FULL, *, source: Path = ROOT, out: Path = RESULTS, log: Callable | None = None
+) -> dict[str, Any]:
+    """Run every benchmark of `plan` on a copy of `source`; write and return the results."""
+    log = log or (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True))
+    settings = config.load(source)
+    engine = engines.find(settings.docker_cli())
+    started = datetime.now(UTC)
+    machine = describe_machine(engine)
+    with tempfile.TemporaryDirectory(prefix="lockstep-bench-") as tmp:
+        project = Project.copy_of(source, Path(tmp))
+        bench = Bench(plan, engine, project, log)
+        with cold_cache_mounts(engine, enabled=plan.cold):
+            try:
+                figures, profile = _measure(bench)
+            finally:
+                removed = bench.cleanup(settings)
+    results = {
+        "schema": SCHEMA_VERSION,
+        "command": COMMANDS.get(plan.name, f"benchmarks.bench.run(<{plan.name} plan>)"),
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "machine": {**machine, "busy_containers_at_end": running_containers(engine)},
+        "plan": asdict(plan),
+        "figures": {figure.key: figure.as_json() for figure in figures},
+        "stages": profile,
+        "removed_images": removed,
+    }
+    atomic_write(out, (json.dumps(results, indent=2) + "\n").encode())
+    return results
+
+
+def _measure(bench: Bench) -> tuple[list[Figure], dict[str, Any]]:
+    """Every figure, in an order that keeps the copy pristine for the builds."""
+    figures = [bench.cold_build(), bench.source_rebuild()]
+    image = bench.warm_image()
+    figures += bench.image_size(image)
+    figures.append(bench.noop_build())
+    figures.append(bench.noop_repro())
+    figures += [bench.full_pipeline(size) for size in bench.plan.sizes]
+    profile = {f"{size}x": bench.profile(size) for size in bench.plan.profile_sizes}
+    return _ordered(figures), profile
+
+
+def _ordered(figures: list[Figure]) -> list[Figure]:
+    order = ["cold_build", "source_rebuild", "noop_build", "noop_repro", "pipeline", "size"]
+    return sorted(
+        figures, key=lambda f: next(i for i, k in enumerate(order) if f.key.startswith(k))
+    )
+
+
+def deps_reused(log: str) -> bool:
+    """True when the dependency install step of a build log was served from the cache."""
+    cached = set(CACHED.findall(log))
+    steps = [number for number, _, text in STEP.findall(log) if DEPS_INSTALL in text]
+    return bool(steps) and all(number in cached for number in steps)
+
+
+def simple_index() -> str:
+    """The simple index pip installs from (what the baseline's Poetry is pointed at)."""
+    code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
+    return os.environ.get("PIP_INDEX_URL") or shell.output([sys.executable, "-c", code])
+
+
+@contextlib.contextmanager
+def cold_cache_mounts(engine: Engine, *, enabled: bool) -> Iterator[None]:
+    """Remove the pip cache mounts the cold builds create (each has a fresh id) afterwards."""
+    before = set(cache_mounts(engine)) if enabled else set()
+    try:
+        yield
+    finally:
+        if enabled:
+            for record in set(cache_mounts(engine)) - before:
+                engine.run(
+                    "builder",
+                    "prune",
+                    "--force",
+                    "--filter",
+                    f"id={record}",
+                    capture=True,
+                    check=False,
+                )
+
+
+def cache_mounts(engine: Engine) -> list[str]:
+    """Ids of the build cache's pip download mounts that no build is using."""
+    records = json.loads(
+        engine.output("system", "df", "--verbose", "--format", "{{json .BuildCache}}") or "[]"
+    )
+    return [
+        record["ID"]
+        for record in records
+        if record["CacheType"] == "exec.cachemount"
+        and "/root/.cache/" in record["Description"]
+        and not record["InUse"]
+    ]
+
+
+def describe_machine(engine: Engine) -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model.group(1) if model else platform.processor(),
+        "memory_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "docker": engine.output("version", "--format", "{{.Server.Version}}"),
+        "load_average_at_start": os.getloadavg(),
+        "busy_containers_at_start": running_containers(engine),
+    }
+
+
+def running_containers(engine: Engine) -> int:
+    """How many containers run on the engine (other work makes the figures noisy)."""
+    return len(engine.output("ps", "--quiet").split())
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures and the stage profile as Markdown tables."""
+    lines = ["| figure | measured | value | goal | met |", "|---|---|---|---|---|"]
+    for figure in results["figures"].values():
+        unit = " s" if figure["unit"] == "s" else ""
+        failed = [name for name, ok in figure["checks"].items() if not ok]
+        met = "yes" if figure["met"] else "**no**" + (f" ({', '.join(failed)})" if failed else "")
+        lines.append(
+            f"| {figure['title']} | {figure['summary']} | {figure['value']:.3g}{unit} "
+            f"| <= {figure['goal']:g}{unit} | {met} |"
+        )
+    lines += ["", "| size | rows | stage | time (s) | peak memory (MiB) |", "|---|---|---|---|---|"]
+    for size, profile in results["stages"].items():
+        for name, stage in profile["stages"].items():
+            lines.append(
+                f"| {size} | {profile['rows']:,} | {name} | {stage['median_s']:.2f} "
+                f"| {stage['peak_mib_max']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def _captured(engine: Engine | None, *cmd: Any, **kwargs: Any):
+    """Run a command with its output captured; on failure show the output's tail, then raise."""
+    try:
+        if engine is not None:
+            return engine.run(*cmd, capture=True, **kwargs)
+        return shell.run(list(cmd), capture=True, **kwargs)
+    except CommandError as exc:
+        print("\n".join(exc.log.splitlines()[-40:]), file=sys.stderr)
+        raise
+
+
+def _timed(func: Callable, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv[1:]
+    try:
+        print(table(run(QUICK if quick else FULL)))
+    except LockstepError as exc:
+        sys.exit(f"error: {exc}")

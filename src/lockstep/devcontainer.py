@@ -1,0 +1,102 @@
+"""The devcontainer's image: the dev image the kit builds, made ready for this host.
+
+devcontainer.json cannot compute what a build of docker/Dockerfile needs (the base image, the
+poetry pins, the CA bundle as a BuildKit secret), so its initializeCommand runs
+`./inv devcontainer` on the host first. That builds (or reuses) the `dev` target exactly as
+`invoke build --target dev` does, and tags it `<image>-dev:devcontainer`, the stable name
+devcontainer.json opens. On top goes one layer, specific to this host, that only edits
+/etc/group: the container user joins the group owning the host's Docker socket, so `invoke build`
+and the Docker tests work from the editor. The environment fingerprint is unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lockstep import images
+from lockstep import repro as pipeline
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.files import atomic_write
+
+TAG = "devcontainer"
+# The user the Dockerfile creates; devcontainer.json names it as remoteUser.
+USER = "lockstep"
+SOCKET = Path("/var/run/docker.sock")
+# In the workspace, so the container sees them at the same path. `.lockstep/` is git-ignored.
+CA_COPY = ".lockstep/devcontainer/ca.pem"
+TMP_DIR = ".lockstep/tmp"
+IMAGE_CA = "/etc/ssl/certs/ca-certificates.crt"
+FROM_LABEL = f"{images.LABEL}.devcontainer.from"
+GID_LABEL = f"{images.LABEL}.devcontainer.docker-gid"
+
+
+def tag(settings: Settings) -> str:
+    """The name devcontainer.json opens: `<image>-dev:devcontainer`."""
+    return f"{images.repository(settings, 'dev')}:{TAG}"
+
+
+def prepare(settings: Settings) -> tuple[str, images.Image]:
+    """Build the dev image and tag it for the devcontainer; return (tag, dev image).
+
+    Re-tagging only happens when the dev image or the socket's group changed, so an unchanged
+    environment keeps its image id and the editor reuses its container.
+    """
+    engine, dev = pipeline.build(settings, "dev")
+    ref, gid = tag(settings), socket_gid()
+    wanted = {FROM_LABEL: dev.id, GID_LABEL: "" if gid is None else str(gid)}
+    current = engine.labels(ref)
+    if any(current.get(key) != value for key, value in wanted.items()):
+        engine.run(
+            "build", "--quiet", "-t", ref, "-", input=dockerfile(dev.tag, gid, wanted), capture=True
+        )
+    else:
+        print(f"lockstep: {ref} is up to date", file=sys.stderr)
+    write_ca(settings, engine, dev.tag)
+    # TMPDIR inside the container: a temporary folder there is a path the host's engine can
+    # bind-mount too, which the Docker tests rely on.
+    settings.path(TMP_DIR).mkdir(parents=True, exist_ok=True)
+    return ref, dev
+
+
+def socket_gid(socket: Path = SOCKET) -> int | None:
+    """The group owning the host's Docker socket, or None when there is no socket there."""
+    try:
+        return socket.stat().st_gid
+    except OSError:
+        return None
+
+
+def dockerfile(base: str, gid: int | None, labels: dict[str, str]) -> str:
+    """The host layer: the container user joins the socket's group (created if missing)."""
+    lines = [f"FROM {base}"]
+    if gid is not None:
+        lines += [
+            "USER root",
+            f'RUN group="$(getent group {gid} | cut -d: -f1)"; '
+            f'if [ -z "$group" ]; then group=docker-host; groupadd --gid {gid} "$group"; fi; '
+            f'usermod --append --groups "$group" {USER}',
+            f"USER {USER}",
+        ]
+    lines.append("LABEL " + " ".join(f'{key}="{value}"' for key, value in labels.items()))
+    return "\n".join(lines) + "\n"
+
+
+def write_ca(settings: Settings, engine: Engine, image: str) -> Path:
+    """Put the CA bundle where the container finds it (PIP_CERT in devcontainer.json).
+
+    The host's bundle when it has one (builds from the editor pass it as a BuildKit secret);
+    otherwise the image's own, so the variables pointing here are always valid.
+    """
+    host = settings.ca_bundle_path()
+    if host:
+        data = host.read_bytes()
+    else:
+        data = engine.run(
+            "run", "--rm", "--network", "none", image, "cat", IMAGE_CA, capture=True, quiet=True
+        ).stdout.encode()
+    path = settings.path(CA_COPY)
+    if not path.exists() or path.read_bytes() != data:
+        atomic_write(path, data)
+    return path

@@ -1,0 +1,265 @@
+"""Shared fixtures for the Docker integration tests: the real engine, project copies, images.
+
+Every test here runs against the real Docker engine. A missing engine fails the tests with a
+clear message; it never skips them. Helpers reach the tests through the `kit` fixture (test
+modules are imported with --import-mode=importlib, so they cannot import this file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+# The reaper container testcontainers starts comes from a registry that is unreachable here.
+os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+
+import pytest
+import yaml
+
+from lockstep import config, images
+from lockstep import engine as engines
+from lockstep import repro as pipeline
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.errors import LockstepError
+
+REPO = Path(__file__).resolve().parents[2]
+# Not resolved: the venv's bin/python is a symlink, and the venv is what we want on PATH.
+BIN = Path(sys.executable).parent
+GIT_IDENTITY = ("-c", "user.name=lockstep tests", "-c", "user.email=tests@lockstep.invalid")
+
+
+def _git(root: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "safe.directory=*", *GIT_IDENTITY, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)} failed:\n{proc.stderr}"
+    return proc.stdout
+
+
+class Kit:
+    """The engine plus the helpers the integration tests share."""
+
+    repo = REPO
+    bin = BIN
+    invoke_cli = BIN / "invoke"
+    dvc_cli = BIN / "dvc"
+    rows_per_month = 300
+
+    def __init__(self, engine: Engine, tmp: pytest.TempPathFactory) -> None:
+        self.engine = engine
+        self.tmp = tmp
+        self.copies: list[Path] = []
+        self._snapshot: Path | None = None
+        # Folders made outside pytest's temporary area, removed when the session ends.
+        self.scratch: list[Path] = []
+
+    # docker and git ---------------------------------------------------------------------
+
+    def docker(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the kit's docker CLI with BuildKit, capturing its output."""
+        proc = subprocess.run(
+            [self.engine.cli, *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env={**os.environ, **engines.BUILDKIT_ENV},
+            check=False,
+        )
+        if check:
+            assert proc.returncode == 0, f"docker {' '.join(args)} failed:\n{proc.stderr}"
+        return proc
+
+    def image_id(self, ref: str) -> str:
+        """`docker image inspect --format '{{.Id}}' REF`."""
+        return self.docker("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+
+    def remove_images(self, *refs: str) -> None:
+        """Remove image references a test made (an image goes with its last tag)."""
+        refs = tuple(ref for ref in refs if ref)
+        if refs:
+            self.docker("image", "rm", *refs, check=False)
+
+    def git(self, root: Path, *args: str) -> str:
+        return _git(root, *args)
+
+    # project copies ---------------------------------------------------------------------
+
+    def snapshot(self) -> Path:
+        """The project's files, taken once per session: the files of a clone plus untracked
+        files not ignored. Every copy starts from it, so edits made to the repository while the
+        tests run cannot make two copies differ."""
+        if self._snapshot is None:
+            root = self.tmp.mktemp("snapshot")
+            listed = _git(REPO, "ls-files", "-z")
+            listed += _git(REPO, "ls-files", "--others", "--exclude-standard", "-z")
+            for relative in sorted({name for name in listed.split("\0") if name}):
+                source = REPO / relative
+                if not source.is_file():
+                    continue  # deleted in the working tree
+                target = root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+            self._snapshot = root
+        return self._snapshot
+
+    def copy(self, name: str, *, dest: Path | None = None) -> Path:
+        """A committed copy of the project with a small extract, in its own git repository.
+
+        All copies have the same image inputs (Dockerfile, lock, pyproject.toml, src), so they
+        share one image, built once.
+        """
+        root = dest or self.tmp.mktemp(name)
+        shutil.copytree(self.snapshot(), root, symlinks=True, dirs_exist_ok=True)
+        params = root / "params.yaml"
+        text, count = re.subn(
+            r"(?m)^(\s*rows_per_month:\s*)\d+", rf"\g<1>{self.rows_per_month}", params.read_text()
+        )
+        assert count == 1, "params.yaml has no ingest.rows_per_month"
+        params.write_text(text)
+        _git(root, "init", "--quiet")
+        _git(root, "add", "--all")
+        _git(root, "commit", "--quiet", "--no-verify", "-m", "copy of the project for a test")
+        self.copies.append(root)
+        return root
+
+    @staticmethod
+    def change_source(root: Path, token: str) -> None:
+        """A harmless source change, so the copy's image inputs differ from any other's."""
+        path = root / "src" / "credit_model" / "__init__.py"
+        path.write_text(path.read_text() + f"# integration test build {token}\n")
+
+    # the CLI ----------------------------------------------------------------------------
+
+    def env(self, project: Path, **extra: str) -> dict[str, str]:
+        """Environment for the real CLI on a copy: the venv's tools, the copy's own code."""
+        return {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(project / "src"),
+            "DVC_NO_ANALYTICS": "1",
+            **extra,
+        }
+
+    def invoke(
+        self, project: Path, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        """`invoke -r PROJECT ARGS`, as a user would run it."""
+        proc = subprocess.run(
+            [str(self.invoke_cli), "-r", str(project), *args],
+            env=self.env(project),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check:
+            assert proc.returncode == 0, (
+                f"invoke {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def dvc(self, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the host's DVC (the locked version) in a copy."""
+        proc = subprocess.run(
+            [str(self.dvc_cli), *args],
+            cwd=project,
+            env=self.env(project),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    @staticmethod
+    def out_hashes(project: Path) -> dict[str, str]:
+        """Every stage output's md5, by path, from dvc.lock."""
+        lock = yaml.safe_load((project / "dvc.lock").read_text())
+        return {
+            out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage["outs"]
+        }
+
+    def run_containers(self, project: Path | None = None) -> list[str]:
+        """Ids of the kit's run containers, in any state; only those mounting PROJECT if given."""
+        ids = self.docker(
+            "ps", "--all", "--quiet", "--no-trunc", "--filter", "name=lockstep-run-"
+        ).stdout.split()
+        if project is None:
+            return ids
+        found = []
+        for cid in ids:
+            mounts = self.docker(
+                "inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", cid, check=False
+            ).stdout.split()
+            if str(project) in mounts:
+                found.append(cid)
+        return found
+
+    def cleanup(self) -> None:
+        """Remove leftover containers on the copies and the `git-<sha>` tags the copies added."""
+        shas = set()
+        for root in self.copies:
+            for cid in self.run_containers(root):
+                self.docker("rm", "--force", cid, check=False)
+            if (root / ".git").is_dir():
+                shas.add(_git(root, "rev-parse", "HEAD").strip()[:12])
+        tags = self.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        stale = [
+            tag
+            for tag in tags
+            if (match := re.search(r":git-([0-9a-f]{12})", tag)) and match.group(1) in shas
+        ]
+        self.remove_images(*stale)
+        for folder in self.scratch:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine() -> Engine:
+    """The docker CLI the kit uses; the integration tests fail (never skip) without it."""
+    try:
+        return engines.find(os.environ.get("LOCKSTEP_DOCKER", ""))
+    except LockstepError as exc:
+        problem = str(exc)
+    pytest.fail(
+        f"the Docker integration tests need a Docker engine with BuildKit: {problem}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def kit(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    helpers = Kit(engine, tmp_path_factory)
+    yield helpers
+    helpers.cleanup()
+
+
+@pytest.fixture(scope="session")
+def project(kit: Kit) -> Path:
+    """A pristine copy of the project, shared by the tests that only read it."""
+    return kit.copy("project")
+
+
+@pytest.fixture(scope="session")
+def settings(project: Path) -> Settings:
+    return config.load(project)
+
+
+@pytest.fixture(scope="session")
+def runtime_image(settings: Settings) -> images.Image:
+    """The runtime image of the current sources, built once (or reused) for the session."""
+    _, image = pipeline.build(settings)
+    return image

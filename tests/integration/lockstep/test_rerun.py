@@ -1,0 +1,296 @@
+"""`invoke rerun REV`: a past result, rerun in its recorded image, proved identical.
+
+The image comes from the engine, else the registry by digest, else the DVC archive; the rerun
+happens in a temporary worktree, so the user's checkout (revision B) is never touched; every
+failure is one line and leaves no worktree or container behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from lockstep import config, lineage
+
+pytestmark = pytest.mark.docker
+
+A, B, START = "model/a", "model/b", "start"
+NEVER_BUILT = "sha256:" + hashlib.sha256(b"an image nobody ever built").hexdigest()
+
+
+def one_error(proc) -> str:
+    """The one `error: ...` line of a failed task."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors and errors[-1] == lines[-1], proc.stderr
+    # Only a pipeline that ran may print errors of its own before the task's.
+    assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
+    return errors[-1]
+
+
+def leftovers(kit, root: Path, proc) -> list[str]:
+    """Worktrees and run containers a rerun left behind (others may run theirs meanwhile)."""
+    listed = kit.git(root, "worktree", "list", "--porcelain")
+    found = [listed] if listed.count("\nworktree ") else []
+    trees = re.findall(r"git worktree add --detach --quiet (\S+)", proc.stderr)
+    found += [f"worktree {tree}" for tree in trees if Path(tree).parent.exists()]
+    names = re.findall(r"--name (lockstep-run-\w+)", proc.stderr)
+    for cid in kit.run_containers():
+        described = kit.docker(
+            "inspect",
+            "--format",
+            "{{.Name}} {{range .Mounts}}{{.Source}} {{end}}",
+            cid,
+            check=False,
+        ).stdout
+        if any(word in described for word in names + trees):
+            found.append(f"container {described}")
+    return found
+
+
+def verdict(stdout: str) -> dict[str, bool]:
+    """Each output path and metric in verdict tables, and whether it matched."""
+    rows = {}
+    for line in stdout.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[2] in ("identical", "DIFFERS"):
+            rows[words[1]] = words[2] == "identical"
+        elif words and ".json:" in words[0]:
+            rows[words[0]] = words[-1] != "DIFFERS"
+    return rows
+
+
+def outputs_at(history, rev: str) -> set[str]:
+    lock = yaml.safe_load(history.kit.git(history.root, "show", f"{rev}:dvc.lock"))
+    return {out["path"] for stage in lock["stages"].values() for out in stage["outs"]}
+
+
+def tamper(history, tag: str, delta: float) -> str:
+    """A commit on A whose committed metrics say auc is `delta` higher than A produced."""
+
+    def edit(tree: Path) -> None:
+        path = tree / "reports/metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["auc"] += delta
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
+
+    return history.commit_variant(tag, A, edit)
+
+
+def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(
+    kit, history, tools
+) -> None:
+    history.ensure_image()
+    before = tools.checkout_state(history.root)
+    assert before["head"].strip() == kit.git(history.root, "rev-parse", B).strip()
+    recorded = kit.git(history.root, "show", f"{A}:reports/metrics.json")
+    assert json.loads(recorded) != json.loads((history.root / "reports/metrics.json").read_text())
+
+    proc = kit.invoke(history.root, "rerun", A)
+
+    rows = verdict(proc.stdout)
+    assert outputs_at(history, A) | {"reports/metrics.json:auc"} <= set(rows), proc.stdout
+    assert all(rows.values()), proc.stdout
+    assert f"reproduced: {A}" in proc.stdout
+    assert f"rerun of {A} in {history.image_id[:19]}" in proc.stdout
+    assert "docker pull" not in proc.stderr  # the image was local
+    assert tools.checkout_state(history.root) == before
+    assert not leftovers(kit, history.root, proc)
+
+
+def test_an_image_removed_locally_is_pulled_from_the_registry_by_digest(kit, history) -> None:
+    history.remove_image()
+
+    proc = kit.invoke(history.root, "rerun", A)
+
+    assert f"pull --quiet {history.repository}@{history.digest}" in proc.stderr
+    assert f"reproduced: {A}" in proc.stdout
+    assert kit.image_id(history.image_id) == history.image_id
+    assert not leftovers(kit, history.root, proc)
+
+
+def test_tampered_metrics_are_reported_and_fail_the_rerun(kit, history) -> None:
+    tampered = tamper(history, "tampered/auc", 0.001)
+
+    # Several revisions in one call, one of them a tag glob.
+    proc = kit.invoke(history.root, "rerun", f"{A} tampered/*", check=False)
+
+    assert proc.returncode == 1, proc.stderr
+    assert "not reproduced: tampered/auc" in proc.stderr
+    first, second = proc.stdout.split(f"rerun of {tampered} in ")
+    assert f"rerun of {A} in " in first and "DIFFERS" not in first
+    differing = [line for line in second.splitlines() if line.endswith("DIFFERS")]
+    assert len(differing) == 1 and differing[0].startswith("reports/metrics.json:auc"), second
+    assert re.search(r"reports/metrics.json:auc\s+[\d.]+\s+[\d.]+\s+-0.001\s", second), second
+    assert not leftovers(kit, history.root, proc)
+
+
+def test_a_tolerance_accepts_metrics_within_it(kit, history) -> None:
+    tampered = tamper(history, "tampered/auc", 0.001)
+
+    proc = kit.invoke(history.root, "rerun", tampered, "--tolerance", "0.01")
+
+    assert f"reproduced: {tampered}" in proc.stdout
+    assert "DIFFERS" not in proc.stdout
+
+
+def lost(history) -> str:
+    """A's results, said to come from an image that is nowhere."""
+    return history.edit_lineage(
+        "lost/a", image_id=NEVER_BUILT, registry_digest=None, registry_repository=None
+    )
+
+
+def broken(history, tools) -> str:
+    """A revision whose pipeline fails in the container (an impossible row count)."""
+    return history.commit_variant(
+        "broken/a", A, lambda tree: tools.set_param(tree, "rows_per_month", "-5")
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_rev", "expected"),
+    [
+        pytest.param(
+            lambda history, tools: "no-such-revision",
+            r"^error: unknown revision 'no-such-revision'",
+            id="unknown revision",
+        ),
+        pytest.param(
+            lambda history, tools: START,
+            rf"^error: {START} has no lineage: {lineage.PATH} is missing",
+            id="no lineage",
+        ),
+        pytest.param(
+            lambda history, tools: lost(history),
+            rf"^error: image {NEVER_BUILT[:19]} found nowhere: not in the local engine; "
+            r"never pushed to a registry; DVC archive: no DVC archive of ",
+            id="image found nowhere",
+        ),
+        pytest.param(
+            broken,
+            r"^error: the pipeline failed when rerun at broken/a",
+            id="pipeline fails",
+        ),
+    ],
+)
+def test_a_failing_rerun_says_why_in_one_line_and_leaves_nothing(
+    kit, history, tools, make_rev, expected
+) -> None:
+    history.ensure_image()
+    rev = make_rev(history, tools)
+    before = tools.checkout_state(history.root)
+
+    proc = kit.invoke(history.root, "rerun", rev, check=False)
+
+    assert re.search(expected, one_error(proc)), proc.stderr
+    assert not leftovers(kit, history.root, proc)
+    assert tools.checkout_state(history.root) == before
+
+
+def test_an_interrupted_rerun_leaves_nothing_behind(kit, history, tools) -> None:
+    history.ensure_image()
+    before = tools.checkout_state(history.root)
+    process = subprocess.Popen(
+        [str(kit.invoke_cli), "-r", str(history.root), "rerun", A],
+        env=kit.env(history.root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen, interrupted = [], False
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("Running stage"):
+                os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the user's terminal
+                interrupted = True
+                break
+        seen.append(process.communicate(timeout=120)[0])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = "".join(seen)
+
+    assert interrupted, output
+    assert process.returncode != 0 and "reproduced" not in output, output
+    assert not leftovers(kit, history.root, SimpleNamespace(stderr=output))
+    assert tools.checkout_state(history.root) == before
+
+
+# No registry: the DVC archive -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def archived(kit, tools):
+    """A copy with no registry and an image of its own (removable): repro, commit."""
+    root = kit.copy("archive")
+    kit.change_source(root, uuid.uuid4().hex)
+    tools.set_param(root, "max_iter", "40")
+    kit.git(root, "commit", "--quiet", "--all", "-m", "an image of its own; quick params")
+    built_at = kit.git(root, "rev-parse", "HEAD").strip()
+    try:
+        kit.invoke(root, "repro")
+        kit.git(root, "commit", "--quiet", "--all", "-m", "results")
+        (image_id,) = lineage.images(lineage.read(root / lineage.PATH))
+        yield root, image_id
+    finally:
+        tools.remove_images_built_at(kit, built_at)
+        for folder in (".lockstep/dvc-remote", ".dvc/cache"):
+            shutil.rmtree(root / folder, ignore_errors=True)
+
+
+def test_with_no_registry_the_image_is_loaded_from_the_dvc_archive(kit, archived) -> None:
+    root, image_id = archived
+    assert config.load(root).registry == ""
+
+    proc = kit.invoke(root, "archive")
+    dvc_file = f"images/{image_id.removeprefix('sha256:')}.tar.dvc"
+    assert dvc_file in proc.stdout
+    assert (root / dvc_file).is_file() and not (root / dvc_file.removesuffix(".dvc")).exists()
+    remote = root / ".lockstep/dvc-remote"
+    assert sum(p.stat().st_size for p in remote.rglob("*") if p.is_file()) > 100_000_000
+    kit.git(root, "add", "images")
+    kit.git(root, "commit", "--quiet", "-m", "archive the image")
+    kit.git(root, "tag", "archived")
+    # Air-gapped and freshly cloned: no image in the engine, no DVC cache; only the remote.
+    shutil.rmtree(root / ".dvc/cache")
+    kit.docker("image", "rm", "--force", image_id)
+
+    proc = kit.invoke(root, "rerun", "archived")
+
+    assert "reproduced: archived" in proc.stdout
+    assert "docker pull" not in proc.stderr
+    assert re.search(r"docker load --quiet --input \S+/image.tar", proc.stderr), proc.stderr
+    assert kit.image_id(image_id) == image_id
+    assert not leftovers(kit, root, proc)
+
+
+def test_archive_without_a_dvc_remote_fails_before_saving_anything(kit, archived, tools) -> None:
+    source, _ = archived
+    root = kit.copy("no-dvc-remote")
+    shutil.copy(source / lineage.PATH, root / lineage.PATH)  # names a local image
+    kit.dvc(root, "remote", "remove", "local")
+    before = tools.file_hashes(root)
+
+    proc = kit.invoke(root, "archive", check=False)
+
+    assert "no DVC remote" in one_error(proc)
+    assert "docker save" not in proc.stderr
+    assert not (root / "images").exists()
+    assert tools.file_hashes(root) == before

@@ -1,0 +1,84 @@
+"""The benchmark harness runs every figure end to end on tiny inputs.
+
+Only the harness is checked: what results.json holds and that its checks hold (dependency layers
+reused, no build started, nothing rerun, identical outputs). Timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+FIGURES = {
+    "cold_build",
+    "source_rebuild",
+    "noop_build",
+    "noop_repro",
+    "pipeline_1x",
+    "size_vs_baseline",
+    "size_vs_floor",
+}
+
+
+@pytest.fixture(scope="module")
+def bench(kit):
+    """benchmarks/bench.py, imported from its file (benchmarks/ is not on sys.path here)."""
+    spec = importlib.util.spec_from_file_location(
+        "lockstep_bench", kit.repo / "benchmarks/bench.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
+    plan = bench.Plan(
+        name="test",
+        repeats=1,
+        build_repeats=1,
+        pipeline_repeats=1,
+        rows_per_month=kit.rows_per_month // 10,
+        sizes=(1,),
+        profile_sizes=(1,),
+        cold=False,  # caches on: a cold build takes minutes
+    )
+    out = tmp_path / "results.json"
+
+    results = bench.run(plan, source=kit.repo, out=out)
+
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    assert results["schema"] == bench.SCHEMA_VERSION
+    assert results["machine"]["cpus"] >= 1 and results["machine"]["docker"]
+    assert results["plan"]["name"] == "test"
+    figures = results["figures"]
+    assert set(figures) == FIGURES
+    for key, figure in figures.items():
+        assert figure["met"] == (
+            figure["value"] <= figure["goal"] and all(figure["checks"].values())
+        )
+        timings = [v for name, v in figure["raw"].items() if name.endswith("_s")]
+        assert key.startswith("size") or timings, key
+        assert all(values and all(v > 0 for v in values) for values in timings), figure["raw"]
+    assert figures["source_rebuild"]["checks"] == {"dependency layers reused": True}
+    assert figures["noop_build"]["checks"] == {"no build started": True}
+    assert figures["noop_repro"]["checks"] == {"nothing ran": True}
+    assert figures["pipeline_1x"]["checks"] == {"identical outputs": True}
+    assert figures["pipeline_1x"]["raw"]["rows_per_month"] == plan.rows_per_month
+    sizes = figures["size_vs_floor"]["raw"]
+    assert 0 < sizes["base_bytes"] < sizes["floor_bytes"] and sizes["packages_bytes"] > 0
+
+    stages = results["stages"]["1x"]["stages"]
+    assert list(stages) == ["ingest", "features", "train", "evaluate"]
+    assert all(s["median_s"] > 0 and s["peak_mib_max"] > 0 for s in stages.values())
+
+    table = bench.table(results)
+    assert all(figure["title"] in table for figure in figures.values())
+    leftovers = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert results["removed_images"] and not set(results["removed_images"]) & set(leftovers)

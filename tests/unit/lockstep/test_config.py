@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from lockstep import config
+from lockstep.errors import ConfigError
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(body)
+    return tmp_path
+
+
+def test_repository_settings_load():
+    settings = config.load(Path(__file__).resolve().parents[3])
+    assert settings.image == "credit-model"
+    assert settings.base.bootstrap
+    assert settings.refresh.tag_prefix == "model/v"
+
+
+def test_unknown_key_is_refused(tmp_path):
+    root = write(tmp_path, '[tool.lockstep]\nimage = "x"\nimgae = "y"\n')
+    with pytest.raises(ConfigError, match=r"imgae: unknown setting"):
+        config.load(root)
+
+
+def test_wrong_type_is_refused(tmp_path):
+    root = write(tmp_path, '[tool.lockstep]\nimage = "x"\n[tool.lockstep.base]\nepoch = "soon"\n')
+    with pytest.raises(ConfigError, match=r"epoch: expected int"):
+        config.load(root)
+
+
+def test_missing_image_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"image: missing"):
+        config.load(write(tmp_path, "[tool.lockstep]\n"))
+
+
+def test_unpinned_base_is_refused_unless_allowed(tmp_path):
+    body = '[tool.lockstep]\nimage = "x"\n[tool.lockstep.base]\nimage = "python:3.11"\n'
+    with pytest.raises(ConfigError, match="not pinned by digest"):
+        config.load(write(tmp_path, body))
+    allowed = config.load(write(tmp_path, body + "allow_unpinned = true\n"))
+    assert not allowed.base.bootstrap
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"pyproject\.toml"):
+        config.load(write(tmp_path, "[tool.lockstep\n"))
+
+
+def test_ca_bundle_prefers_the_setting_then_the_environment(tmp_path, monkeypatch):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    for name in config.CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    root = write(tmp_path, '[tool.lockstep]\nimage = "x"\n')
+    assert config.load(root).ca_bundle_path() is None
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert config.load(root).ca_bundle_path() == bundle
+    root = write(tmp_path, '[tool.lockstep]\nimage = "x"\nca_bundle = "ca.pem"\n')
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert config.load(root).ca_bundle_path() == bundle
