@@ -244,9 +244,18 @@ def _call(func: Callable[..., Any], **kwargs: Any) -> Any:
             "cannot ask the template's questions: no terminal",
             "answer them with --defaults, --answers FILE or --data NAME=VALUE",
         ) from None
-    except (copier.errors.CopierError, ValueError) as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise TemplateError(message, "see `lockstep new --help` for the questions") from None
+    except copier.errors.CopierError as exc:
+        raise TemplateError(
+            _one_line(exc), "check the template's source and version (--template, --vcs-ref)"
+        ) from None
+    except ValueError as exc:  # an answer its question's validator or choices refuse
+        raise TemplateError(
+            _one_line(exc), "give another answer: --data NAME=VALUE (--help lists the questions)"
+        ) from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _commit(root: Path, message: str) -> None:

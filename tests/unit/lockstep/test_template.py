@@ -25,6 +25,9 @@ EXAMPLE = yaml.safe_load((REPO / "template" / "example-answers.yml").read_text()
 NOT_RENDERED = ("dvc.lock", "environment.yaml", "outputs/", "reports/", "images/", "copier.yml")
 TEMPLATE_ITSELF = "template/"
 PINNED = "127.0.0.1:5000/base@sha256:" + "ab" * 32
+# The example's own tasks, which other projects leave out (see template/project/tasks.py.jinja).
+EXAMPLE_TASKS = {"bench"}
+BIN = Path(sys.executable).parent
 
 
 def render(dest: Path, **answers) -> Path:
@@ -71,6 +74,30 @@ def foreign_imports(tasks: Path, *own: str) -> set[str]:
     return modules - set(sys.stdlib_module_names) - {"invoke", "lockstep", *own}
 
 
+def task_names(project: Path) -> set[str]:
+    """Load a project's tasks.py as invoke does; the names of its tasks."""
+    code = "import tasks; print(' '.join(tasks.namespace.task_names))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{project}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, f"{project / 'tasks.py'} does not load:\n{proc.stderr}"
+    return set(proc.stdout.split())
+
+
+def lint(project: Path, *paths: str) -> None:
+    """ruff check and format check, with the project's own settings."""
+    for args in (["check"], ["format", "--check"]):
+        proc = subprocess.run(
+            [BIN / "ruff", *args, *paths], cwd=project, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 0, f"ruff {' '.join(args)} in {project}:\n{proc.stdout}"
+
+
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> Path:
     return render(tmp_path_factory.mktemp("example") / "lockstep", **EXAMPLE)
@@ -79,6 +106,11 @@ def example(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def skeleton(tmp_path_factory) -> Path:
     return render(tmp_path_factory.mktemp("new") / "churn-model", mode="new")
+
+
+@pytest.fixture(scope="module")
+def adopted(tmp_path_factory) -> Path:
+    return render(tmp_path_factory.mktemp("adopt") / "theirs", mode="adopt")
 
 
 def test_every_rendered_file_is_this_repositorys_own(example):
@@ -203,8 +235,8 @@ def test_a_registry_base_image_pinned_by_digest(tmp_path):
     assert "mmdebstrap" not in (project / "README.md").read_text().split("## Tasks")[0]
 
 
-def test_adopt_mode_renders_only_the_kits_files(tmp_path):
-    project = render(tmp_path / "theirs", mode="adopt")
+def test_adopt_mode_renders_only_the_kits_files(adopted):
+    project = adopted
     top = {name.split("/")[0] for name in files(project)}
     assert top == {
         ".copier-answers.yml",
@@ -245,3 +277,12 @@ def test_invalid_answers_are_refused_with_one_line(tmp_path, answers, message):
     with pytest.raises(TemplateError, match=message):
         render(tmp_path / "p", **answers)
     assert not (tmp_path / "p" / "pyproject.toml").exists()
+
+
+@pytest.mark.parametrize("kind", ["skeleton", "adopted"])
+def test_the_kits_tasks_less_the_examples_load_and_pass_lint(kind, request):
+    project = request.getfixturevalue(kind)
+    assert task_names(project) == task_names(REPO) - EXAMPLE_TASKS
+    lint(project, "tasks.py")
+    if kind == "skeleton":
+        lint(project, "src", "tests")
