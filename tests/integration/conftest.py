@@ -106,11 +106,14 @@ class Kit:
             listed += _git(REPO, "ls-files", "--others", "--exclude-standard", "-z")
             for relative in sorted({name for name in listed.split("\0") if name}):
                 source = REPO / relative
-                if not source.is_file():
-                    continue  # deleted in the working tree
                 target = root / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
+                if source.is_symlink():
+                    # The template links to the kit's own files: keep the links, as git does.
+                    target.symlink_to(os.readlink(source))
+                elif source.is_file():
+                    shutil.copy2(source, target)
+                # anything else was deleted in the working tree
             self._snapshot = root
         return self._snapshot
 
