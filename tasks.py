@@ -9,9 +9,6 @@ import shlex
 from pathlib import Path
 
 from invoke import Collection, Exit, task
-
-from benchmarks import bench as benchmarks
-from credit_model import params as pipeline_params
 from lockstep import archive as archives
 from lockstep import config, devcontainer, git, lineage, registry
 from lockstep import engine as engines
@@ -19,6 +16,9 @@ from lockstep import refresh as refreshes
 from lockstep import repro as pipeline
 from lockstep import rerun as reruns
 from lockstep.errors import LockstepError
+
+from benchmarks import bench as benchmarks
+from credit_model import params as pipeline_params
 
 ROOT = Path(__file__).resolve().parent
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from lockstep import stage
 
-from credit_model import cli, io
+from credit_model import io
 from credit_model.stages import train
 from credit_model.stages.features import TARGET, engineer, feature_columns
 
@@ -31,7 +32,7 @@ def run(model, raw: pd.DataFrame, months: list[str]) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by `invoke refresh`."""
-    parser = cli.parser("credit_model.score", __doc__)
+    parser = stage.parser("credit_model.score", __doc__)
     parser.add_argument("--model", type=Path, required=True, help="model file (train output)")
     parser.add_argument("--raw", type=Path, required=True, help="raw extract (ingest output)")
     parser.add_argument("--months", required=True, help="comma-separated months to score")
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = run(train.load(args.model), pd.read_parquet(args.raw), args.months.split(","))
         io.write_parquet(args.out, scores)
 
-    return cli.main(body, parser, argv)
+    return stage.main(body, parser, argv)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from lockstep import git, shell
 from lockstep.errors import CommandError, TemplateError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 ENVIRONMENT_FILE = "environment.yaml"
 FINGERPRINT_KEY = "fingerprint"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from lockstep import __version__
 from lockstep import template as templates
 from lockstep.errors import LockstepError, TemplateError

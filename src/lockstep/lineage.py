@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-
 from lockstep import git
 from lockstep.errors import LineageError, LockstepError
 from lockstep.files import atomic_write

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-
 from lockstep.errors import ParamsError
 
 T = TypeVar("T")

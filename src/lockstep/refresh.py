@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-
 from lockstep import config, git, lineage, months, params, repro, rerun, shell
 from lockstep.config import Settings
 from lockstep.containers import Run

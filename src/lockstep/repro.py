@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-
 from lockstep import engine as engines
 from lockstep import fingerprint, git, images, lineage, shell, workspace
 from lockstep.config import Settings

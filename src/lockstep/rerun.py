@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from lockstep import archive, config, git, lineage, registry, shell
 from lockstep.config import Settings
 from lockstep.containers import Run

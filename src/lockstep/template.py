@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from lockstep import adoption, git, shell
 from lockstep.errors import CommandError, TemplateError
 

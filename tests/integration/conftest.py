@@ -20,7 +20,6 @@ os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
 
 import pytest
 import yaml
-
 from lockstep import config, images
 from lockstep import engine as engines
 from lockstep import repro as pipeline

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lockstep import stage
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from credit_model import cli, io, params
+from credit_model import io, params
 from credit_model.params import Evaluate
 from credit_model.stages import train as training
 from credit_model.stages.features import TARGET, feature_columns
@@ -87,7 +88,7 @@ def run(model, test: pd.DataFrame, settings: Evaluate) -> tuple[dict, dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("credit_model.stages.evaluate", __doc__)
+    parser = stage.parser("credit_model.stages.evaluate", __doc__)
     parser.add_argument("--model", type=Path, required=True, help="model file (train output)")
     parser.add_argument("--test", type=Path, required=True, help="out-of-time test set (parquet)")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             io.write_csv(args.plots / f"{name}.csv", table)
         io.write_json(args.metrics, summary)
 
-    return cli.main(body, parser, argv)
+    return stage.main(body, parser, argv)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lockstep import stage
+from lockstep.errors import ParamsError
 
-from credit_model import cli, io, params
+from credit_model import io, params
 from credit_model.params import Features
 from credit_model.stages.ingest import EMPLOYMENT
-from lockstep.errors import ParamsError
 
 TARGET = "default_12m"
 KEYS = ("application_id", "month")
@@ -66,7 +67,7 @@ def run(raw: pd.DataFrame, settings: Features) -> tuple[pd.DataFrame, pd.DataFra
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("credit_model.stages.features", __doc__)
+    parser = stage.parser("credit_model.stages.features", __doc__)
     parser.add_argument("--raw", type=Path, required=True, help="ingest output (parquet)")
     parser.add_argument("--train", type=Path, required=True, help="training set to write")
     parser.add_argument("--test", type=Path, required=True, help="out-of-time test set to write")
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         io.write_parquet(args.train, train)
         io.write_parquet(args.test, test)
 
-    return cli.main(body, parser, argv)
+    return stage.main(body, parser, argv)
 
 
 if __name__ == "__main__":

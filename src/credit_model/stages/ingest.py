@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lockstep import months, stage
 
-from credit_model import cli, io, params
+from credit_model import io, params
 from credit_model.params import ID_STRIDE, Ingest
-from lockstep import months
 
 EMPLOYMENT = ("employed", "self_employed", "retired", "student")
 # Drift is measured from a fixed origin, not from first_month, so a month never changes.
@@ -93,13 +93,13 @@ def run(settings: Ingest) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("credit_model.stages.ingest", __doc__)
+    parser = stage.parser("credit_model.stages.ingest", __doc__)
     parser.add_argument("--out", type=Path, required=True, help="parquet file to write")
 
     def body(args):
         io.write_parquet(args.out, run(params.load(args.params, "ingest")))
 
-    return cli.main(body, parser, argv)
+    return stage.main(body, parser, argv)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
+from lockstep import stage
+from lockstep.files import atomic_write
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from credit_model import cli, params
+from credit_model import params
 from credit_model.params import Train
 from credit_model.stages.features import TARGET, feature_columns
-from lockstep.files import atomic_write
 
 
 def run(train: pd.DataFrame, settings: Train) -> HistGradientBoostingClassifier:
@@ -44,14 +45,14 @@ def load(path: Path) -> HistGradientBoostingClassifier:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point used by dvc.yaml."""
-    parser = cli.parser("credit_model.stages.train", __doc__)
+    parser = stage.parser("credit_model.stages.train", __doc__)
     parser.add_argument("--train", type=Path, required=True, help="training set (parquet)")
     parser.add_argument("--model", type=Path, required=True, help="model file to write")
 
     def body(args):
         save(args.model, run(pd.read_parquet(args.train), params.load(args.params, "train")))
 
-    return cli.main(body, parser, argv)
+    return stage.main(body, parser, argv)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from lockstep import lineage
 
 REGISTRY_BIN = "docker-registry"

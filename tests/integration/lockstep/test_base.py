@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from lockstep import base, images
 
 pytestmark = pytest.mark.docker

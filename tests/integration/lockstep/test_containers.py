@@ -7,7 +7,6 @@ import hashlib
 import os
 
 import pytest
-
 from lockstep import containers
 from lockstep.containers import Run
 

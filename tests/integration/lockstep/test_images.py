@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from testcontainers.core.container import DockerContainer
-
 from lockstep import config, images
+from testcontainers.core.container import DockerContainer
 
 pytestmark = pytest.mark.docker
 

@@ -10,7 +10,6 @@ import json
 import re
 
 import pytest
-
 from lockstep import lineage
 
 pytestmark = pytest.mark.docker

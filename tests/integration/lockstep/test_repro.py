@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lockstep import lineage
 
 pytestmark = pytest.mark.docker

@@ -20,7 +20,6 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-
 from lockstep import config, lineage
 
 pytestmark = pytest.mark.docker

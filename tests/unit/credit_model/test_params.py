@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-from credit_model import io, params
-from credit_model.stages import evaluate, features, ingest, train
 from lockstep.errors import ParamsError
 from lockstep.months import index as month_index
 from lockstep.months import name as month_name
+
+from credit_model import io, params
+from credit_model.stages import evaluate, features, ingest, train
 
 REPO_PARAMS = Path(__file__).resolve().parents[3] / "params.yaml"
 

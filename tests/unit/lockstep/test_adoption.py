@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lockstep import adoption
 from lockstep.errors import TemplateError
 

@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from lockstep import base
 from lockstep.base import BaseRecipe
 from lockstep.errors import BaseImageError

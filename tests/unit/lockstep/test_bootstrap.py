@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from lockstep import bootstrap
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from lockstep import config
 from lockstep.errors import ConfigError
 

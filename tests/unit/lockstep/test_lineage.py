@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from lockstep import lineage
 from lockstep.errors import LineageError
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lockstep import params
 from lockstep.errors import ParamsError
 from lockstep.params import InvalidParam

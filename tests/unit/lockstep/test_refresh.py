@@ -1,10 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
-
 from lockstep import refresh
 from lockstep.errors import ParamsError
+from sklearn.metrics import roc_auc_score
 
 DECISION = refresh.Decision(
     primary_metric="auc", min_gain=0.0, bootstrap=200, confidence=0.9, seed=3, min_events=10

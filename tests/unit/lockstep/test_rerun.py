@@ -1,5 +1,4 @@
 import pytest
-
 from lockstep import rerun
 from lockstep.errors import LineageError
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lockstep import config, template
 from lockstep.errors import TemplateError
 

@@ -1,5 +1,4 @@
 import pytest
-
 from lockstep import workspace
 from lockstep.errors import WorkspaceBusy
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from lockstep.errors import ParamsError
 
 from credit_model.params import Features, Ingest
 from credit_model.stages import features
-from lockstep.errors import ParamsError
 
 
 def test_engineered_columns(raw: pd.DataFrame) -> None:

@@ -1,4 +1,4 @@
-"""The shim every stage's `main(argv)` shares: parse options, run, report errors in one line."""
+"""The shim every DVC stage's `main(argv)` shares: parse options, run, report errors in one line."""
 
 from __future__ import annotations
 
