@@ -6,7 +6,7 @@ goal and whether it was met. `invoke bench --quick` runs a small version.
 
 Everything that edits files (a source change, the extract's size) happens in a committed
 temporary copy of the project. Every image the run makes is removed at the end, and so are the
-pip cache mounts of the cold builds; the project's own image for the current sources is kept.
+download cache mounts of the cold builds; the project's own image for the current sources is kept.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from lockstep import config, images, shell
 from lockstep import engine as engines
 from lockstep import repro as pipeline
@@ -56,7 +55,10 @@ RUNNING = re.compile(r"^Running stage '", re.MULTILINE)
 # A BuildKit plain-progress log: step headers and the steps served from the cache.
 STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$", re.MULTILINE)
 CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
+# The dependency install step of docker/Dockerfile (`uv pip install --quiet --require-hashes ...`).
 DEPS_INSTALL = "pip install --quiet --require-hashes"
+# The two places a pipeline runs, in the kit's container and natively on the host.
+SIDES = ("container", "native")
 # The kit echoes every command it runs; this is how a build shows.
 BUILD = re.compile(r"^\$ \S*docker build ")
 # Runs a command and writes its wall time and peak resident memory as JSON.
@@ -94,7 +96,7 @@ class Plan:
     name: str = "full"
     repeats: int = 5
     build_repeats: int = 3
-    pipeline_repeats: int = 3
+    pipeline_repeats: int = 5
     profile_repeats: int = 1
     rows_per_month: int = 0
     sizes: tuple[int, ...] = (1, 10)
@@ -256,11 +258,12 @@ class Bench:
     def cold_build(self) -> Figure:
         """Figure 1: a cold build of our image next to the naive baseline's."""
         ours, baseline = [], []
-        for number in range(self.plan.build_repeats):
-            self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: naive baseline")
-            baseline.append(self.build_baseline())
-            self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: ours")
-            ours.append(self.build_ours(cold=self.plan.cold)[0])
+        with cold_cache_mounts(self.engine, enabled=self.plan.cold):
+            for number in range(self.plan.build_repeats):
+                self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: naive baseline")
+                baseline.append(self.build_baseline())
+                self.log(f"cold builds {number + 1}/{self.plan.build_repeats}: ours")
+                ours.append(self.build_ours(cold=self.plan.cold)[0])
         self.cold_ours = ours
         value = _median(ours) / _median(baseline)
         return Figure(
@@ -421,14 +424,9 @@ class Bench:
         self.log("no-op repro: bringing the pipeline up to date (untimed)")
         self.invoke("repro")
         self.native("repro")
-        container, native, ran = [], [], []
-        for _ in range(self.plan.repeats):
-            elapsed, proc = _timed(self.invoke, "repro")
-            container.append(elapsed)
-            ran.append(bool(RUNNING.search(proc.stdout + proc.stderr)))
-            elapsed, proc = _timed(self.native, "repro")
-            native.append(elapsed)
-            ran.append(bool(RUNNING.search(proc.stdout + proc.stderr)))
+        runs = self.alternate(self.plan.repeats, ("repro",))
+        container, native = ([seconds for seconds, _ in runs[side]] for side in SIDES)
+        ran = [RUNNING.search(out) for side in SIDES for _, out in runs[side]]
         overhead = _median(container) - _median(native)
         return Figure(
             "noop_repro",
@@ -445,13 +443,10 @@ class Bench:
         """Figure 5: the whole pipeline in the container next to natively, at one size."""
         rows_per_month = self.base_rows * size
         self.project.set_rows(rows_per_month)
-        container, native, same = [], [], []
-        for number in range(self.plan.pipeline_repeats):
-            self.log(f"full pipeline at {size}x, run {number + 1}/{self.plan.pipeline_repeats}")
-            container.append(_timed(self.invoke, "repro", "--force")[0])
-            outputs = self.project.out_hashes()
-            native.append(_timed(self.native, "repro", "--force")[0])
-            same.append(outputs == self.project.out_hashes())
+        self.log(f"full pipeline at {size}x, {self.plan.pipeline_repeats} runs each")
+        runs = self.alternate(self.plan.pipeline_repeats, ("repro", "--force"), outputs=True)
+        container, native = ([seconds for seconds, _ in runs[side]] for side in SIDES)
+        same = [a == b for (_, a), (_, b) in zip(*(runs[side] for side in SIDES), strict=True)]
         return Figure(
             f"pipeline_{size}x",
             f"full pipeline at {size}x rows: container / native",
@@ -468,6 +463,21 @@ class Bench:
             },
             {"identical outputs": all(same)},
         )
+
+    def alternate(self, repeats: int, args: tuple[str, ...], *, outputs: bool = False):
+        """Run `invoke ARGS` and `dvc ARGS` in turns, each side first every other time.
+
+        Returns:
+            For each side, (seconds, output) per run; with `outputs`, the outputs' md5s instead.
+        """
+        sides = {"container": self.invoke, "native": self.native}
+        runs: dict[str, list[tuple[float, Any]]] = {side: [] for side in sides}
+        for number in range(repeats):
+            for side in sorted(sides, reverse=bool(number % 2)):
+                seconds, proc = _timed(sides[side], *args)
+                result = self.project.out_hashes() if outputs else proc.stdout + proc.stderr
+                runs[side].append((seconds, result))
+        return runs
 
     def profile(self, size: int) -> dict[str, Any]:
         """Figure 7: each stage's time and peak memory, natively, at one size."""
@@ -540,17 +550,20 @@ def run(
     with tempfile.TemporaryDirectory(prefix="lockstep-bench-") as tmp:
         project = Project.copy_of(source, Path(tmp))
         bench = Bench(plan, engine, project, log)
-        with cold_cache_mounts(engine, enabled=plan.cold):
-            try:
-                figures, profile = _measure(bench)
-            finally:
-                removed = bench.cleanup(settings)
+        try:
+            figures, profile = _measure(bench)
+        finally:
+            removed = bench.cleanup(settings)
     results = {
         "schema": SCHEMA_VERSION,
         "command": COMMANDS.get(plan.name, f"benchmarks.bench.run(<{plan.name} plan>)"),
         "started": started.isoformat(timespec="seconds"),
         "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": {**machine, "busy_containers_at_end": running_containers(engine)},
+        "machine": {
+            **machine,
+            "load_average_at_end": os.getloadavg(),
+            "busy_containers_at_end": running_containers(engine),
+        },
         "plan": asdict(plan),
         "figures": {figure.key: figure.as_json() for figure in figures},
         "stages": profile,
@@ -594,7 +607,7 @@ def simple_index() -> str:
 
 @contextlib.contextmanager
 def cold_cache_mounts(engine: Engine, *, enabled: bool) -> Iterator[None]:
-    """Remove the pip cache mounts the cold builds create (each has a fresh id) afterwards."""
+    """Remove the download cache mounts the cold builds create (each has a fresh id) afterwards."""
     before = set(cache_mounts(engine)) if enabled else set()
     try:
         yield
@@ -613,7 +626,7 @@ def cold_cache_mounts(engine: Engine, *, enabled: bool) -> Iterator[None]:
 
 
 def cache_mounts(engine: Engine) -> list[str]:
-    """Ids of the build cache's pip download mounts that no build is using."""
+    """Ids of the build cache's download cache mounts (pip's, uv's) that no build is using."""
     records = json.loads(
         engine.output("system", "df", "--verbose", "--format", "{{json .BuildCache}}") or "[]"
     )

@@ -11,7 +11,8 @@ ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 ARG POETRY_SPEC
 ARG SIMPLE_INDEX=""
-# Debian's python3 has no pip: a virtual environment stands in for the python image's own.
+# Debian's python3 has no pip: a virtual environment stands in for the python image's own
+# interpreter (without VIRTUAL_ENV, Poetry would install into the system Python instead).
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY . .
