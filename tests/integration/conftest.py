@@ -53,6 +53,19 @@ class Kit:
     invoke_cli = BIN / "invoke"
     dvc_cli = BIN / "dvc"
     rows_per_month = 300
+    # Every output the example pipeline declares in dvc.yaml.
+    outputs = frozenset(
+        {
+            "outputs/ingest/applications.parquet",
+            "outputs/features/train.parquet",
+            "outputs/features/test.parquet",
+            "outputs/train/model.pkl",
+            "reports/metrics.json",
+            "outputs/evaluate/roc.csv",
+            "outputs/evaluate/calibration.csv",
+            "outputs/evaluate/scores.csv",
+        }
+    )
 
     def __init__(self, engine: Engine, tmp: pytest.TempPathFactory) -> None:
         self.engine = engine

@@ -25,16 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".devcontainer" / "node_modules" / ".bin" / "devcontainer"
 INSTALL = "npm ci --prefix .devcontainer"
 USER = "lockstep-devc"
-OUTPUTS = {
-    "outputs/ingest/applications.parquet",
-    "outputs/features/train.parquet",
-    "outputs/features/test.parquet",
-    "outputs/train/model.pkl",
-    "reports/metrics.json",
-    "outputs/evaluate/roc.csv",
-    "outputs/evaluate/calibration.csv",
-    "outputs/evaluate/scores.csv",
-}
 # Passed through to the host user: how pip and the kit reach the package index here.
 PASSED = ("PIP_", "SSL_CERT_", "REQUESTS_CA_BUNDLE", "LOCKSTEP_", "DOCKER_HOST")
 
@@ -196,7 +186,7 @@ def test_repro_inside_equals_the_host_run_with_the_batch_fingerprint(
     kit, repro_inside: Opened, repro_on_host: Path, runtime_image
 ) -> None:
     inside, host = repro_inside.project, repro_on_host
-    assert set(kit.out_hashes(inside)) == OUTPUTS
+    assert set(kit.out_hashes(inside)) == kit.outputs
     assert kit.out_hashes(inside) == kit.out_hashes(host)
 
     record = json.loads((inside / lineage.PATH).read_text())

@@ -22,16 +22,6 @@ from lockstep import lineage
 pytestmark = pytest.mark.docker
 
 USER = "lockstep-it"
-OUTPUTS = {
-    "outputs/ingest/applications.parquet",
-    "outputs/features/train.parquet",
-    "outputs/features/test.parquet",
-    "outputs/train/model.pkl",
-    "reports/metrics.json",
-    "outputs/evaluate/roc.csv",
-    "outputs/evaluate/calibration.csv",
-    "outputs/evaluate/scores.csv",
-}
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +34,9 @@ def native_then_container(kit, runtime_image):
     return project, native, kit.out_hashes(project)
 
 
-def test_the_container_reproduces_the_native_outputs_byte_for_byte(native_then_container):
+def test_the_container_reproduces_the_native_outputs_byte_for_byte(kit, native_then_container):
     _, native, contained = native_then_container
-    assert set(native) == OUTPUTS
+    assert set(native) == kit.outputs
     assert contained == native
 
 
@@ -145,7 +135,7 @@ def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> N
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     assert f"--user {user.pw_uid}:{user.pw_gid}" in proc.stderr
     assert "Running stage 'ingest'" in proc.stderr  # the small extract made it run again
-    assert set(kit.out_hashes(project)) == OUTPUTS
+    assert set(kit.out_hashes(project)) == kit.outputs
     foreign = []
     for path in [project, *project.rglob("*")]:
         info = path.lstat()
