@@ -26,12 +26,13 @@ ROOT = Path(__file__).resolve().parent
 @task(
     help={
         "target": "Dockerfile target: runtime (default) or dev",
-        "update-base": "rebuild the Debian base and accept package updates into its manifest",
+        "update-base": "rebuild the Debian base from the live mirror and record its packages",
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
     }
 )
-def build(c, target="runtime", update_base=False):
+def build(c, target="runtime", update_base=False, strict=False):
     """Build the pinned image (reused when its inputs have not changed)."""
-    _, image = guard(pipeline.build, settings(), target, update_base=update_base)
+    _, image = guard(pipeline.build, settings(), target, update_base=update_base, strict=strict)
     print(f"{image.tag}  {image.commit_tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -48,13 +49,14 @@ def devcontainer_(c):
     help={
         "local": "run DVC directly in .venv instead of in the image",
         "force": "rerun every stage even when up to date (dvc repro --force)",
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
     }
 )
-def repro(c, local=False, force=False):
+def repro(c, local=False, force=False, strict=False):
     """Run the DVC pipeline in its image (DVC arguments after --)."""
     guard(pipeline_params.check, ROOT / "params.yaml")
     args = (["--force"] if force else []) + shlex.split(c.remainder)
-    code = guard(pipeline.repro, settings(), args, local=local)
+    code = guard(pipeline.repro, settings(), args, local=local, strict=strict)
     if code:
         raise Exit(f"dvc repro failed with exit code {code}", code=code)
 

@@ -1,41 +1,51 @@
-"""Build the lockstep base image from Debian packages, deterministically and without a registry.
+"""The offline Debian base image: found, fetched, or rebuilt byte for byte from its `.deb` files.
 
-No container registry is reachable, so nothing can be pulled: the base image is bootstrapped
-locally with mmdebstrap. `docker import` would stamp the current time and give a new image id on
-every build, so the image archive (the `docker save` format) is assembled here instead, with a
-fixed `created` time and the layer digest; `docker load` then yields the same image id wherever
-the same packages are installed.
+No container registry need be reachable: the base is bootstrapped with mmdebstrap from `.deb`
+files served by a local apt repository (`lockstep.debs`). `docker import` would stamp the current
+time, so the image archive (the `docker save` format) is assembled here with a fixed `created`
+time; `docker load` then gives the same image id to anyone with the same `.deb` files, as root
+or not, on any machine.
 
-The installed package versions are recorded in a committed manifest. A rebuild that would install
-different versions (Debian published updates) fails until the change is accepted with
-`invoke build --update-base`, so the base image never drifts silently.
+The committed manifest (`lockstep.manifest`) records the packages and the image id. `obtain`
+walks a ladder, most exact first, and says which rung gave the image:
+
+1. the engine already holds the recorded image;
+2. the configured registry has it (checked by id);
+3. the DVC remote holds its image archive (`invoke archive`);
+4. the recorded `.deb` files, from the DVC cache or remote, rebuild it (no mirror needed);
+5. a Debian snapshot mirror, when `snapshot` is set, serves the recorded versions;
+6. the live mirror: versions may have moved on. The kit proceeds, lists each change, and writes
+   the new manifest (git shows it); with `strict` it refuses instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import json
 import os
-import sys
+import shlex
+import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockstep import shell
-from lockstep.errors import BaseImageError, CommandError, EngineError
+from lockstep import archive, debs, manifest, registry, shell
+from lockstep.config import Settings
+from lockstep.engine import Engine
+from lockstep.errors import BaseImageError, CommandError, EngineError, LockstepError
+from lockstep.manifest import Manifest
+from lockstep.shell import say
 
 IMAGE_NAME = "lockstep-base"
-MANIFEST_HEADER = (
-    "# Debian packages in the lockstep base image; regenerate with: invoke build --update-base"
-)
-UPDATE_HINT = "review the changes, then run `invoke build --update-base` to accept them"
-# Bump whenever the way the image is assembled changes (config, hooks, archive layout), so an
-# image built the old way is never mistaken for the new one: the number is part of the tag.
-FORMAT_VERSION = 1
+# Bump whenever the way the image is assembled changes (hooks, archive layout), so an image built
+# the old way is never mistaken for the new one: the number is part of the tag.
+FORMAT_VERSION = 2
 # Debian's default PATH for root, as in the official Debian images.
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # dpkg architecture -> (GOARCH-style architecture, variant) as image configs spell them.
@@ -53,131 +63,403 @@ DOCKER_ARCH: dict[str, tuple[str, str | None]] = {
 # mmdebstrap copies the host's /etc/hostname and /etc/resolv.conf into the tree, which would make
 # the image differ between machines. Docker mounts its own over both at run and build time.
 HOST_FILES_HOOK = 'rm -f "$1/etc/hostname" "$1/etc/resolv.conf"'
-# How many package changes an error message lists before summarising the rest.
-MAX_LISTED_CHANGES = 12
+# python3's postinst byte-compiles a few modules: with hash-based pycs when SOURCE_DATE_EPOCH
+# reaches it (as root), with timestamp-based ones when it does not (mmdebstrap's unshare mode).
+# Recompiling those with checked hashes makes root's and an ordinary user's images identical.
+PYC_HOOK = """
+import os, py_compile
+for folder, _, names in os.walk("/usr"):
+    if os.path.basename(folder) != "__pycache__":
+        continue
+    for name in names:
+        pyc = os.path.join(folder, name)
+        with open(pyc, "rb") as handle:
+            flags = int.from_bytes(handle.read(8)[4:8], "little")
+        source = os.path.join(os.path.dirname(folder), name.split(".")[0] + ".py")
+        if flags == 0 and os.path.exists(source):
+            py_compile.compile(source, cfile=pyc, dfile=source, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+"""
+# The image holds no apt sources: where its packages came from is a fact of the build machine,
+# and every package it needs is in the recipe. This note replaces the build's temporary source.
+SOURCES_NOTE = (
+    "# lockstep base image: its packages come from the .deb files recorded in\n"
+    "# docker/base/packages.lock; add a package with [tool.lockstep.base] packages.\n"
+)
 _STATUS_PATH = "var/lib/dpkg/status"
 
 
 @dataclass(frozen=True)
 class BaseRecipe:
-    """What goes into the base image.
+    """What goes into the base image, and where its packages may come from.
 
     Attributes:
         suite: Debian suite, e.g. "bookworm".
         packages: packages installed on top of minbase, e.g. ("python3", "ca-certificates").
-        manifest: committed manifest of installed versions, e.g. docker/base/packages.lock.
+        manifest: the committed manifest, e.g. <root>/docker/base/packages.lock.
         epoch: SOURCE_DATE_EPOCH for the bootstrap and the image's `created` time.
+        mirrors: apt sources for the live mirror; empty means apt's configured defaults.
+        snapshot: a Debian snapshot timestamp (e.g. "20261128T000000Z"), or "".
+        snapshot_mirrors: apt sources with `{snapshot}` where the timestamp goes.
     """
 
     suite: str
     packages: tuple[str, ...]
     manifest: Path
     epoch: int
+    mirrors: tuple[str, ...] = ()
+    snapshot: str = ""
+    snapshot_mirrors: tuple[str, ...] = ()
 
 
-def ensure_base(recipe: BaseRecipe, *, docker: str = "docker", update: bool = False) -> str:
-    """Return the reference of the base image, building it only when missing.
+def recipe(settings: Settings) -> BaseRecipe:
+    """The recipe `[tool.lockstep.base]` describes."""
+    cfg = settings.base
+    return BaseRecipe(
+        suite=cfg.suite,
+        packages=cfg.packages,
+        manifest=settings.path(cfg.manifest),
+        epoch=cfg.epoch,
+        mirrors=cfg.mirrors,
+        snapshot=cfg.snapshot,
+        snapshot_mirrors=cfg.snapshot_mirrors,
+    )
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base image in the engine, and how it got there.
+
+    Attributes:
+        ref: the reference builds use, `lockstep-base:<12 hex>`.
+        id: its image id.
+        source: the ladder's rung, e.g. "loaded from the DVC remote".
+        changes: how its packages differ from the committed manifest (empty: as recorded).
+        note: anything else that differs from the record, e.g. another image id.
+    """
+
+    ref: str
+    id: str
+    source: str
+    changes: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def exact(self) -> bool:
+        """True when the image is the recorded one."""
+        return not (self.changes or self.note)
+
+    def describe(self) -> str:
+        """One line for the user: the rung, and what differs from the record."""
+        if self.exact:
+            return f"base: {self.source} (exact)"
+        details = [manifest.describe_drift(list(self.changes))] if self.changes else []
+        if self.changes:
+            details[0] += ": " + manifest.summarise(list(self.changes))
+        if self.note:
+            details.append(self.note)
+        return f"base: {self.source}, " + "; ".join(details)
+
+
+# A rung gives the base, or says in a phrase why it could not.
+Rung = Callable[[], "Base | str"]
+
+
+def obtain(
+    root: Path,
+    recipe: BaseRecipe,
+    engine: Engine,
+    *,
+    registry_address: str = "",
+    strict: bool = False,
+    update: bool = False,
+) -> Base:
+    """Put the recorded base image in the engine, by the most exact means available.
 
     Args:
+        root: the project root (the `.deb` folder and image archives live under it).
         recipe: what the image holds.
-        docker: the docker CLI to use.
-        update: accept package versions that differ from the manifest and rewrite it. This
-            always rebuilds, since the point is to pick up what Debian has published since.
-
-    Returns:
-        The image reference, `lockstep-base:<12 hex>`.
+        engine: the Docker engine.
+        registry_address: the project's registry (`host:port`), or "".
+        strict: refuse any difference from the committed manifest instead of proceeding.
+        update: skip to the live mirror and accept what it has (`invoke build --update-base`).
 
     Raises:
-        BaseImageError: the build failed, or it would install versions the manifest does not list.
-        EngineError: the Docker engine cannot be reached.
+        BaseImageError: no rung gave an image, or `strict` and the image would differ.
+        EngineError: the engine cannot be reached.
     """
-    if recipe.manifest.exists() and not update:
-        tag = base_tag(recipe)
-        if image_id(docker, tag) is not None:
-            return tag
-    print("building base image from Debian packages (about 30 s)", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="lockstep-base-", dir=_scratch_dir()) as tmp:
+    recorded = manifest.read(recipe.manifest)
+    ladder: list[Rung] = []
+    if recorded is not None and not update:
+        tag = tag_for(recipe, recorded)
+        if recorded.image:
+            ladder += [
+                lambda: _in_engine(engine, recorded, tag),
+                lambda: _from_registry(engine, registry_address, recorded, tag),
+                lambda: _from_image_archive(root, engine, recorded, tag),
+            ]
+        else:
+            say(f"base: {recipe.manifest.name} records no image id yet")
+        ladder += [
+            lambda: _from_archived_debs(root, recipe, engine, recorded, strict),
+            lambda: _from_snapshot(root, recipe, engine, recorded, strict),
+        ]
+    ladder.append(lambda: _from_live_mirror(root, recipe, engine, recorded, strict and not update))
+    for rung in ladder:
+        found = rung()
+        if isinstance(found, Base):
+            say(found.describe())
+            return found
+        say(f"base: {found}")
+    raise AssertionError("the live mirror rung always gives an image or raises")
+
+
+def tag_for(recipe: BaseRecipe, packages: Manifest) -> str:
+    """The reference of the image a recipe builds from a set of packages.
+
+    It covers everything the image's bytes depend on: the packages, the recipe's own packages
+    (apt's auto-installed marks), the epoch, and the way the image is assembled.
+    """
+    key = [FORMAT_VERSION, packages.key(), sorted(set(recipe.packages)), recipe.epoch]
+    digest = hashlib.sha256(_canonical_json(key)).hexdigest()
+    return f"{IMAGE_NAME}:{digest[:12]}"
+
+
+def _in_engine(engine: Engine, recorded: Manifest, tag: str) -> Base | str:
+    found = engine.inspect(recorded.image)
+    if found is None:
+        return "not in the engine"
+    if tag not in (found.get("RepoTags") or []):
+        engine.run("tag", recorded.image, tag, capture=True, quiet=True)
+    return Base(tag, recorded.image, "found in the engine")
+
+
+def _from_registry(engine: Engine, address: str, recorded: Manifest, tag: str) -> Base | str:
+    if not address:
+        return "no registry configured"
+    remote = f"{registry.repository(address, IMAGE_NAME)}:{tag.rsplit(':', 1)[1]}"
+    try:
+        # By tag, then checked by id: the id is the digest of the config, which names every
+        # layer's digest, so a matching id is the recorded image whatever the tag pointed at.
+        registry.pull(engine, remote, recorded.image)
+    except LockstepError as exc:
+        return f"not pulled from {address} ({exc.message})"
+    engine.run("tag", recorded.image, tag, capture=True, quiet=True)
+    return Base(tag, recorded.image, f"pulled from the registry {address}")
+
+
+def _from_image_archive(root: Path, engine: Engine, recorded: Manifest, tag: str) -> Base | str:
+    if not (root / archive.path_for(recorded.image)).with_suffix(".tar.dvc").exists():
+        return f"no image archive ({archive.path_for(recorded.image)}.dvc is not in the project)"
+    try:
+        archive.load(root, engine, recorded.image, [None])
+    except LockstepError as exc:
+        return f"image archive not loaded ({exc.message})"
+    engine.run("tag", recorded.image, tag, capture=True, quiet=True)
+    return Base(tag, recorded.image, "loaded from the DVC remote")
+
+
+def _from_archived_debs(
+    root: Path, recipe: BaseRecipe, engine: Engine, recorded: Manifest, strict: bool
+) -> Base | str:
+    folder = root / debs.FOLDER
+    if not _holds(folder, recorded):
+        problem = debs.restore(root)
+        if problem:
+            return f"no archived .deb files ({problem})"
+        if not _holds(folder, recorded):
+            return f"{debs.FOLDER}.dvc does not match {recipe.manifest.name}"
+    return build(recipe, engine, folder, recorded, "rebuilt from the archived .deb files", strict)
+
+
+def _from_snapshot(
+    root: Path, recipe: BaseRecipe, engine: Engine, recorded: Manifest, strict: bool
+) -> Base | str:
+    if not recipe.snapshot:
+        return "no snapshot configured"
+    mirrors = [entry.replace("{snapshot}", recipe.snapshot) for entry in recipe.snapshot_mirrors]
+    tools = [f"{name}={version}" for name, version in sorted(recorded.tools.items())]
+    try:
+        folder = _fetch(root, recipe, recorded.pins(), tools or debs.TOOLS, mirrors)
+    except BaseImageError as exc:
+        return f"not rebuilt from the snapshot {recipe.snapshot} ({exc.message})"
+    source = f"rebuilt from the snapshot {recipe.snapshot} ({', '.join(mirrors)})"
+    found = build(recipe, engine, folder, recorded, source, strict)
+    debs.store(root)
+    return found
+
+
+def _from_live_mirror(
+    root: Path, recipe: BaseRecipe, engine: Engine, recorded: Manifest | None, strict: bool
+) -> Base:
+    where = ", ".join(recipe.mirrors) or "apt's configured mirror"
+    folder = _fetch(root, recipe, sorted(set(recipe.packages)), debs.TOOLS, recipe.mirrors)
+    source = f"rebuilt from the live mirror ({where})"
+    found = build(recipe, engine, folder, recorded, source, strict)
+    debs.store(root)
+    return found
+
+
+def ensure_tools(root: Path, recipe: BaseRecipe) -> None:
+    """Put the dev image's tool `.deb` files in the project, as recorded when possible.
+
+    They come with the base's `.deb` files (DVC cache or remote); when those are out of reach,
+    the newest tools are downloaded and recorded: they are unpacked into the dev image only, so
+    their version does not touch the environment fingerprint.
+    """
+    recorded = manifest.read(recipe.manifest)
+    folder = root / debs.TOOLS_FOLDER
+    if recorded and recorded.tools:
+        if debs.versions(folder) == dict(recorded.tools):
+            return
+        if not debs.restore(root) and debs.versions(folder) == dict(recorded.tools):
+            return
+    say("base: the dev tools' .deb files are not archived here; fetching the newest")
+    with _downloaded(recipe, sorted(set(recipe.packages)), debs.TOOLS, recipe.mirrors) as fetched:
+        _replace(folder, fetched / "tools")
+    if recorded:
+        dataclasses.replace(recorded, tools=debs.versions(folder)).write(recipe.manifest)
+
+
+def _holds(folder: Path, recorded: Manifest) -> bool:
+    """True when a folder has exactly the recorded `.deb` files, tools included."""
+    return (
+        folder.is_dir()
+        and debs.versions(folder) == dict(recorded.packages)
+        and debs.versions(folder / "tools") == dict(recorded.tools)
+    )
+
+
+def _fetch(root: Path, recipe: BaseRecipe, include, tools, mirrors) -> Path:
+    """Download a set of `.deb` files and make it the project's `.deb` folder."""
+    folder = root / debs.FOLDER
+    with _downloaded(recipe, include, tools, mirrors) as fetched:
+        _replace(folder, fetched)
+    return folder
+
+
+@contextlib.contextmanager
+def _downloaded(recipe: BaseRecipe, include, tools, mirrors) -> Iterator[Path]:
+    """A temporary folder of freshly downloaded `.deb` files (see `debs.download`)."""
+    say("base: downloading the .deb files (about 30 s)")
+    with tempfile.TemporaryDirectory(prefix="lockstep-debs-", dir=scratch_dir()) as tmp:
+        fetched = Path(tmp) / "debs"
+        debs.download(
+            recipe.suite,
+            fetched,
+            include=include,
+            tools=tools,
+            mirrors=mirrors,
+            epoch=recipe.epoch,
+            unshare=os.geteuid() != 0,
+        )
+        yield fetched
+
+
+def _replace(folder: Path, new: Path) -> None:
+    """Make `new` (moved) the content of `folder`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(new, folder)
+
+
+def build(
+    recipe: BaseRecipe,
+    engine: Engine,
+    folder: Path,
+    recorded: Manifest | None,
+    source: str,
+    strict: bool,
+) -> Base:
+    """Build the base from the `.deb` files in `folder`, load it, and record it in the manifest.
+
+    Raises:
+        BaseImageError: `strict` and the packages or the image id differ from the record.
+    """
+    found = Manifest(recipe.suite, debs.versions(folder), debs.versions(folder / "tools"))
+    changes = found.changes_from(recorded) if recorded else []
+    if changes and strict:
+        raise BaseImageError(
+            f"the base image would differ from {recipe.manifest.name}: "
+            + manifest.summarise(changes),
+            "review the changes, then run without --strict to accept them",
+        )
+    say(f"base: building from {len(found.packages)} .deb files (about 30 s)")
+    with tempfile.TemporaryDirectory(prefix="lockstep-base-", dir=scratch_dir()) as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
-        bootstrap(recipe, rootfs)
-        settle_manifest(recipe, installed_packages(rootfs), update=update)
-        # The tag covers the manifest, so it can only be computed once the manifest is final.
-        tag = base_tag(recipe)
+        bootstrap(recipe, folder, found, rootfs)
+        installed = installed_packages(rootfs)
+        if installed != dict(found.packages):
+            raise BaseImageError(
+                "the bootstrap installed other packages than the .deb files: "
+                + manifest.summarise(manifest.diff(found.packages, installed)),
+                f"delete {debs.FOLDER} and rebuild with `invoke build --update-base`",
+            )
         config = image_config(
             arch=shell.output(["dpkg", "--print-architecture"]),
             epoch=recipe.epoch,
             diff_id=sha256_file(rootfs),
             created_by=_created_by(recipe),
         )
-        archive = Path(tmp) / "image.tar"
-        write_image_archive(archive, layer=rootfs, config=config, tag=tag, epoch=recipe.epoch)
-        load_image(docker, archive, tag, expected_id=_digest(config))
-    return tag
+        tag = tag_for(recipe, found)
+        image = Path(tmp) / "image.tar"
+        write_image_archive(image, layer=rootfs, config=config, tag=tag, epoch=recipe.epoch)
+        load_image(engine, image, tag, expected_id=_digest(config))
+    image_id = _digest(config)
+    note = ""
+    if recorded and recorded.image and not changes and recorded.image != image_id:
+        note = f"image id {image_id[7:19]} is not the recorded {recorded.image[7:19]}"
+        if strict:
+            raise BaseImageError(
+                f"the rebuilt base image differs from {recipe.manifest.name}: {note}",
+                "check that mmdebstrap is the version the image was recorded with",
+            )
+    dataclasses.replace(found, image=image_id).write(recipe.manifest)
+    return Base(tag, image_id, source, tuple(changes), note)
 
 
-def base_tag(recipe: BaseRecipe) -> str:
-    """The image reference for a recipe whose manifest file exists."""
-    key = [
-        FORMAT_VERSION,
-        recipe.suite,
-        sorted(recipe.packages),
-        recipe.epoch,
-        recipe.manifest.read_text(encoding="utf-8"),
-    ]
-    digest = hashlib.sha256(_canonical_json(key)).hexdigest()
-    return f"{IMAGE_NAME}:{digest[:12]}"
-
-
-def image_id(docker: str, ref: str) -> str | None:
-    """The id of a local image, or None when the engine has no such image.
-
-    Raises:
-        EngineError: the docker CLI is missing or the engine does not answer.
-    """
-    try:
-        proc = shell.run(
-            [docker, "image", "inspect", "--format", "{{.Id}}", ref],
-            capture=True,
-            check=False,
-            quiet=True,
-        )
-    except CommandError as exc:
-        raise EngineError(exc.message, "install Docker or choose another docker CLI") from exc
-    if proc.returncode == 0:
-        return proc.stdout.strip()
-    if "no such image" in proc.stderr.lower():
-        return None
-    raise EngineError(
-        f"cannot query the Docker engine: {_last_line(proc.stderr)}",
-        "start the engine (dockerd) and check that you may use its socket",
-    )
-
-
-def bootstrap(recipe: BaseRecipe, rootfs: Path) -> None:
-    """Write the minbase root filesystem with the recipe's packages to the tarball `rootfs`.
+def bootstrap(recipe: BaseRecipe, folder: Path, packages: Manifest, rootfs: Path) -> None:
+    """Write the root filesystem tarball from the `.deb` files in `folder`.
 
     Raises:
         BaseImageError: mmdebstrap is missing or failed.
     """
-    cmd = [
-        "mmdebstrap",
-        "--variant=minbase",
-        "--include=" + ",".join(sorted(set(recipe.packages))),
+    with debs.served(folder, recipe.suite) as source:
+        cmd = bootstrap_command(recipe, packages, rootfs, source, unshare=os.geteuid() != 0)
+        debs.run_mmdebstrap(cmd, recipe.epoch)
+
+
+def bootstrap_command(
+    recipe: BaseRecipe, packages: Manifest, rootfs: Path, source: str, *, unshare: bool
+) -> list[str]:
+    """The mmdebstrap command that bootstraps `packages` from the apt `source` into `rootfs`.
+
+    Every package is named with its version, so apt has nothing to choose; apt's auto-installed
+    marks are then set by rule (all but the recipe's packages), as a live bootstrap would leave
+    them, whatever the order apt installed them in. Run it with SOURCE_DATE_EPOCH set.
+
+    Args:
+        recipe: the suite and the packages asked for.
+        packages: every package to install, with its version.
+        rootfs: the tarball to write.
+        source: the apt sources line of a repository holding exactly those packages.
+        unshare: run without root, in a user namespace (the user's /etc/subuid entry).
+    """
+    auto = sorted(set(packages.packages) - set(recipe.packages))
+    cmd = debs.mmdebstrap(
+        "--include=" + ",".join(packages.pins()),
+        # The .deb files are served, not copied in: there is nothing to unlink.
+        "--skip=essential/unlink",
         "--customize-hook=" + HOST_FILES_HOOK,
-    ]
-    if os.geteuid() != 0:
-        # Without root, mmdebstrap needs a user namespace (the user's /etc/subuid entry).
+        f'--customize-hook=chroot "$1" apt-mark auto {shlex.join(auto)} >/dev/null',
+        '--customize-hook=if [ -x "$1/usr/bin/python3" ]; then chroot "$1" python3 -c '
+        + shlex.quote(PYC_HOOK)
+        + "; fi",
+        f'--customize-hook=printf %s {shlex.quote(SOURCES_NOTE)} > "$1/etc/apt/sources.list"',
+    )
+    if unshare:
         cmd.append("--mode=unshare")
-    # No mirror argument: mmdebstrap then uses apt's configured defaults for the suite.
-    cmd += [recipe.suite, str(rootfs)]
-    try:
-        shell.run(cmd, env={"SOURCE_DATE_EPOCH": str(recipe.epoch)})
-    except CommandError as exc:
-        hint = (
-            "install it: apt-get install mmdebstrap"
-            if "not found" in exc.message
-            else f"check that apt reaches the Debian packages and that {recipe.suite} has them all"
-        )
-        raise BaseImageError(exc.message, hint, log=exc.log) from exc
+    return [*cmd, recipe.suite, str(rootfs), source]
 
 
 def installed_packages(rootfs: Path) -> dict[str, str]:
@@ -211,88 +493,10 @@ def _fields(paragraph: str) -> dict[str, str]:
     return fields
 
 
-def render_manifest(suite: str, packages: Mapping[str, str]) -> str:
-    """The manifest file text for a suite and its installed packages."""
-    lines = [MANIFEST_HEADER, f"# suite: {suite}"]
-    lines += [f"{name}={packages[name]}" for name in sorted(packages)]
-    return "\n".join(lines) + "\n"
-
-
-def parse_manifest(text: str) -> tuple[str | None, dict[str, str]]:
-    """The suite (None when absent) and package versions a manifest records.
-
-    Raises:
-        BaseImageError: a line is neither a comment nor `name=version`.
-    """
-    suite: str | None = None
-    packages: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith("# suite:"):
-            suite = line.removeprefix("# suite:").strip()
-        elif not line or line.startswith("#"):
-            continue
-        else:
-            name, sep, version = line.partition("=")
-            if not (sep and name and version):
-                raise BaseImageError(
-                    f"base manifest line {number} is not `name=version`: {raw!r}",
-                    "fix the line or regenerate the manifest with `invoke build --update-base`",
-                )
-            packages[name.strip()] = version.strip()
-    return suite, packages
-
-
-def manifest_packages(path: Path) -> dict[str, str]:
-    """Package versions recorded in a manifest file."""
-    return parse_manifest(path.read_text(encoding="utf-8"))[1]
-
-
-def diff_packages(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    """Compact changes from `old` to `new`, by package name.
-
-    Returns:
-        Entries like `libc6 2.36-9 -> 2.36-10`, `+newpkg` and `-oldpkg`; empty when equal.
-    """
-    changes = []
-    for name in sorted(old.keys() | new.keys()):
-        if name not in old:
-            changes.append(f"+{name}")
-        elif name not in new:
-            changes.append(f"-{name}")
-        elif old[name] != new[name]:
-            changes.append(f"{name} {old[name]} -> {new[name]}")
-    return changes
-
-
-def settle_manifest(recipe: BaseRecipe, packages: Mapping[str, str], *, update: bool) -> None:
-    """Write the manifest when missing or when updating; otherwise require it to match.
-
-    Raises:
-        BaseImageError: the manifest differs from `packages` and `update` is False.
-    """
-    path = recipe.manifest
-    if path.exists():
-        suite, recorded = parse_manifest(path.read_text(encoding="utf-8"))
-        changes = diff_packages(recorded, packages)
-        if suite != recipe.suite:
-            changes.insert(0, f"suite {suite} -> {recipe.suite}")
-        if not changes:
-            # Same content: keep the file byte for byte, since the tag hashes it.
-            return
-        if not update:
-            raise BaseImageError(
-                f"base image would differ from {path}: {_summarise(changes)}", UPDATE_HINT
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_manifest(recipe.suite, packages), encoding="utf-8")
-
-
-def _summarise(changes: list[str]) -> str:
-    """Join changes, cutting a long list short."""
-    shown = changes[:MAX_LISTED_CHANGES]
-    rest = len(changes) - len(shown)
-    return ", ".join(shown) + (f", and {rest} more" if rest else "")
+def _created_by(recipe: BaseRecipe) -> str:
+    """The history line: how the layer was made."""
+    include = ",".join(sorted(set(recipe.packages)))
+    return f"mmdebstrap --variant=minbase --include={include} {recipe.suite}"
 
 
 def image_config(*, arch: str, epoch: int, diff_id: str, created_by: str) -> bytes:
@@ -332,12 +536,6 @@ def _docker_arch(arch: str) -> tuple[str, str | None]:
 def rfc3339(epoch: int) -> str:
     """An epoch as an RFC 3339 UTC timestamp, e.g. 2023-11-14T22:13:20Z."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _created_by(recipe: BaseRecipe) -> str:
-    """The history line: how the layer was made."""
-    include = ",".join(sorted(set(recipe.packages)))
-    return f"mmdebstrap --variant=minbase --include={include} {recipe.suite}"
 
 
 def write_image_archive(archive: Path, *, layer: Path, config: bytes, tag: str, epoch: int) -> None:
@@ -383,7 +581,7 @@ def _tar_info(name: str, size: int, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def load_image(docker: str, archive: Path, tag: str, *, expected_id: str) -> None:
+def load_image(engine: Engine, image: Path, tag: str, *, expected_id: str) -> None:
     """`docker load` an archive and check that the engine computed the expected image id.
 
     Raises:
@@ -391,10 +589,10 @@ def load_image(docker: str, archive: Path, tag: str, *, expected_id: str) -> Non
         BaseImageError: the loaded image has another id (the archive is not what it claims).
     """
     try:
-        shell.run([docker, "load", "--input", str(archive)])
+        engine.run("load", "--quiet", "--input", str(image), capture=True)
     except CommandError as exc:
         raise EngineError(exc.message, "check that the Docker engine runs", log=exc.log) from exc
-    loaded = image_id(docker, tag)
+    loaded = engine.image_id(tag)
     if loaded != expected_id:
         raise BaseImageError(
             f"docker loaded {tag} as {loaded}, expected {expected_id}",
@@ -418,12 +616,6 @@ def _canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def _scratch_dir() -> str | None:
+def scratch_dir() -> str | None:
     """A temp directory on disk rather than in RAM: the build needs about 500 MB."""
     return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else None
-
-
-def _last_line(text: str) -> str:
-    """The last non-empty line of a command's output."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

@@ -28,6 +28,12 @@ class BaseSettings:
     packages: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates")
     manifest: str = "docker/base/packages.lock"
     epoch: int = DEFAULT_EPOCH
+    # apt sources (URLs or `deb ...` lines) for fetching new packages; empty: apt's defaults.
+    mirrors: tuple[str, ...] = ()
+    # A Debian snapshot timestamp; with it, snapshot_mirrors (each with `{snapshot}` where the
+    # timestamp goes) can serve the recorded versions after the live mirror has dropped them.
+    snapshot: str = ""
+    snapshot_mirrors: tuple[str, ...] = ()
 
     @property
     def bootstrap(self) -> bool:
@@ -99,6 +105,12 @@ def load(root: Path) -> Settings:
     if not settings.image:
         raise ConfigError(
             "[tool.lockstep] image: missing", 'set image = "<name>" in pyproject.toml'
+        )
+    if base.snapshot and not any("{snapshot}" in entry for entry in base.snapshot_mirrors):
+        raise ConfigError(
+            f"[tool.lockstep.base] snapshot = {base.snapshot!r} but no snapshot_mirrors "
+            "entry has {snapshot} in it",
+            'add snapshot_mirrors = ["<your snapshot service>/archive/debian/{snapshot}"]',
         )
     if base.image and "@sha256:" not in base.image and not base.allow_unpinned:
         raise ConfigError(

@@ -12,15 +12,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 
-from lockstep import base, git, shell
+from lockstep import base, debs, git, shell
 from lockstep.bootstrap import poetry_specs as poetry_pins
 from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import BuildError, CommandError, LockfileError
 from lockstep.files import atomic_write
+from lockstep.shell import say
 
 LABEL = "io.lockstep"
 # Bump when the way images are built changes, so an old image is never taken for a new one.
@@ -41,6 +41,8 @@ class Image:
     labels: dict
     # The build's output when this call built the image; "" when an existing image was reused.
     log: str = dataclasses.field(default="", compare=False, repr=False)
+    # The base image as this call obtained it (how, and what differs from the record).
+    base_image: base.Base | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -71,7 +73,8 @@ def content_key(settings: Settings, target: str, base_id: str) -> str:
     """Hash of every input of the image: files sent to the build, recipe and base."""
     hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
     files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
-    for folder in CONTEXT_DIRS:
+    folders = [*CONTEXT_DIRS, *([debs.TOOLS_FOLDER] if target == "dev" else [])]
+    for folder in folders:
         files += sorted(
             p
             for p in settings.path(folder).rglob("*")
@@ -90,55 +93,70 @@ def commit_tag(settings: Settings, target: str) -> str:
     return f"{repository(settings, target)}:git-{sha}{marker}"
 
 
-def resolve_base(settings: Settings, engine: Engine, *, update: bool = False) -> tuple[str, str]:
-    """Return (reference, image id) of the base image, building or pulling it if needed."""
-    cfg = settings.base
-    if cfg.bootstrap:
-        recipe = base.BaseRecipe(cfg.suite, cfg.packages, settings.path(cfg.manifest), cfg.epoch)
-        if not update and recipe.manifest.exists():
-            # The common case, with one engine call: the base image is already here.
-            ref = base.base_tag(recipe)
-            if found := engine.image_id(ref):
-                return ref, found
-        ref = base.ensure_base(recipe, docker=engine.cli, update=update)
-    else:
-        ref = cfg.image
-        if engine.image_id(ref) is None:
-            engine.run("pull", ref)
-    return ref, engine.image_id(ref) or ""
+def resolve_base(
+    settings: Settings, engine: Engine, *, update: bool = False, strict: bool = False
+) -> base.Base:
+    """The base image, in the engine: found, fetched or rebuilt (see `lockstep.base`)."""
+    if settings.base.bootstrap:
+        return base.obtain(
+            settings.root,
+            base.recipe(settings),
+            engine,
+            registry_address=settings.registry,
+            strict=strict,
+            update=update,
+        )
+    ref = settings.base.image
+    if engine.image_id(ref) is None:
+        engine.run("pull", ref)
+    return base.Base(ref, engine.image_id(ref) or "", "pulled from its registry")
 
 
 def find(settings: Settings, engine: Engine, target: str = "runtime") -> Image | None:
     """The image for the current inputs, if it was built already."""
-    _, base_id = resolve_base(settings, engine)
-    return _existing(settings, engine, target, content_key(settings, target, base_id))
+    found = resolve_base(settings, engine)
+    return _existing(settings, engine, target, content_key(settings, target, found.id))
 
 
 def build(
-    settings: Settings, engine: Engine, target: str = "runtime", *, update_base: bool = False
+    settings: Settings,
+    engine: Engine,
+    target: str = "runtime",
+    *,
+    update_base: bool = False,
+    strict: bool = False,
 ) -> Image:
     """Build the image for `target` unless an image with the same content exists.
+
+    Args:
+        settings: the project's settings.
+        engine: the Docker engine.
+        target: the Dockerfile target, "runtime" or "dev".
+        update_base: rebuild the base from the live mirror and accept its packages.
+        strict: refuse a base that differs from the committed manifest.
 
     Raises:
         LockfileError: poetry.lock does not match pyproject.toml.
         BuildError: the build failed; `log` holds its output.
     """
-    base_ref, base_id = resolve_base(settings, engine, update=update_base)
-    key = content_key(settings, target, base_id)
+    found = resolve_base(settings, engine, update=update_base, strict=strict)
+    if target == "dev" and settings.base.bootstrap:
+        base.ensure_tools(settings.root, base.recipe(settings))
+    key = content_key(settings, target, found.id)
     existing = _existing(settings, engine, target, key)
     if existing:
-        print(f"lockstep: {existing.tag} is up to date ({existing.id[:19]})", file=sys.stderr)
-        return existing
+        say(f"{existing.tag} is up to date ({existing.id[:19]})")
+        return dataclasses.replace(existing, base_image=found)
     check_lock(settings)
     repo = repository(settings, target)
     staging = f"{repo}:staging-{key[:12]}"
     labels = {
         "commit": git.commit(settings.root),
         "lock-sha256": lock_hash(settings),
-        "base": f"{base_ref}@{base_id}",
+        "base": f"{found.ref}@{found.id}",
         "content-key": key,
     }
-    log = run_build(settings, engine, target, staging, base_ref, labels)
+    log = run_build(settings, engine, target, staging, found.ref, labels)
     description = describe(engine, staging)
     final = {
         "fingerprint": description["fingerprint"],
@@ -153,7 +171,7 @@ def build(
     )
     engine.run("build", "--quiet", "-t", tag, "-t", by_commit, "-", input=dockerfile, capture=True)
     engine.run("image", "rm", staging, capture=True, quiet=True)
-    return dataclasses.replace(_existing(settings, engine, target, key), log=log)
+    return dataclasses.replace(_existing(settings, engine, target, key), log=log, base_image=found)
 
 
 def run_build(settings, engine, target, tag, base_ref, labels) -> str:

@@ -45,6 +45,15 @@ def stage_outputs(lock: dict, stage: str) -> dict[str, str]:
     return {out["path"]: out.get("md5", "") for out in entry.get("outs", [])}
 
 
+def output_hashes(lock: dict) -> dict[str, str]:
+    """Every stage output's md5, by path, as dvc.lock records it."""
+    return {
+        path: md5
+        for stage in lock.get("stages", {})
+        for path, md5 in stage_outputs(lock, stage).items()
+    }
+
+
 def read_dvc_lock(root: Path) -> dict:
     """The parsed dvc.lock, or an empty record when there is none yet."""
     path = root / "dvc.lock"

@@ -45,14 +45,13 @@ def digest_of(engine: Engine, image_id: str, repo: str) -> str:
     raise RegistryError(f"{image_id[:19]} has no digest in {repo}", "push it first")
 
 
-def pull(engine: Engine, repo: str, digest: str, expected_id: str) -> None:
-    """Pull `repo@digest` and check it is the expected image.
+def pull(engine: Engine, ref: str, expected_id: str) -> None:
+    """Pull `ref` (`repo@digest`, or `repo:tag`) and check it is the expected image.
 
     Raises:
         RegistryError: the registry is unreachable or does not have the image.
         ImageNotFound: it pulled, but the image is not the recorded one.
     """
-    ref = f"{repo}@{digest}"
     try:
         engine.run("pull", "--quiet", ref, capture=True)
     except CommandError as exc:
@@ -100,6 +99,6 @@ def pull_recorded(settings: Settings, engine: Engine, rev: str) -> list[str]:
                 f"image {image_id[:19]} at {rev} was never pushed",
                 "push it with `invoke push` where it exists, or use `invoke rerun`",
             )
-        pull(engine, entry["registry_repository"], entry["registry_digest"], image_id)
+        pull(engine, f"{entry['registry_repository']}@{entry['registry_digest']}", image_id)
         pulled.append(image_id)
     return pulled

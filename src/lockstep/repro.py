@@ -14,10 +14,12 @@ from pathlib import Path
 
 import yaml
 from lockstep import engine as engines
-from lockstep import fingerprint, git, images, lineage, shell, workspace
+from lockstep import fingerprint, git, images, lineage, manifest, shell, workspace
 from lockstep.config import Settings
 from lockstep.containers import Run
+from lockstep.errors import LockstepError
 from lockstep.files import atomic_write
+from lockstep.shell import say
 
 ENVIRONMENT_FILE = "environment.yaml"
 ENVIRONMENT_HEADER = (
@@ -28,10 +30,12 @@ ENVIRONMENT_HEADER = (
 RUNNING = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 
 
-def build(settings: Settings, target: str = "runtime", *, update_base: bool = False):
+def build(
+    settings: Settings, target: str = "runtime", *, update_base: bool = False, strict: bool = False
+):
     """Build (or reuse) the image and record its fingerprint as the pipeline's dependency."""
     engine = engines.find(settings.docker_cli())
-    image = images.build(settings, engine, target, update_base=update_base)
+    image = images.build(settings, engine, target, update_base=update_base, strict=strict)
     if target == "runtime":
         write_environment(settings.root, image.fingerprint)
     return engine, image
@@ -45,17 +49,45 @@ def write_environment(root: Path, value: str) -> None:
         atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
 
 
-def repro(settings: Settings, dvc_args: Sequence[str], *, local: bool = False) -> int:
-    """Run the pipeline and update lineage for the stages that ran; return DVC's exit code."""
+def repro(
+    settings: Settings, dvc_args: Sequence[str], *, local: bool = False, strict: bool = False
+) -> int:
+    """Run the pipeline, record lineage and print the verdict; return DVC's exit code.
+
+    Lineage is updated for the stages that ran; the verdict says whether the outputs are those
+    the committed dvc.lock records, and how the environment compares with the recorded one.
+    """
     with workspace.locked(settings.root, "invoke repro"):
         if local or fingerprint.inside_image():
             code, output, env = _run_here(settings, dvc_args)
+            drift = f"where: {env.where}"
         else:
-            code, output, env = _run_in_container(settings, dvc_args)
+            code, output, env, drift = _run_in_container(settings, dvc_args, strict=strict)
         stages = ran_stages(output, succeeded=code == 0)
         if stages:
             lineage.update(settings.root, stages, env, lineage.read_dvc_lock(settings.root))
+        say(verdict(settings.root, drift))
     return code
+
+
+def verdict(root: Path, environment: str) -> str:
+    """One line: are the outputs those the committed dvc.lock records, and in what environment."""
+    text = _committed(root, "dvc.lock")
+    if text is None:
+        return "results: no committed dvc.lock to compare with yet (commit the results)"
+    committed = yaml.safe_load(text) or {}
+    old = lineage.output_hashes(committed)
+    new = lineage.output_hashes(lineage.read_dvc_lock(root))
+    differ = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    if not differ:
+        return (
+            f"reproduced: {len(old)} of {len(old)} outputs identical to the committed dvc.lock "
+            f"(environment: {environment})"
+        )
+    return (
+        f"changed: {len(differ)} of {len(old.keys() | new.keys())} outputs differ from the "
+        f"committed dvc.lock: {', '.join(differ)} (environment: {environment})"
+    )
 
 
 def ran_stages(output: str, *, succeeded: bool) -> list[str]:
@@ -64,8 +96,8 @@ def ran_stages(output: str, *, succeeded: bool) -> list[str]:
     return started if succeeded else started[:-1]
 
 
-def _run_in_container(settings: Settings, dvc_args: Sequence[str]):
-    engine, image = build(settings)
+def _run_in_container(settings: Settings, dvc_args: Sequence[str], *, strict: bool):
+    engine, image = build(settings, strict=strict)
     source = _source_state(settings)
     run = Run(settings, engine, image.id, ["dvc", "repro", *dvc_args])
     code = run.start()
@@ -80,7 +112,32 @@ def _run_in_container(settings: Settings, dvc_args: Sequence[str]):
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
     )
-    return code, run.output, env
+    return code, run.output, env, _environment_drift(settings, image)
+
+
+def _environment_drift(settings: Settings, image: images.Image) -> str:
+    """How the run's environment compares with the one the committed results were made in."""
+    parts = []
+    if settings.base.bootstrap:
+        name = settings.base.manifest
+        committed, current = _committed(settings.root, name), manifest.read(settings.path(name))
+        if committed is not None and current is not None:
+            changes = current.changes_from(manifest.parse(committed, f"{name} at HEAD"))
+            if changes:
+                drift = manifest.describe_drift(changes).replace("recorded", "committed")
+                parts.append(f"{drift}: {manifest.summarise(changes)}")
+    recorded = yaml.safe_load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
+    if recorded.get("fingerprint") not in (None, image.fingerprint):
+        parts.append(f"fingerprint differs from the committed {ENVIRONMENT_FILE}")
+    return "; ".join(parts) or "as recorded"
+
+
+def _committed(root: Path, path: str) -> str | None:
+    """A file's text at HEAD, or None when HEAD does not have it."""
+    try:
+        return git.show(root, "HEAD", path)
+    except LockstepError:
+        return None
 
 
 def _run_here(settings: Settings, dvc_args: Sequence[str]):

@@ -103,7 +103,7 @@ def obtain(settings: Settings, engine: Engine, image_id: str, entry: dict, revs:
     if entry.get("registry_digest"):
         repo = entry["registry_repository"]
         try:
-            registry.pull(engine, repo, entry["registry_digest"], image_id)
+            registry.pull(engine, f"{repo}@{entry['registry_digest']}", image_id)
             return
         except LockstepError as exc:
             looked.append(f"registry: {exc.message}")

@@ -18,6 +18,11 @@ from lockstep.errors import CommandError
 Command = Sequence[str | os.PathLike[str]]
 
 
+def say(message: str) -> None:
+    """Progress for the user, on stderr so that stdout stays a command's own output."""
+    print(f"lockstep: {message}", file=sys.stderr, flush=True)
+
+
 def echo(cmd: Command) -> None:
     """Print a command the way a user would type it."""
     print("$ " + shlex.join(str(part) for part in cmd), file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ modules are imported with --import-mode=importlib, so they cannot import this fi
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
 
 import pytest
 import yaml
-from lockstep import config, images
+from lockstep import config, debs, images, manifest
 from lockstep import engine as engines
 from lockstep import repro as pipeline
 from lockstep.config import Settings
@@ -30,6 +31,7 @@ from lockstep.errors import LockstepError
 REPO = Path(__file__).resolve().parents[2]
 # Not resolved: the venv's bin/python is a symlink, and the venv is what we want on PATH.
 BIN = Path(sys.executable).parent
+ORDINARY_USER = "lockstep-user"
 GIT_IDENTITY = ("-c", "user.name=lockstep tests", "-c", "user.email=tests@lockstep.invalid")
 
 
@@ -126,8 +128,40 @@ class Kit:
                 elif source.is_file():
                     shutil.copy2(source, target)
                 # anything else was deleted in the working tree
+            self.settle_base(root)
             self._snapshot = root
         return self._snapshot
+
+    def settle_base(self, root: Path) -> None:
+        """Put the snapshot's base image in the engine, as a user's first `./inv build` does.
+
+        On a machine where the committed base is out of reach (no archive, and Debian has
+        published updates since), this rebuilds it from the live mirror and rewrites the
+        snapshot's packages.lock, so that every copy then finds the same base in the engine.
+        The `.deb` files stay in the snapshot (copies leave them out) for the base tests.
+        """
+        images.resolve_base(config.load(root), self.engine)
+
+    def debs(self) -> Path:
+        """A folder of the session base's `.deb` files (tools in `tools/`), fetched at most once."""
+        folder = self.snapshot() / debs.FOLDER
+        if not folder.is_dir():
+            recorded = manifest.read(self.snapshot() / "docker/base/packages.lock")
+            source = REPO / debs.FOLDER
+            if recorded and source.is_dir() and debs.versions(source) == dict(recorded.packages):
+                shutil.copytree(source, folder)  # this checkout already holds them
+            else:
+                cfg = config.load(self.snapshot()).base
+                debs.download(
+                    cfg.suite,
+                    folder,
+                    include=sorted(cfg.packages),
+                    tools=debs.TOOLS,
+                    mirrors=cfg.mirrors,
+                    epoch=cfg.epoch,
+                    unshare=os.geteuid() != 0,
+                )
+        return folder
 
     def copy(self, name: str, *, dest: Path | None = None) -> Path:
         """A committed copy of the project with a small extract, in its own git repository.
@@ -136,7 +170,14 @@ class Kit:
         share one image, built once.
         """
         root = dest or self.tmp.mktemp(name)
-        shutil.copytree(self.snapshot(), root, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(
+            self.snapshot(),
+            root,
+            symlinks=True,
+            dirs_exist_ok=True,
+            # The snapshot's .deb files are the base tests' fixture, not part of a clone.
+            ignore=lambda folder, names: ["debs"] if folder.endswith("docker/base") else [],
+        )
         params = root / "params.yaml"
         text, count = re.subn(
             r"(?m)^(\s*rows_per_month:\s*)\d+", rf"\g<1>{self.rows_per_month}", params.read_text()
@@ -253,6 +294,26 @@ def engine() -> Engine:
         f"the Docker integration tests need a Docker engine with BuildKit: {problem}",
         pytrace=False,
     )
+
+
+@pytest.fixture(scope="session")
+def ordinary_user() -> pwd.struct_passwd:
+    """A user with no special rights and its own /etc/subuid range, made once.
+
+    For tests that compare what root and an ordinary user get: they need root (CI runs as
+    root) and fail there without it; elsewhere they skip.
+    """
+    if os.geteuid() != 0:
+        reason = "compares root with an ordinary user: run the tests as root"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        return pwd.getpwnam(ORDINARY_USER)
+    except KeyError:
+        # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
+        subprocess.run(["useradd", "--user-group", "--shell", "/bin/sh", ORDINARY_USER], check=True)
+        return pwd.getpwnam(ORDINARY_USER)
 
 
 @pytest.fixture(scope="session")

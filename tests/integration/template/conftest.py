@@ -36,6 +36,7 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "tests@lockstep.invalid",
 }
 KIT_VERSION = "v1.0.0"
+MANIFEST = "docker/base/packages.lock"
 
 
 def run(cmd: list, cwd: Path, *, env: dict | None = None, check: bool = True, timeout=1800):
@@ -140,10 +141,15 @@ def project_images(engine: Engine) -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="session")
-def kit_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository of the kit's working tree, tagged KIT_VERSION."""
+def kit_source(kit, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of the kit's working tree, tagged KIT_VERSION.
+
+    Its base manifest is the session's (see `Kit.settle_base`), as a user's clone would have
+    after its first build, so the projects made from it find their base in the engine.
+    """
     root = tmp_path_factory.mktemp("kit") / "lockstep"
     copy_working_tree(REPO, root)
+    shutil.copyfile(kit.snapshot() / MANIFEST, root / MANIFEST)
     git(root, "init", "--quiet")
     commit_all(root, "the kit", KIT_VERSION)
     return root
@@ -198,9 +204,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="session")
-def pinned_base(registry: Registry, engine: Engine) -> Iterator[str]:
+def pinned_base(kit, registry: Registry, engine: Engine) -> Iterator[str]:
     """The kit's own base image, pushed to the registry: `host:port/lockstep-base@sha256:...`."""
-    _, image_id = images.resolve_base(config.load(REPO), engine)
+    image_id = images.resolve_base(config.load(kit.snapshot()), engine).id
     repository = f"{registry.address}/lockstep-base"
     engine.run("tag", image_id, f"{repository}:pinned", capture=True)
     engine.run("push", f"{repository}:pinned", capture=True)

@@ -1,7 +1,8 @@
-"""Unit tests for the pure parts of lockstep.base: manifests, package diffs, image assembly."""
+"""Unit tests for the pure parts of lockstep.base: tags, recipes, dpkg status, image assembly."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -9,9 +10,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from lockstep import base
-from lockstep.base import BaseRecipe
+from lockstep import base, config
 from lockstep.errors import BaseImageError
+from lockstep.manifest import Manifest
 
 STATUS = """\
 Package: adduser
@@ -31,116 +32,57 @@ Version: 2.36-9+deb12u13
 """
 
 
-def recipe(tmp_path: Path, **changes: object) -> BaseRecipe:
-    fields: dict[str, object] = {
-        "suite": "bookworm",
-        "packages": ("python3", "ca-certificates"),
-        "manifest": tmp_path / "docker" / "base" / "packages.lock",
-        "epoch": 1700000000,
-    }
-    fields.update(changes)
-    return BaseRecipe(**fields)  # type: ignore[arg-type]
-
-
 def test_parse_dpkg_status_keeps_installed_packages_only() -> None:
     assert base.parse_dpkg_status(STATUS) == {"adduser": "3.134", "libc6": "2.36-9+deb12u13"}
 
 
-def test_manifest_round_trip(tmp_path: Path) -> None:
-    packages = {"libc6": "2.36-9", "adduser": "3.134"}
-    text = base.render_manifest("bookworm", packages)
-    assert text.splitlines() == [
-        base.MANIFEST_HEADER,
-        "# suite: bookworm",
-        "adduser=3.134",
-        "libc6=2.36-9",
-    ]
-    path = tmp_path / "packages.lock"
-    path.write_text(text)
-    assert base.manifest_packages(path) == packages
-    assert base.parse_manifest(text) == ("bookworm", packages)
-
-
-def test_parse_manifest_rejects_malformed_line() -> None:
-    with pytest.raises(BaseImageError, match="line 2"):
-        base.parse_manifest("# suite: bookworm\nlibc6 2.36\n")
-
-
-def test_diff_packages_lists_changes_compactly() -> None:
-    old = {"libc6": "2.36-9+deb12u13", "oldpkg": "1", "same": "1"}
-    new = {"libc6": "2.36-9+deb12u14", "newpkg": "2", "same": "1"}
-    assert base.diff_packages(old, new) == [
-        "libc6 2.36-9+deb12u13 -> 2.36-9+deb12u14",
-        "+newpkg",
-        "-oldpkg",
-    ]
-    assert base.diff_packages(old, old) == []
-
-
-def test_settle_manifest_writes_a_missing_manifest(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {"libc6": "1"}, update=False)
-    assert base.parse_manifest(r.manifest.read_text()) == ("bookworm", {"libc6": "1"})
-
-
-def test_settle_manifest_refuses_changes_without_update(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {"libc6": "1", "oldpkg": "1"}, update=False)
-    with pytest.raises(BaseImageError) as caught:
-        base.settle_manifest(r, {"libc6": "2", "newpkg": "1"}, update=False)
-    assert caught.value.message == (
-        f"base image would differ from {r.manifest}: libc6 1 -> 2, +newpkg, -oldpkg"
-    )
-    assert "--update-base" in caught.value.hint
-    assert base.manifest_packages(r.manifest) == {"libc6": "1", "oldpkg": "1"}
-
-
-def test_settle_manifest_reports_a_suite_change(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {"libc6": "1"}, update=False)
-    with pytest.raises(BaseImageError, match="suite bookworm -> trixie"):
-        base.settle_manifest(recipe(tmp_path, suite="trixie"), {"libc6": "1"}, update=False)
-
-
-def test_settle_manifest_rewrites_on_update(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {"libc6": "1"}, update=False)
-    base.settle_manifest(r, {"libc6": "2"}, update=True)
-    assert base.manifest_packages(r.manifest) == {"libc6": "2"}
-
-
-def test_settle_manifest_keeps_an_equivalent_file_untouched(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    r.manifest.parent.mkdir(parents=True)
-    r.manifest.write_text("# hand-edited comment\n# suite: bookworm\nlibc6=1\n")
-    before = r.manifest.read_bytes()
-    base.settle_manifest(r, {"libc6": "1"}, update=False)
-    assert r.manifest.read_bytes() == before
-
-
-def test_many_changes_are_summarised(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {}, update=False)
-    new = {f"pkg{i:02}": "1" for i in range(20)}
-    with pytest.raises(BaseImageError) as caught:
-        base.settle_manifest(r, new, update=False)
-    assert caught.value.message.endswith("+pkg10, +pkg11, and 8 more")
-
-
-def test_base_tag_follows_recipe_and_manifest(tmp_path: Path) -> None:
-    r = recipe(tmp_path)
-    base.settle_manifest(r, {"libc6": "1"}, update=False)
-    tag = base.base_tag(r)
+def test_tag_follows_what_the_image_depends_on_not_the_recorded_id(tmp_path: Path) -> None:
+    recipe = base.BaseRecipe("bookworm", ("python3",), tmp_path / "packages.lock", 1700000000)
+    one = Manifest("bookworm", {"libc6": "1", "python3": "3"})
+    tag = base.tag_for(recipe, one)
     assert tag.startswith("lockstep-base:") and len(tag.split(":")[1]) == 12
-    # Package order does not matter; the package set, epoch and manifest content do.
-    assert base.base_tag(recipe(tmp_path, packages=("ca-certificates", "python3"))) == tag
-    assert base.base_tag(recipe(tmp_path, packages=("python3",))) != tag
-    assert base.base_tag(recipe(tmp_path, epoch=1)) != tag
-    base.settle_manifest(r, {"libc6": "2"}, update=True)
-    assert base.base_tag(r) != tag
+    assert base.tag_for(recipe, Manifest("bookworm", {"python3": "3", "libc6": "1"})) == tag
+    assert base.tag_for(recipe, dataclasses.replace(one, image="sha256:" + "f" * 64)) == tag
+    assert base.tag_for(recipe, dataclasses.replace(one, tools={"git": "2"})) == tag
+    assert base.tag_for(recipe, Manifest("bookworm", {"libc6": "2", "python3": "3"})) != tag
+    assert base.tag_for(recipe, Manifest("trixie", one.packages)) != tag
+    assert base.tag_for(dataclasses.replace(recipe, epoch=1), one) != tag
+    assert base.tag_for(dataclasses.replace(recipe, packages=("python3", "libc6")), one) != tag
 
 
-def config(**changes: object) -> bytes:
+def test_recipe_reads_the_settings(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lockstep]\nimage = "x"\n[tool.lockstep.base]\nmirrors = ["http://127.0.0.1:9/d"]\n'
+        'snapshot = "20261128T000000Z"\nsnapshot_mirrors = ["http://127.0.0.1:9/{snapshot}"]\n'
+    )
+    r = base.recipe(config.load(tmp_path))
+    assert r.manifest == tmp_path / "docker/base/packages.lock"
+    assert r.mirrors == ("http://127.0.0.1:9/d",)
+    assert (r.snapshot, r.snapshot_mirrors) == (
+        "20261128T000000Z",
+        ("http://127.0.0.1:9/{snapshot}",),
+    )
+
+
+def test_a_base_describes_its_rung_and_its_drift() -> None:
+    exact = base.Base("lockstep-base:x", "sha256:1", "loaded from the DVC remote")
+    assert exact.exact
+    assert exact.describe() == "base: loaded from the DVC remote (exact)"
+    drifted = dataclasses.replace(
+        exact, source="rebuilt from the live mirror", changes=("libzstd1 1 -> 1+deb12u1",)
+    )
+    assert not drifted.exact
+    assert drifted.describe() == (
+        "base: rebuilt from the live mirror, 1 Debian package differs from the recorded "
+        "versions: libzstd1 1 -> 1+deb12u1"
+    )
+    other_id = dataclasses.replace(exact, note="image id 2 is not the recorded 1")
+    assert other_id.describe() == (
+        "base: loaded from the DVC remote, image id 2 is not the recorded 1"
+    )
+
+
+def image_config(**changes: object) -> bytes:
     fields: dict[str, object] = {
         "arch": "amd64",
         "epoch": 1700000000,
@@ -152,8 +94,8 @@ def config(**changes: object) -> bytes:
 
 
 def test_image_config_is_deterministic_and_complete() -> None:
-    data = config()
-    assert data == config()
+    data = image_config()
+    assert data == image_config()
     assert b" " not in data.replace(b"mmdebstrap bookworm", b"")
     parsed = json.loads(data)
     assert list(parsed) == sorted(parsed)
@@ -169,10 +111,10 @@ def test_image_config_is_deterministic_and_complete() -> None:
 
 
 def test_image_config_maps_architectures() -> None:
-    parsed = json.loads(config(arch="armhf"))
+    parsed = json.loads(image_config(arch="armhf"))
     assert (parsed["architecture"], parsed["variant"]) == ("arm", "v7")
     with pytest.raises(BaseImageError, match="unsupported architecture"):
-        config(arch="hppa")
+        image_config(arch="hppa")
 
 
 def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
@@ -188,7 +130,7 @@ def write_archive(tmp_path: Path, name: str) -> bytes:
             info = tarfile.TarInfo("./etc/hello")
             info.size = 5
             tar.addfile(info, io.BytesIO(b"hello"))
-    data = config(diff_id=base.sha256_file(layer))
+    data = image_config(diff_id=base.sha256_file(layer))
     archive = tmp_path / name
     base.write_image_archive(archive, layer=layer, config=data, tag="lockstep-base:x", epoch=7)
     return archive.read_bytes()
