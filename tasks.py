@@ -86,7 +86,7 @@ def pull(c, rev):
 @task
 def archive(c):
     """Store the recorded images in the DVC remote (reruns need no registry)."""
-    for dvc_file in guard(archives.save_recorded, ROOT, engine()):
+    for dvc_file in guard(archives.save_recorded, settings(), engine()):
         print(f"{dvc_file.relative_to(ROOT)}  (commit it)")
 
 

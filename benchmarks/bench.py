@@ -247,7 +247,7 @@ class Bench:
         self.project = project
         self.log = log
         settings = project.settings()
-        self.base_ref, _ = images.resolve_base(settings, engine)
+        self.base_ref = images.resolve_base(settings, engine).ref
         self.base_rows = plan.rows_per_month or int(project.params()["ingest"]["rows_per_month"])
         self.made: list[str] = []  # image references to remove at the end
         self.baseline_tag = ""

@@ -5,8 +5,8 @@
 # The one departure from the textbook recipe is forced by package mirrors that serve only the
 # simple index (no Poetry JSON API), where `poetry install` fails with "Package X not found": the
 # index pip uses arrives as SIMPLE_INDEX (read from pip at bench time) and is declared as
-# Poetry's primary source, and the lock's content-hash is recomputed for that edit (as
-# ../shared/tools/poetry-lock does). On an ordinary network leave SIMPLE_INDEX empty.
+# Poetry's primary source, and the lock's content-hash is recomputed for that edit. On an
+# ordinary network leave SIMPLE_INDEX empty.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 ARG POETRY_SPEC

@@ -11,7 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lockstep import lineage, shell
+from lockstep import lineage, manifest, shell
+from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import CommandError, ImageNotFound, LockstepError
 
@@ -78,11 +79,16 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
         raise ImageNotFound(f"{path} did not hold {image_id[:19]}", "re-archive the image")
 
 
-def save_recorded(root: Path, engine: Engine) -> list[Path]:
-    """Archive every image the workspace's lineage names; return their .dvc files."""
+def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
+    """Archive the images the lineage names and the offline base; return their .dvc files."""
+    root = settings.root
     record = lineage.read(root / lineage.PATH)
     check_remote(root)
-    return [save(root, engine, image_id) for image_id in lineage.images(record)]
+    ids = list(lineage.images(record))
+    recorded = manifest.recorded_base(settings)
+    if recorded and engine.image_id(recorded.image):
+        ids.append(recorded.image)
+    return [save(root, engine, image_id) for image_id in ids]
 
 
 def check_remote(root: Path) -> None:

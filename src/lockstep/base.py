@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockstep import archive, debs, manifest, registry, shell
+from lockstep import archive, debs, manifest, shell
 from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import BaseImageError, CommandError, EngineError, LockstepError
@@ -237,13 +237,14 @@ def _in_engine(engine: Engine, recorded: Manifest, tag: str) -> Base | str:
 def _from_registry(engine: Engine, address: str, recorded: Manifest, tag: str) -> Base | str:
     if not address:
         return "no registry configured"
-    remote = f"{registry.repository(address, IMAGE_NAME)}:{tag.rsplit(':', 1)[1]}"
-    try:
-        # By tag, then checked by id: the id is the digest of the config, which names every
-        # layer's digest, so a matching id is the recorded image whatever the tag pointed at.
-        registry.pull(engine, remote, recorded.image)
-    except LockstepError as exc:
-        return f"not pulled from {address} ({exc.message})"
+    remote = f"{address.rstrip('/')}/{tag}"
+    # By tag, then checked by id: the id is the digest of the config, which names every
+    # layer's digest, so a matching id is the recorded image whatever the tag pointed at.
+    proc = engine.run("pull", "--quiet", remote, capture=True, check=False)
+    if proc.returncode:
+        return f"not pulled from {address} ({_last_line(proc.stderr)})"
+    if engine.image_id(remote) != recorded.image:
+        return f"{remote} is not the recorded image; not used"
     engine.run("tag", recorded.image, tag, capture=True, quiet=True)
     return Base(tag, recorded.image, f"pulled from the registry {address}")
 
@@ -619,3 +620,9 @@ def _canonical_json(value: object) -> bytes:
 def scratch_dir() -> str | None:
     """A temp directory on disk rather than in RAM: the build needs about 500 MB."""
     return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else None
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line of a command's output."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

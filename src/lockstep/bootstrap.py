@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import tomllib
 from pathlib import Path
 
 STAMP = "lockstep-stamp"
+# Poetry, its plugins and everything they need, every file's hash pinned (uv pip compile).
+TOOLCHAIN = "docker/toolchain/poetry.txt"
 
 
 def main(root: Path, argv: list[str]) -> None:
@@ -52,7 +55,7 @@ def fingerprint(root: Path) -> str:
         "poetry": pyproject.get("tool", {}).get("poetry"),
     }
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
-    for name in ("poetry.lock", "src/lockstep/bootstrap.py"):
+    for name in ("poetry.lock", TOOLCHAIN, "src/lockstep/bootstrap.py"):
         digest.update((root / name).read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()
@@ -84,18 +87,31 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
 
 
 def ensure_poetry(root: Path) -> Path:
-    """Return the pinned poetry executable, installing it into .lockstep/poetry if needed."""
+    """Return the pinned poetry executable, installing it into .lockstep/poetry if needed.
+
+    Poetry and its plugins install from the committed, hash-checked TOOLCHAIN file, which must
+    pin the versions pyproject.toml asks for (`requires-poetry`, `requires-plugins`).
+    """
     specs = poetry_specs(root)
+    locked = root / TOOLCHAIN
+    text = locked.read_text() if locked.is_file() else ""
+    missing = [spec for spec in specs if not re.search(rf"(?m)^{re.escape(spec)}[ ;\\]", text)]
+    if missing:
+        fail(
+            f"{TOOLCHAIN} does not pin {', '.join(missing)} (pyproject.toml asks for it); "
+            f"regenerate it with the command at its top"
+        )
     home = root / ".lockstep" / "poetry"
     poetry = home / "bin" / "poetry"
-    marker = home / "specs.txt"
-    if poetry.exists() and marker.exists() and marker.read_text() == "\n".join(specs):
+    marker = home / "toolchain.txt"
+    if poetry.exists() and marker.exists() and marker.read_text() == text:
         return poetry
-    say(f"installing {' '.join(specs)} into .lockstep/poetry")
+    say(f"installing {' '.join(specs)} into .lockstep/poetry (every file hash-checked)")
     shutil.rmtree(home, ignore_errors=True)
     run([sys.executable, "-m", "venv", home], root)
-    run([home / "bin" / "python", "-m", "pip", "--quiet", "install", *specs], root)
-    marker.write_text("\n".join(specs))
+    pip = [home / "bin" / "python", "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    run([*pip, "install", "--require-hashes", "-r", locked], root)
+    marker.write_text(text)
     return poetry
 
 
@@ -112,8 +128,7 @@ def check_lock(poetry: Path, root: Path) -> None:
     if proc.returncode != 0:
         fail(
             "poetry.lock is out of date with pyproject.toml; "
-            "re-lock it (`poetry lock`, or ../shared/tools/poetry-lock where the mirror lacks "
-            "Poetry's JSON API) and commit it"
+            "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)"
         )
 
 

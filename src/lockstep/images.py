@@ -1,7 +1,7 @@
 """Build, tag and describe the project's images; reuse them by content.
 
 Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
-into it (Dockerfile, lock, pyproject.toml, source, base image id, poetry version, target), and a
+into it (Dockerfile, lock, pyproject.toml, source, base image id, toolchain lock, target), and a
 commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag exists, nothing
 is built. Labels under `io.lockstep.` record the commit, the lock hash, the base image and the
 environment fingerprint.
@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass
 
 from lockstep import base, debs, git, shell
-from lockstep.bootstrap import poetry_specs as poetry_pins
 from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import BuildError, CommandError, LockfileError
@@ -25,7 +24,12 @@ from lockstep.shell import say
 LABEL = "io.lockstep"
 # Bump when the way images are built changes, so an old image is never taken for a new one.
 FORMAT_VERSION = 1
-CONTEXT_FILES = ("pyproject.toml", "poetry.lock")
+CONTEXT_FILES = (
+    "pyproject.toml",
+    "poetry.lock",
+    "docker/toolchain/uv.txt",
+    "docker/toolchain/poetry.txt",
+)
 CONTEXT_DIRS = ("src",)
 # The digest of the last pyproject.toml and poetry.lock that `poetry check --lock` accepted.
 LOCK_CHECKED = ".lockstep/lock-checked"
@@ -62,11 +66,6 @@ def repository(settings: Settings, target: str) -> str:
 def lock_hash(settings: Settings) -> str:
     """sha256 of poetry.lock."""
     return hashlib.sha256(settings.path("poetry.lock").read_bytes()).hexdigest()
-
-
-def poetry_specs(settings: Settings) -> str:
-    """Poetry and its plugins as one pip argument string, from pyproject.toml."""
-    return " ".join(poetry_pins(settings.root))
 
 
 def content_key(settings: Settings, target: str, base_id: str) -> str:
@@ -185,8 +184,6 @@ def run_build(settings, engine, target, tag, base_ref, labels) -> str:
         target,
         "--build-arg",
         f"BASE_IMAGE={base_ref}",
-        "--build-arg",
-        f"POETRY_SPECS={poetry_specs(settings)}",
         "-t",
         tag,
     ]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockstep.config import Settings
 from lockstep.errors import BaseImageError
 from lockstep.files import atomic_write
 
@@ -114,6 +115,13 @@ def read(path: Path) -> Manifest | None:
     except FileNotFoundError:
         return None
     return parse(text, str(path))
+
+
+def recorded_base(settings: Settings) -> Manifest | None:
+    """The project's committed base manifest, when the base is the offline Debian bootstrap."""
+    if not settings.base.bootstrap:
+        return None
+    return read(settings.path(settings.base.manifest))
 
 
 def diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:

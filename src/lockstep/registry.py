@@ -7,7 +7,7 @@ kit checks that it does.
 
 from __future__ import annotations
 
-from lockstep import git, lineage
+from lockstep import base, git, lineage, manifest
 from lockstep.config import Settings
 from lockstep.engine import Engine
 from lockstep.errors import CommandError, ImageNotFound, RegistryError
@@ -85,6 +85,15 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
         tags = ours or [entry["image_tag"]]
         pushed[image_id] = push(engine, image_id, tags, repo)
         lineage.record_push(settings.root, image_id, repo, pushed[image_id])
+    recorded = manifest.read(settings.path(settings.base.manifest))
+    if settings.base.bootstrap and recorded and engine.image_id(recorded.image):
+        # The offline base too, so that a machine with no .deb archive can pull it (by its
+        # tag, then checked by id: see lockstep.base).
+        tag = base.tag_for(base.recipe(settings), recorded)
+        name, _, _ = tag.partition(":")
+        pushed[recorded.image] = push(
+            engine, recorded.image, [tag], repository(settings.registry, name)
+        )
     return pushed
 
 

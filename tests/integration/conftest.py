@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,12 +212,17 @@ class Kit:
         }
 
     def invoke(
-        self, project: Path, *args: str, check: bool = True, timeout: float = 600
+        self,
+        project: Path,
+        *args: str,
+        check: bool = True,
+        timeout: float = 600,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """`invoke -r PROJECT ARGS`, as a user would run it."""
+        """`invoke -r PROJECT ARGS`, as a user would run it (with `env` added)."""
         proc = subprocess.run(
             [str(self.invoke_cli), "-r", str(project), *args],
-            env=self.env(project),
+            env=self.env(project, **(env or {})),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -296,24 +304,98 @@ def engine() -> Engine:
     )
 
 
-@pytest.fixture(scope="session")
-def ordinary_user() -> pwd.struct_passwd:
-    """A user with no special rights and its own /etc/subuid range, made once.
-
-    For tests that compare what root and an ordinary user get: they need root (CI runs as
-    root) and fail there without it; elsewhere they skip.
-    """
+def require_root(why: str) -> None:
+    """Fail (in CI, which runs as root) or skip (elsewhere) a test that needs root."""
     if os.geteuid() != 0:
-        reason = "compares root with an ordinary user: run the tests as root"
+        reason = f"{why}: run the tests as root"
         if os.environ.get("CI"):
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ordinary_user() -> pwd.struct_passwd:
+    """A user with no special rights and its own /etc/subuid range, made once."""
+    require_root("compares root with an ordinary user")
     try:
         return pwd.getpwnam(ORDINARY_USER)
     except KeyError:
         # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
         subprocess.run(["useradd", "--user-group", "--shell", "/bin/sh", ORDINARY_USER], check=True)
         return pwd.getpwnam(ORDINARY_USER)
+
+
+class SecondEngine:
+    """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
+
+    def __init__(self) -> None:
+        # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
+        self.bridge = f"lsbr{os.getpid() % 10000}"
+        self.subnet = f"172.29.{os.getpid() % 200 + 20}"
+        self.host = f"unix://{self.root}/docker.sock"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> SecondEngine:
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the process holds it)
+        self.process = subprocess.Popen(
+            [
+                "dockerd",
+                f"--data-root={self.root / 'data'}",
+                f"--exec-root={self.root / 'exec'}",
+                f"--pidfile={self.root / 'dockerd.pid'}",
+                f"--host={self.host}",
+                f"--bridge={self.bridge}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while subprocess.run(
+            ["/usr/bin/docker", "--host", self.host, "version"], capture_output=True
+        ).returncode:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the second engine did not start:\n{self.log()}", pytrace=False)
+            time.sleep(0.5)
+        return self
+
+    def log(self) -> str:
+        return (self.root / "dockerd.log").read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        """Stop the engine, then remove its bridge, its firewall rules and its files."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(60)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        table = ""
+        for line in rules.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith("-A ") and (self.bridge in line or self.subnet in line):
+                subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"ip {' '.join(args)} failed: {proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def second_engine() -> Iterator[SecondEngine]:
+    """An empty Docker engine beside the first, for fresh-machine tests (root only)."""
+    require_root("starts a second Docker engine")
+    engine = SecondEngine().start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from lockstep import base, config, debs, images, manifest
+from lockstep import archive, base, config, debs, images, manifest
 from lockstep.errors import BaseImageError
 from lockstep.manifest import Manifest
 
@@ -90,7 +90,6 @@ def repack_with_higher_version(deb: Path, folder: Path) -> tuple[Path, str]:
     )
     shutil.rmtree(tree)
     return out, new
-
 
 
 @pytest.fixture(scope="module")
@@ -288,22 +287,24 @@ def test_strict_refuses_the_drift_and_changes_nothing(kit, recorded, mirrors, tm
     assert (recorded.root / MANIFEST).read_text() == committed_text
 
 
-def test_root_and_an_ordinary_user_bootstrap_the_same_bytes(kit, tmp_path, ordinary_user):
-    """mmdebstrap runs as root (root mode) or as a user (unshare mode): same tarball."""
+def test_root_and_an_ordinary_user_bootstrap_the_same_bytes(kit, ordinary_user):
+    """The session's base was built by root (root mode); an ordinary user (unshare mode)
+    bootstraps the same tarball from the same .deb files: the layer the image id names."""
     fetched = kit.debs()
     settings = config.load(kit.snapshot())
-    recipe = base.recipe(settings)
-    packages = Manifest(SUITE, debs.versions(fetched))
-    as_root = tmp_path / "root.tar"
-    base.bootstrap(recipe, fetched, packages, as_root)
+    recipe, recorded = base.recipe(settings), manifest.read(settings.path(MANIFEST))
+    assert debs.versions(fetched) == dict(recorded.packages)
+    layer = kit.docker(
+        "image", "inspect", "--format", "{{index .RootFS.Layers 0}}", recorded.image
+    ).stdout.strip()
 
     # pytest's temporary folders are root's alone: the user gets one of its own.
     scratch = Path(tempfile.mkdtemp(prefix="lockstep-it-user-", dir="/var/tmp"))
     kit.scratch.append(scratch)
     os.chown(scratch, ordinary_user.pw_uid, ordinary_user.pw_gid)
-    as_user = scratch / "user.tar"
+    as_user = scratch / "rootfs.tar"
     with debs.served(fetched, SUITE) as source:
-        cmd = base.bootstrap_command(recipe, packages, as_user, source, unshare=True)
+        cmd = base.bootstrap_command(recipe, recorded, as_user, source, unshare=True)
         proc = subprocess.run(
             cmd,
             cwd=scratch,
@@ -320,8 +321,15 @@ def test_root_and_an_ordinary_user_bootstrap_the_same_bytes(kit, tmp_path, ordin
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    assert members(as_user) == members(as_root)
-    assert digest(as_user) == digest(as_root)
+    if base.sha256_file(as_user) != layer:
+        # Say which files differ: root's layer, as the engine gives it back.
+        saved = scratch / "image.tar"
+        kit.docker("save", "--output", str(saved), recorded.image)
+        with tarfile.open(saved) as image:
+            (entry,) = json.loads(image.extractfile("manifest.json").read())
+            (scratch / "root.tar").write_bytes(image.extractfile(entry["Layers"][0]).read())
+        assert members(as_user) == members(scratch / "root.tar")
+    assert base.sha256_file(as_user) == layer
 
 
 def members(tarball: Path) -> dict[str, tuple]:
@@ -335,5 +343,29 @@ def members(tarball: Path) -> dict[str, tuple]:
     return found
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def test_a_registry_serves_the_recorded_image(kit, recorded, registry, tools, capfd):
+    root = recorded.root
+    tag = base.tag_for(base.recipe(recorded.settings), manifest.read(root / MANIFEST))
+    pushed = f"{registry.address}/{tag}"
+    kit.docker("tag", recorded.base.id, pushed)
+    kit.docker("push", pushed)
+    kit.docker("image", "rm", "--force", recorded.base.id)
+    tools.set_registry(root, registry.address)
+
+    found, output = obtain(config.load(root), kit.engine, capfd)
+
+    assert f"base: pulled from the registry {registry.address} (exact)" in output, output
+    assert found.id == recorded.base.id == kit.image_id(found.ref)
+
+
+def test_the_dvc_remote_serves_the_recorded_image_archive(kit, recorded, capfd):
+    root = recorded.root
+    archive.save(root, kit.engine, recorded.base.id)
+    kit.docker("image", "rm", "--force", recorded.base.id)
+    settings = dataclasses.replace(recorded.settings, registry="")
+
+    found, output = obtain(settings, kit.engine, capfd)
+
+    assert "base: no registry configured" in output
+    assert "base: loaded from the DVC remote (exact)" in output, output
+    assert found.id == recorded.base.id == kit.image_id(found.ref)

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from lockstep import lineage
+from lockstep import lineage, manifest
 
 pytestmark = pytest.mark.docker
 
@@ -40,7 +40,8 @@ def test_push_records_the_manifest_digest_for_every_stage(history, registry) -> 
 
     # Pushed under its content tag and its commit tag, both naming that manifest.
     entry = next(iter(record["stages"].values()))
-    tags = [ref.removeprefix(f"{history.repository}:") for ref in history.pushed]
+    ours = [ref for ref in history.pushed if ref.startswith(f"{history.repository}:")]
+    tags = [ref.removeprefix(f"{history.repository}:") for ref in ours]
     assert entry["image_tag"].removeprefix(f"{IMAGE}:") in tags
     assert [tag for tag in tags if tag.startswith(f"git-{entry['commit'][:12]}")], tags
     assert set(tags) <= set(registry.tags(IMAGE))
@@ -49,6 +50,15 @@ def test_push_records_the_manifest_digest_for_every_stage(history, registry) -> 
         assert digest == history.digest, tag
         # The manifest's config is the image: its digest is the image id.
         assert manifest["config"]["digest"] == history.image_id, tag
+
+
+def test_push_takes_the_offline_base_along(history, registry) -> None:
+    recorded = manifest.read(history.root / "docker/base/packages.lock")
+    (pushed,) = [ref for ref in history.pushed if "/lockstep-base:" in ref]
+    tag = pushed.rsplit(":", 1)[1]
+    assert tag in registry.tags("lockstep-base")
+    _, pushed_manifest = registry.manifest("lockstep-base", tag)
+    assert pushed_manifest["config"]["digest"] == recorded.image
 
 
 def test_stages_rerun_in_a_pushed_image_keep_its_digest(history) -> None:

@@ -114,5 +114,5 @@ def test_an_interrupted_repro_leaves_no_container_and_the_next_one_succeeds(kit,
     again = kit.invoke(project, "repro")
     assert "Running stage" in again.stdout + again.stderr
     assert kit.run_containers(project) == []
-    status = kit.dvc(project, "status")
+    status = kit.dvc(project, "status", "dvc.yaml")  # the pipeline's stages
     assert "up to date" in status.stdout, status.stdout

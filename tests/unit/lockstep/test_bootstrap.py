@@ -42,6 +42,14 @@ content-hash = "abc"
 """
 
 
+TOOLCHAIN = """\
+poetry==2.5.1 \\
+    --hash=sha256:aaaa
+poetry-plugin-export==1.10.1 \\
+    --hash=sha256:bbbb
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A minimal project: pyproject.toml, poetry.lock and the bootstrap module itself."""
@@ -50,6 +58,9 @@ def project(tmp_path: Path) -> Path:
     target = tmp_path / "src" / "lockstep" / "bootstrap.py"
     target.parent.mkdir(parents=True)
     shutil.copyfile(REPO / "src" / "lockstep" / "bootstrap.py", target)
+    toolchain = tmp_path / bootstrap.TOOLCHAIN
+    toolchain.parent.mkdir(parents=True)
+    toolchain.write_text(TOOLCHAIN)
     return tmp_path
 
 
@@ -125,3 +136,29 @@ def test_fingerprint_ignores_formatting_of_relevant_tables(project: Path) -> Non
     before = bootstrap.fingerprint(project)
     edit(project / "pyproject.toml", '    "numpy (==2.4.6)",\n', '  "numpy (==2.4.6)",  # pinned\n')
     assert bootstrap.fingerprint(project) == before
+
+
+def test_fingerprint_changes_with_the_toolchain_lock(project: Path) -> None:
+    before = bootstrap.fingerprint(project)
+    edit(project / bootstrap.TOOLCHAIN, "sha256:aaaa", "sha256:cccc")
+    assert bootstrap.fingerprint(project) != before
+
+
+def test_a_toolchain_lock_that_misses_a_pin_is_refused_before_installing(project, capsys):
+    edit(project / "pyproject.toml", 'requires-poetry = "==2.5.1"', 'requires-poetry = "==2.6.0"')
+    with pytest.raises(SystemExit) as caught:
+        bootstrap.ensure_poetry(project)
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"error: {bootstrap.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
+        "regenerate it with the command at its top"
+    )
+    assert not (project / ".lockstep").exists()
+
+
+def test_this_repos_toolchain_lock_pins_what_pyproject_asks_for() -> None:
+    text = (REPO / bootstrap.TOOLCHAIN).read_text()
+    for spec in bootstrap.poetry_specs(REPO):
+        assert f"\n{spec} \\\n" in text, spec
+    assert "--hash=sha256:" in text
