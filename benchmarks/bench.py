@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import config, images, shell
-from lockstep import engine as engines
-from lockstep import repro as pipeline
-from lockstep.bootstrap import poetry_specs
+from lockstep import config, engines, paths, pipeline, shell
 from lockstep.config import Settings
-from lockstep.engine import Engine
+from lockstep.engines import Engine
 from lockstep.errors import CommandError, LockstepError
 from lockstep.files import atomic_write
+from lockstep.images import builder
+from lockstep.toolchain import poetry_specs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -234,7 +233,7 @@ class Project:
             "PYTHONPATH": str(self.root / "src"),
             "DVC_NO_ANALYTICS": "1",
             # Native DVC keeps its hash cache in the copy too, as the container's DVC does.
-            "DVC_SITE_CACHE_DIR": str(self.root / ".lockstep" / "host-site-cache"),
+            "DVC_SITE_CACHE_DIR": str(self.root / paths.STATE / "host-site-cache"),
         }
 
 
@@ -247,7 +246,7 @@ class Bench:
         self.project = project
         self.log = log
         settings = project.settings()
-        self.base_ref = images.resolve_base(settings, engine).ref
+        self.base_ref = builder.resolve_base(settings, engine).ref
         self.base_rows = plan.rows_per_month or int(project.params()["ingest"]["rows_per_month"])
         self.made: list[str] = []  # image references to remove at the end
         self.baseline_tag = ""
@@ -303,7 +302,7 @@ class Bench:
         extra = ("--no-cache", "--build-arg", f"PIP_CACHE_ID=lockstep-bench-{token}")
         engine = RecordingEngine(self.engine.cli, build_args=extra if cold else ())
         try:
-            seconds, image = _timed(images.build, self.project.settings(), engine)
+            seconds, image = _timed(builder.build, self.project.settings(), engine)
         finally:
             self.project.restore_source()
         self.made.append(image.tag)
@@ -327,7 +326,7 @@ class Bench:
         self.baseline_tag = tag
         return seconds
 
-    def image_size(self, image: images.Image) -> list[Figure]:
+    def image_size(self, image: builder.Image) -> list[Figure]:
         """Figure 6: our runtime image next to the baseline's, and next to the floor."""
         self.check_baseline()
         ours, naive, base = (self.size(ref) for ref in (image.id, self.baseline_tag, self.base_ref))
@@ -394,7 +393,7 @@ class Bench:
 
     # the pipeline -----------------------------------------------------------------------
 
-    def warm_image(self) -> images.Image:
+    def warm_image(self) -> builder.Image:
         """Build (or reuse) the image of the pristine copy and record its fingerprint."""
         self.log("the image of the current sources (reused when it exists)")
         _, image = pipeline.build(self.project.settings())

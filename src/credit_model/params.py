@@ -1,6 +1,6 @@
 """The example pipeline's params: one frozen dataclass per stage, named like the stage.
 
-Each dataclass checks its own values; `lockstep.params.load` checks keys and types.
+Each dataclass checks its own values; `lockstep.runtime.params.load` checks keys and types.
 """
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import months
-from lockstep import params as loader
-from lockstep.params import InvalidParam
+from lockstep.errors import InvalidParamError
+from lockstep.runtime import months, params
 
 # Application ids are month * ID_STRIDE + row, so a month holds fewer rows than this.
 ID_STRIDE = 10_000_000
@@ -21,18 +20,18 @@ def _month(key: str, value: str) -> int:
     try:
         return months.index(value)
     except ValueError:
-        raise InvalidParam(key, f"a month as {months.FORMAT}, got {value!r}") from None
+        raise InvalidParamError(key, f"a month as {months.FORMAT}, got {value!r}") from None
 
 
 def _seed(value: int) -> None:
     # numpy and scikit-learn accept only unsigned 32-bit seeds.
     if not 0 <= value <= MAX_SEED:
-        raise InvalidParam("seed", f"an integer from 0 to {MAX_SEED}, got {value!r}")
+        raise InvalidParamError("seed", f"an integer from 0 to {MAX_SEED}, got {value!r}")
 
 
 def _positive(key: str, value: float) -> None:
     if value <= 0:
-        raise InvalidParam(key, f"a positive number, got {value!r}")
+        raise InvalidParamError(key, f"a positive number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,10 @@ class Ingest:
 
     def __post_init__(self) -> None:
         if _month("as_of", self.as_of) < _month("first_month", self.first_month):
-            raise InvalidParam("as_of", f"a month not before first_month {self.first_month}")
+            raise InvalidParamError("as_of", f"a month not before first_month {self.first_month}")
         _positive("rows_per_month", self.rows_per_month)
         if self.rows_per_month >= ID_STRIDE:
-            raise InvalidParam("rows_per_month", f"fewer than {ID_STRIDE} rows")
+            raise InvalidParamError("rows_per_month", f"fewer than {ID_STRIDE} rows")
         _seed(self.seed)
 
     @property
@@ -85,9 +84,9 @@ class Train:
         for key in ("learning_rate", "max_iter", "min_samples_leaf"):
             _positive(key, getattr(self, key))
         if self.max_leaf_nodes < 2:
-            raise InvalidParam("max_leaf_nodes", "an integer of at least 2")
+            raise InvalidParamError("max_leaf_nodes", "an integer of at least 2")
         if self.l2_regularization < 0:
-            raise InvalidParam("l2_regularization", "a number of at least 0")
+            raise InvalidParamError("l2_regularization", "a number of at least 0")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class Evaluate:
     def __post_init__(self) -> None:
         for key in ("calibration_bins", "score_bins"):
             if getattr(self, key) < 2:
-                raise InvalidParam(key, "an integer of at least 2")
+                raise InvalidParamError(key, "an integer of at least 2")
 
 
 SECTIONS = {"ingest": Ingest, "features": Features, "train": Train, "evaluate": Evaluate}
@@ -108,7 +107,7 @@ SECTIONS = {"ingest": Ingest, "features": Features, "train": Train, "evaluate": 
 
 def load(path: Path, section: str):
     """Load one stage's params section."""
-    return loader.load(path, section, SECTIONS[section])
+    return params.load(path, section, SECTIONS[section])
 
 
 def check(path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from lockstep import stage
+from lockstep.runtime import stage
 
 from credit_model import io
 from credit_model.stages import train

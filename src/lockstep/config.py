@@ -43,16 +43,31 @@ class BaseSettings:
 
 @dataclass(frozen=True)
 class RefreshSettings:
-    """How `invoke refresh` finds champions, moves the data window and scores models."""
+    """How `invoke refresh` finds champions, moves the data window and scores models.
+
+    The kit knows no project's data: a project that refreshes names its own (see the example's
+    pyproject.toml); until it does, `invoke refresh` says which setting is missing.
+    """
 
     tag_prefix: str = "model/v"
-    window: str = "ingest.as_of"
-    holdout: str = "features.test_months"
-    model: str = "outputs/train/model.pkl"
-    data: str = "outputs/ingest/applications.parquet"
-    score: str = (
-        "python -m credit_model.score --model {model} --raw {data} --months {months} --out {out}"
-    )
+    # Dotted params keys: the newest month of data, and how many months the holdout has.
+    window: str = ""
+    holdout: str = ""
+    # Outputs: the model a stage writes, and the extract the scoring command reads.
+    model: str = ""
+    data: str = ""
+    # The command that scores a model on some months: {model} {data} {months} {out}.
+    score: str = ""
+    # The columns of the scores it writes: the row keys and the observed outcome (0 or 1).
+    keys: tuple[str, ...] = ()
+    outcome: str = ""
+
+    def missing(self) -> list[str]:
+        """The settings a refresh needs that are not set."""
+        return [name for name in REFRESH_NEEDS if not getattr(self, name)]
+
+
+REFRESH_NEEDS = ("window", "holdout", "model", "data", "score", "keys", "outcome")
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,8 @@ class Settings:
     docker: str = ""
     ca_bundle: str = ""
     registry: str = ""
+    # The module whose check(path) validates params.yaml before a run; "" for the kit's own.
+    params: str = ""
     workdir: str = "/workspace"
     base: BaseSettings = BaseSettings()
     refresh: RefreshSettings = RefreshSettings()

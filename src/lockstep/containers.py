@@ -15,11 +15,11 @@ import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from lockstep import paths
 from lockstep.config import Settings
-from lockstep.engine import Engine
+from lockstep.engines import Engine
 
 CA_TARGET = "/etc/ssl/certs/lockstep-ca.pem"
-SITE_CACHE = ".lockstep/dvc-site-cache"
 CONTAINER_PREFIX = "lockstep-run-"
 
 
@@ -49,7 +49,7 @@ class Run:
     def arguments(self) -> list[str]:
         """The `docker run` arguments."""
         settings, workdir = self.settings, self.settings.workdir
-        site_cache = settings.path(SITE_CACHE)
+        site_cache = settings.path(paths.DVC_SITE_CACHE)
         site_cache.mkdir(parents=True, exist_ok=True)
         env = {
             "HOME": "/home/lockstep",
@@ -58,7 +58,7 @@ class Run:
             "LOGNAME": "lockstep",
             "PYTHONPATH": f"{workdir}/src",
             # Persisted on the host: otherwise every run rehashes every file.
-            "DVC_SITE_CACHE_DIR": f"{workdir}/{SITE_CACHE}",
+            "DVC_SITE_CACHE_DIR": f"{workdir}/{paths.DVC_SITE_CACHE}",
             "DVC_NO_ANALYTICS": "1",
             "LOCKSTEP_WHERE": "container",
             **self.env,

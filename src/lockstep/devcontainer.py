@@ -11,33 +11,31 @@ and the Docker tests work from the editor. The environment fingerprint is unchan
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from lockstep import images
-from lockstep import repro as pipeline
+from lockstep import paths, pipeline
 from lockstep.config import Settings
-from lockstep.engine import Engine
+from lockstep.engines import Engine
 from lockstep.files import atomic_write
+from lockstep.images import builder
+from lockstep.shell import say
 
 TAG = "devcontainer"
 # The user the Dockerfile creates; devcontainer.json names it as remoteUser.
 USER = "lockstep"
 SOCKET = Path("/var/run/docker.sock")
 # In the workspace, so the container sees them at the same path. `.lockstep/` is git-ignored.
-CA_COPY = ".lockstep/devcontainer/ca.pem"
-TMP_DIR = ".lockstep/tmp"
 IMAGE_CA = "/etc/ssl/certs/ca-certificates.crt"
-FROM_LABEL = f"{images.LABEL}.devcontainer.from"
-GID_LABEL = f"{images.LABEL}.devcontainer.docker-gid"
+FROM_LABEL = f"{builder.LABEL}.devcontainer.from"
+GID_LABEL = f"{builder.LABEL}.devcontainer.docker-gid"
 
 
 def tag(settings: Settings) -> str:
     """The name devcontainer.json opens: `<image>-dev:devcontainer`."""
-    return f"{images.repository(settings, 'dev')}:{TAG}"
+    return f"{builder.repository(settings, 'dev')}:{TAG}"
 
 
-def prepare(settings: Settings) -> tuple[str, images.Image]:
+def prepare(settings: Settings) -> tuple[str, builder.Image]:
     """Build the dev image and tag it for the devcontainer; return (tag, dev image).
 
     Re-tagging only happens when the dev image or the socket's group changed, so an unchanged
@@ -52,11 +50,11 @@ def prepare(settings: Settings) -> tuple[str, images.Image]:
             "build", "--quiet", "-t", ref, "-", input=dockerfile(dev.tag, gid, wanted), capture=True
         )
     else:
-        print(f"lockstep: {ref} is up to date", file=sys.stderr)
+        say(f"{ref} is up to date")
     write_ca(settings, engine, dev.tag)
     # TMPDIR inside the container: a temporary folder there is a path the host's engine can
     # bind-mount too, which the Docker tests rely on.
-    settings.path(TMP_DIR).mkdir(parents=True, exist_ok=True)
+    settings.path(paths.TMP).mkdir(parents=True, exist_ok=True)
     return ref, dev
 
 
@@ -96,7 +94,7 @@ def write_ca(settings: Settings, engine: Engine, image: str) -> Path:
         data = engine.run(
             "run", "--rm", "--network", "none", image, "cat", IMAGE_CA, capture=True, quiet=True
         ).stdout.encode()
-    path = settings.path(CA_COPY)
+    path = settings.path(paths.DEVCONTAINER_CA)
     if not path.exists() or path.read_bytes() != data:
         atomic_write(path, data)
     return path

@@ -30,6 +30,19 @@ class ParamsError(ConfigError):
     """A params.yaml section does not match the schema its stage expects."""
 
 
+class InvalidParamError(ValueError):
+    """Raised by a params dataclass for an impossible value of one key.
+
+    A ValueError, not a LockstepError: the params loader catches it and raises a ParamsError
+    that names the file and the section too.
+    """
+
+    def __init__(self, key: str, expected: str) -> None:
+        super().__init__(f"{key}: expected {expected}")
+        self.key = key
+        self.expected = expected
+
+
 class CommandError(LockstepError):
     """A subprocess the kit started failed."""
 
@@ -54,7 +67,7 @@ class BaseImageError(LockstepError):
     """The base image cannot be made, or would differ from its committed manifest."""
 
 
-class WorkspaceBusy(LockstepError):
+class WorkspaceBusyError(LockstepError):
     """Another run holds the workspace lock."""
 
 
@@ -62,7 +75,7 @@ class LineageError(LockstepError):
     """The lineage record is missing, unreadable, or from an unknown schema."""
 
 
-class ImageNotFound(LockstepError):
+class ImageNotFoundError(LockstepError):
     """A recorded image could be found neither locally, in a registry, nor in an archive."""
 
 
@@ -76,3 +89,7 @@ class RevisionError(LockstepError):
 
 class TemplateError(LockstepError):
     """A project cannot be made, updated or adopted from the lockstep template."""
+
+
+class WindowTooSmallError(LockstepError):
+    """A refresh's holdout has too few events to compare two models."""

@@ -1,4 +1,8 @@
-"""The few git facts the kit records: the commit, whether the tree is dirty, files at a revision."""
+"""Every git command the kit runs.
+
+The facts it records (the commit, a dirty tree, files at a revision), revisions and tags,
+worktrees for replays, and the commits it makes for the user.
+"""
 
 from __future__ import annotations
 
@@ -52,14 +56,73 @@ def resolve(root: Path, rev: str) -> str:
     return proc.stdout.strip()
 
 
+def is_repository(root: Path) -> bool:
+    """True when `root` is inside a git working tree."""
+    proc = shell.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=root, capture=True, quiet=True, check=False
+    )
+    return proc.returncode == 0
+
+
+def init(root: Path) -> None:
+    """`git init` a new repository."""
+    shell.run(["git", "init", "--quiet"], cwd=root)
+
+
+def tags(root: Path, pattern: str) -> list[str]:
+    """Tags matching a glob, oldest first."""
+    listed = shell.output(["git", "tag", "--list", "--sort=creatordate", pattern], cwd=root)
+    return listed.splitlines()
+
+
+def tag(root: Path, name: str, rev: str = "HEAD") -> None:
+    """Tag a revision."""
+    shell.run(["git", "tag", name, rev], cwd=root)
+
+
+def commit_all(root: Path, message: str, *, machine: bool = False) -> None:
+    """Stage every change and commit it.
+
+    Args:
+        root: the working tree.
+        message: the commit message.
+        machine: a commit the kit makes on its own (a promoted challenger): when git has no
+            identity set, commit as "lockstep" rather than fail.
+
+    Raises:
+        CommandError: git refused (no identity, nothing to commit, a hook).
+    """
+    identity: list[str] = []
+    if machine:
+        configured = shell.run(
+            ["git", "config", "user.name"], cwd=root, capture=True, quiet=True, check=False
+        )
+        if not configured.stdout.strip():
+            identity = ["-c", "user.name=lockstep", "-c", "user.email=lockstep@localhost"]
+    shell.run(["git", "add", "--all", "."], cwd=root, quiet=True)
+    shell.run(["git", *identity, "commit", "--quiet", "--no-verify", "-m", message], cwd=root)
+
+
+def changed_files(root: Path) -> list[str]:
+    """Paths that differ from HEAD, untracked ones included."""
+    status = shell.output(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root)
+    return sorted(line[3:] for line in status.splitlines())
+
+
+def unmerged_files(root: Path) -> list[str]:
+    """Paths left with merge conflicts."""
+    listed = shell.output(["git", "diff", "--name-only", "--diff-filter=U"], cwd=root)
+    return sorted(set(listed.splitlines()))
+
+
 def expand(root: Path, word: str) -> list[str]:
     """A revision, or every tag a glob (`model/*`) matches, oldest first."""
     if not any(char in word for char in "*?["):
         return [word]
-    listed = shell.output(["git", "tag", "--list", "--sort=creatordate", word], cwd=root)
+    listed = tags(root, word)
     if not listed:
         raise RevisionError(f"no tag matches {word!r}", "list tags with `git tag`")
-    return listed.splitlines()
+    return listed
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ and updated only for the stages that ran, leaving the others' entries as they we
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from lockstep import git
@@ -60,46 +61,121 @@ def read_dvc_lock(root: Path) -> dict:
     return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
-def update(root: Path, stages: list[str], env: Environment, lock: dict) -> dict:
+@dataclass(frozen=True)
+class StageRun:
+    """One stage's last run: the environment it ran in, the outputs it wrote, and when."""
+
+    environment: Environment
+    outs: dict[str, str]
+    ran_at: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> StageRun:
+        """A run as the lineage file stores it: the environment's fields, `outs`, `ran_at`.
+
+        Raises:
+            LineageError: a field is missing.
+        """
+        names = [f.name for f in fields(Environment)]
+        missing = [name for name in [*names, "outs", "ran_at"] if name not in data]
+        if missing:
+            raise LineageError(f"{where}: no {', '.join(missing)}", "restore it from git")
+        env = Environment(**{name: data[name] for name in names})
+        return cls(env, dict(data["outs"]), data["ran_at"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as the lineage file stores it (flat, for people reading the JSON)."""
+        return {**asdict(self.environment), "outs": dict(self.outs), "ran_at": self.ran_at}
+
+
+@dataclass
+class LineageRecord:
+    """Every stage's last run, by stage name."""
+
+    stages: dict[str, StageRun] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> LineageRecord:
+        """A record as the lineage file stores it.
+
+        Raises:
+            LineageError: the schema is unknown, or a stage's entry is incomplete.
+        """
+        if data.get("schema") != SCHEMA:
+            raise LineageError(
+                f"{where}: schema {data.get('schema')!r} is not {SCHEMA}",
+                "upgrade lockstep to read it",
+            )
+        stages = data.get("stages")
+        if not isinstance(stages, dict):
+            raise LineageError(f"{where}: no stages", "restore it from git")
+        return cls(
+            {name: StageRun.from_dict(entry, f"{where}: {name}") for name, entry in stages.items()}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the lineage file stores it."""
+        return {"schema": SCHEMA, "stages": {k: v.to_dict() for k, v in self.stages.items()}}
+
+    def images(self) -> dict[str, StageRun]:
+        """Distinct images the record names, by id (with a run that says where it was pushed).
+
+        Runs of one image may differ only in whether they recorded the push.
+        """
+        found: dict[str, StageRun] = {}
+        for run in self.stages.values():
+            image_id = run.environment.image_id
+            if image_id and not (
+                found.get(image_id) and found[image_id].environment.registry_digest
+            ):
+                found[image_id] = run
+        return found
+
+    def record_push(self, image_id: str, repository: str, digest: str) -> list[str]:
+        """Record where an image was pushed, for every stage it produced; return those stages."""
+        stages = [name for name, run in self.stages.items() if run.environment.image_id == image_id]
+        for name in stages:
+            run = self.stages[name]
+            env = replace(run.environment, registry_repository=repository, registry_digest=digest)
+            self.stages[name] = replace(run, environment=env)
+        return stages
+
+    def table(self) -> str:
+        """A readable table: one row per stage."""
+        header = ("stage", "where", "image", "fingerprint", "commit", "ran at")
+        rows = [header]
+        for stage, run in sorted(self.stages.items()):
+            env = run.environment
+            commit = (env.commit or "none")[:10] + ("+dirty" if env.dirty else "")
+            image = (env.image_id or "-").removeprefix("sha256:")[:12]
+            fp = (env.fingerprint or "-")[:12]
+            rows.append((stage, env.where, image, fp, commit, run.ran_at))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        )
+
+
+def update(root: Path, stages: list[str], env: Environment, lock: dict) -> LineageRecord:
     """Record `env` for each stage that ran and write the file atomically."""
-    record = read(root / PATH) if (root / PATH).exists() else {"schema": SCHEMA, "stages": {}}
+    path = root / PATH
+    record = read(path) if path.exists() else LineageRecord()
     ran_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    fields = asdict(env)
     # A stage rerun in an image already pushed keeps where that image can be pulled from.
-    pushed = images(record).get(env.image_id or "", {})
-    if not fields["registry_digest"] and pushed.get("registry_digest"):
-        fields.update(
-            registry_digest=pushed["registry_digest"],
-            registry_repository=pushed["registry_repository"],
+    pushed = record.images().get(env.image_id or "")
+    if pushed and not env.registry_digest and pushed.environment.registry_digest:
+        env = replace(
+            env,
+            registry_digest=pushed.environment.registry_digest,
+            registry_repository=pushed.environment.registry_repository,
         )
     for stage in stages:
-        record["stages"][stage] = {**fields, "outs": stage_outputs(lock, stage), "ran_at": ran_at}
-    write(root / PATH, record)
+        record.stages[stage] = StageRun(env, stage_outputs(lock, stage), ran_at)
+    write(path, record)
     return record
 
 
-def record_push(root: Path, image_id: str, repository: str, digest: str) -> list[str]:
-    """Record where an image was pushed, for every stage it produced; return those stages."""
-    record = read(root / PATH)
-    stages = [name for name, entry in record["stages"].items() if entry["image_id"] == image_id]
-    for name in stages:
-        record["stages"][name].update(registry_repository=repository, registry_digest=digest)
-    write(root / PATH, record)
-    return stages
-
-
-def images(record: dict) -> dict[str, dict]:
-    """Distinct images a record names, by id, with where each can be pulled from."""
-    found: dict[str, dict] = {}
-    for entry in record["stages"].values():
-        image_id = entry.get("image_id")
-        # Prefer an entry that says where the image was pushed.
-        if image_id and not found.get(image_id, {}).get("registry_digest"):
-            found[image_id] = entry
-    return found
-
-
-def read(path: Path) -> dict:
+def read(path: Path) -> LineageRecord:
     """Load and check a lineage file."""
     try:
         return parse(path.read_text(), str(path))
@@ -107,7 +183,7 @@ def read(path: Path) -> dict:
         raise LineageError(f"{path}: no lineage recorded yet", "run `invoke repro` first") from None
 
 
-def read_at(root: Path, rev: str) -> dict:
+def read_at(root: Path, rev: str) -> LineageRecord:
     """The lineage record as committed at a git revision."""
     try:
         text = git.show(root, rev, PATH)
@@ -119,35 +195,18 @@ def read_at(root: Path, rev: str) -> dict:
     return parse(text, f"{PATH} at {rev}")
 
 
-def parse(text: str, where: str) -> dict:
+def parse(text: str, where: str) -> LineageRecord:
     """Parse lineage JSON and refuse unknown schemas."""
     try:
-        record = json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LineageError(f"{where}: not valid JSON ({exc.msg})", "restore it from git") from None
-    if record.get("schema") != SCHEMA:
-        raise LineageError(
-            f"{where}: schema {record.get('schema')!r} is not {SCHEMA}",
-            "upgrade lockstep to read it",
-        )
-    return record
+    if not isinstance(data, dict):
+        raise LineageError(f"{where}: not a lineage record", "restore it from git")
+    return LineageRecord.from_dict(data, where)
 
 
-def write(path: Path, record: dict) -> None:
+def write(path: Path, record: LineageRecord) -> None:
     """Write the record atomically, so readers never see half a file."""
-    atomic_write(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
-
-
-def table(record: dict) -> str:
-    """A readable table: one row per stage."""
-    header = ("stage", "where", "image", "fingerprint", "commit", "ran at")
-    rows = [header]
-    for stage, entry in sorted(record["stages"].items()):
-        commit = (entry["commit"] or "none")[:10] + ("+dirty" if entry["dirty"] else "")
-        image = (entry["image_id"] or "-").removeprefix("sha256:")[:12]
-        fp = (entry["fingerprint"] or "-")[:12]
-        rows.append((stage, entry["where"], image, fp, commit, entry["ran_at"]))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    text = json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n"
+    atomic_write(path, text.encode())

@@ -1,9 +1,8 @@
 """`invoke rerun REV`: replay a historical result in its recorded image and prove it identical.
 
-Reads the lineage committed at REV, obtains the exact image it names (local by id, else the
-registry by digest, else the DVC archive) and checks the id, checks REV out in a temporary git
-worktree (the user's tree and branch are never touched), runs the whole pipeline forced in that
-image, and compares every output's md5 with REV's dvc.lock and every metric with REV's metrics.
+Replays REV (`lockstep.replay`: its recorded image, checked by id, on a temporary worktree),
+runs the whole pipeline forced in that image, and compares every output's md5 with REV's
+dvc.lock and every metric with REV's metrics.
 """
 
 from __future__ import annotations
@@ -14,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from lockstep import archive, config, git, lineage, registry, shell
+from lockstep import git, lineage, replay, shell
 from lockstep.config import Settings
-from lockstep.containers import Run
-from lockstep.engine import Engine
-from lockstep.errors import ImageNotFound, LineageError, LockstepError, RevisionError
+from lockstep.engines import Engine
+from lockstep.errors import LockstepError
 
 
 @dataclass
@@ -54,70 +52,13 @@ def rerun(
     settings: Settings, engine: Engine, rev: str, *, tolerance: float | None = None
 ) -> Verdict:
     """Rerun the pipeline as recorded at `rev` and compare; see the module docstring."""
-    root = settings.root
-    commit = git.resolve(root, rev)
-    try:
-        record = lineage.read_at(root, commit)
-    except LockstepError:
-        raise RevisionError(
-            f"{rev} has no lineage: {lineage.PATH} is missing or unreadable there",
-            "it was made before the kit; rerun a revision made with `invoke repro`",
-        ) from None
-    image_id, entry = recorded_image(record, rev)
-    with git.worktree(root, commit) as tree:
-        obtain(settings, engine, image_id, entry, revs=[None, commit])
+    with replay.replay(settings, engine, rev) as past:
         # The worktree's .git points at the host's repository, which the container cannot
         # see; DVC needs no git to reproduce, so tell it not to look.
-        shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=tree, capture=True)
-        run = Run(config.load(tree), engine, image_id, ["dvc", "repro", "--force"])
-        if run.with_env(LOCKSTEP_WHERE="rerun").start() != 0:
+        shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=past.tree, capture=True)
+        if past.container(["dvc", "repro", "--force"], where="rerun").start() != 0:
             raise LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
-        return compare(root, commit, tree, rev, image_id, tolerance)
-
-
-def recorded_image(record: dict, rev: str) -> tuple[str, dict]:
-    """The image a revision's results were made in.
-
-    Stages may have run in different images (a code change makes a new image) but always in
-    one environment: the fingerprints must agree. The image of the latest run is used.
-    """
-    entries = [e for e in record["stages"].values() if e.get("image_id")]
-    if not entries:
-        raise LineageError(f"no stage at {rev} ran in an image", "rerun needs a container run")
-    fingerprints = {e["fingerprint"] for e in entries}
-    if len(fingerprints) > 1:
-        raise LineageError(
-            f"stages at {rev} ran in {len(fingerprints)} different environments",
-            "reproduce the whole pipeline in one image (`invoke repro --force`) and commit",
-        )
-    image_id = max(entries, key=lambda e: e["ran_at"])["image_id"]
-    # Any stage's entry for that image may be the one that says where it was pushed.
-    return image_id, lineage.images(record)[image_id]
-
-
-def obtain(settings: Settings, engine: Engine, image_id: str, entry: dict, revs: list) -> None:
-    """Make the recorded image available locally, checking its id; say where it looked."""
-    if engine.image_id(image_id) == image_id:
-        return
-    looked = ["not in the local engine"]
-    if entry.get("registry_digest"):
-        repo = entry["registry_repository"]
-        try:
-            registry.pull(engine, f"{repo}@{entry['registry_digest']}", image_id)
-            return
-        except LockstepError as exc:
-            looked.append(f"registry: {exc.message}")
-    else:
-        looked.append("never pushed to a registry")
-    try:
-        archive.load(settings.root, engine, image_id, revs)
-        return
-    except LockstepError as exc:
-        looked.append(f"DVC archive: {exc.message}")
-    raise ImageNotFound(
-        f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
-        "push it (`invoke push`) or archive it (`invoke archive`) where it exists",
-    )
+        return compare(settings.root, past.commit, past.tree, rev, past.image_id, tolerance)
 
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:

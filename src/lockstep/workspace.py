@@ -19,21 +19,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockstep.errors import WorkspaceBusy
-
-LOCK_FILE = ".lockstep/workspace.lock"
+from lockstep import paths
+from lockstep.errors import WorkspaceBusyError
 
 
 @contextlib.contextmanager
 def locked(root: Path, purpose: str) -> Iterator[None]:
-    """Hold the workspace lock, or raise WorkspaceBusy at once naming the holder."""
-    path = root / LOCK_FILE
+    """Hold the workspace lock, or raise WorkspaceBusyError at once naming the holder."""
+    path = root / paths.WORKSPACE_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise WorkspaceBusy(
+            raise WorkspaceBusyError(
                 f"the workspace is busy: {describe(path)}",
                 "wait for that run to finish or stop it, then try again",
             ) from None

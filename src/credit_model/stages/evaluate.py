@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lockstep import stage
+from lockstep.runtime import stage
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
 from credit_model import io, params

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lockstep import stage
 from lockstep.errors import ParamsError
+from lockstep.runtime import stage
 
 from credit_model import io, params
 from credit_model.params import Features

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lockstep import months, stage
+from lockstep.runtime import months, stage
 
 from credit_model import io, params
 from credit_model.params import ID_STRIDE, Ingest

@@ -6,8 +6,8 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
-from lockstep import stage
 from lockstep.files import atomic_write
+from lockstep.runtime import stage
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from credit_model import params

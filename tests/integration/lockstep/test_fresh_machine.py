@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from lockstep import debs, manifest
+from lockstep.images import debs, manifest
 
 pytestmark = pytest.mark.docker
 

@@ -22,6 +22,8 @@ import pytest
 import yaml
 from lockstep import config, lineage
 
+from tests.support import projects
+
 pytestmark = pytest.mark.docker
 
 A, B, START = "model/a", "model/b", "start"
@@ -89,11 +91,9 @@ def tamper(history, tag: str, delta: float) -> str:
     return history.commit_variant(tag, A, edit)
 
 
-def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(
-    kit, history, tools
-) -> None:
+def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(kit, history) -> None:
     history.ensure_image()
-    before = tools.checkout_state(history.root)
+    before = projects.checkout_state(history.root)
     assert before["head"].strip() == kit.git(history.root, "rev-parse", B).strip()
     recorded = kit.git(history.root, "show", f"{A}:reports/metrics.json")
     assert json.loads(recorded) != json.loads((history.root / "reports/metrics.json").read_text())
@@ -106,7 +106,7 @@ def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(
     assert f"reproduced: {A}" in proc.stdout
     assert f"rerun of {A} in {history.image_id[:19]}" in proc.stdout
     assert "docker pull" not in proc.stderr  # the image was local
-    assert tools.checkout_state(history.root) == before
+    assert projects.checkout_state(history.root) == before
     assert not leftovers(kit, history.root, proc)
 
 
@@ -153,10 +153,10 @@ def lost(history) -> str:
     )
 
 
-def broken(history, tools) -> str:
+def broken(history) -> str:
     """A revision whose pipeline fails in the container (an impossible row count)."""
     return history.commit_variant(
-        "broken/a", A, lambda tree: tools.set_param(tree, "rows_per_month", "-5")
+        "broken/a", A, lambda tree: projects.set_param(tree, "rows_per_month", "-5")
     )
 
 
@@ -164,17 +164,17 @@ def broken(history, tools) -> str:
     ("make_rev", "expected"),
     [
         pytest.param(
-            lambda history, tools: "no-such-revision",
+            lambda history: "no-such-revision",
             r"^error: unknown revision 'no-such-revision'",
             id="unknown revision",
         ),
         pytest.param(
-            lambda history, tools: START,
+            lambda history: START,
             rf"^error: {START} has no lineage: {lineage.PATH} is missing",
             id="no lineage",
         ),
         pytest.param(
-            lambda history, tools: lost(history),
+            lambda history: lost(history),
             rf"^error: image {NEVER_BUILT[:19]} found nowhere: not in the local engine; "
             r"never pushed to a registry; DVC archive: no DVC archive of ",
             id="image found nowhere",
@@ -187,22 +187,22 @@ def broken(history, tools) -> str:
     ],
 )
 def test_a_failing_rerun_says_why_in_one_line_and_leaves_nothing(
-    kit, history, tools, make_rev, expected
+    kit, history, make_rev, expected
 ) -> None:
     history.ensure_image()
-    rev = make_rev(history, tools)
-    before = tools.checkout_state(history.root)
+    rev = make_rev(history)
+    before = projects.checkout_state(history.root)
 
     proc = kit.invoke(history.root, "rerun", rev, check=False)
 
     assert re.search(expected, one_error(proc)), proc.stderr
     assert not leftovers(kit, history.root, proc)
-    assert tools.checkout_state(history.root) == before
+    assert projects.checkout_state(history.root) == before
 
 
-def test_an_interrupted_rerun_leaves_nothing_behind(kit, history, tools) -> None:
+def test_an_interrupted_rerun_leaves_nothing_behind(kit, history) -> None:
     history.ensure_image()
-    before = tools.checkout_state(history.root)
+    before = projects.checkout_state(history.root)
     process = subprocess.Popen(
         [str(kit.invoke_cli), "-r", str(history.root), "rerun", A],
         env=kit.env(history.root),
@@ -229,18 +229,18 @@ def test_an_interrupted_rerun_leaves_nothing_behind(kit, history, tools) -> None
     assert interrupted, output
     assert process.returncode != 0 and "reproduced" not in output, output
     assert not leftovers(kit, history.root, SimpleNamespace(stderr=output))
-    assert tools.checkout_state(history.root) == before
+    assert projects.checkout_state(history.root) == before
 
 
 # No registry: the DVC archive -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def archived(kit, tools):
+def archived(kit):
     """A copy with no registry and an image of its own (removable): repro, commit."""
     root = kit.copy("archive")
     kit.change_source(root, uuid.uuid4().hex)
-    tools.set_param(root, "max_iter", "40")
+    projects.set_param(root, "max_iter", "40")
     kit.git(root, "commit", "--quiet", "--all", "-m", "an image of its own; quick params")
     built_at = kit.git(root, "rev-parse", "HEAD").strip()
     try:
@@ -249,7 +249,7 @@ def archived(kit, tools):
         (image_id,) = lineage.images(lineage.read(root / lineage.PATH))
         yield root, image_id
     finally:
-        tools.remove_images_built_at(kit, built_at)
+        projects.remove_images_built_at(kit, built_at)
         for folder in (".lockstep/dvc-remote", ".dvc/cache"):
             shutil.rmtree(root / folder, ignore_errors=True)
 
@@ -280,16 +280,16 @@ def test_with_no_registry_the_image_is_loaded_from_the_dvc_archive(kit, archived
     assert not leftovers(kit, root, proc)
 
 
-def test_archive_without_a_dvc_remote_fails_before_saving_anything(kit, archived, tools) -> None:
+def test_archive_without_a_dvc_remote_fails_before_saving_anything(kit, archived) -> None:
     source, _ = archived
     root = kit.copy("no-dvc-remote")
     shutil.copy(source / lineage.PATH, root / lineage.PATH)  # names a local image
     kit.dvc(root, "remote", "remove", "local")
-    before = tools.file_hashes(root)
+    before = projects.file_hashes(root)
 
     proc = kit.invoke(root, "archive", check=False)
 
     assert "no DVC remote" in one_error(proc)
     assert "docker save" not in proc.stderr
     assert not (root / "images").exists()
-    assert tools.file_hashes(root) == before
+    assert projects.file_hashes(root) == before

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from lockstep.errors import ParamsError
-from lockstep.months import index as month_index
-from lockstep.months import name as month_name
+from lockstep.runtime.months import index as month_index
+from lockstep.runtime.months import name as month_name
 
 from credit_model import io, params
 from credit_model.stages import evaluate, features, ingest, train

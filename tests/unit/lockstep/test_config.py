@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from lockstep import config
 from lockstep.errors import ConfigError
+from lockstep.runtime import params
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -10,11 +11,26 @@ def write(tmp_path: Path, body: str) -> Path:
     return tmp_path
 
 
-def test_repository_settings_load():
-    settings = config.load(Path(__file__).resolve().parents[3])
-    assert settings.image == "credit-model"
+def test_a_projects_settings_load_with_the_kits_defaults(tmp_path):
+    settings = config.load(write(tmp_path, '[tool.lockstep]\nimage = "x"\n'))
+    assert settings.image == "x"
     assert settings.base.bootstrap
     assert settings.refresh.tag_prefix == "model/v"
+    assert settings.refresh.missing() == list(config.REFRESH_NEEDS)
+
+
+def test_this_projects_settings_load_and_its_params_pass_its_own_check():
+    settings = config.load(Path(__file__).resolve().parents[3])
+    assert settings.image
+    params.check_with(settings.params, settings.path("params.yaml"))
+
+
+def test_a_snapshot_needs_a_mirror_to_take_it_from(tmp_path):
+    body = '[tool.lockstep]\nimage = "x"\n[tool.lockstep.base]\nsnapshot = "20261128T000000Z"\n'
+    with pytest.raises(ConfigError, match=r"no snapshot_mirrors entry has \{snapshot\}"):
+        config.load(write(tmp_path, body))
+    body += 'snapshot_mirrors = ["http://127.0.0.1:9/{snapshot}"]\n'
+    assert config.load(write(tmp_path, body)).base.snapshot == "20261128T000000Z"
 
 
 def test_unknown_key_is_refused(tmp_path):

@@ -29,19 +29,37 @@ def test_update_records_only_the_stages_that_ran(tmp_path):
     lineage.update(tmp_path, ["train"], environment(), LOCK)
     lineage.update(tmp_path, ["evaluate"], environment(image_id="sha256:2"), LOCK)
     record = lineage.read(tmp_path / lineage.PATH)
-    assert record["schema"] == lineage.SCHEMA
-    assert record["stages"]["train"]["image_id"] == "sha256:1"
-    assert record["stages"]["train"]["outs"] == {"model.pkl": "abc"}
-    assert record["stages"]["evaluate"]["image_id"] == "sha256:2"
+    assert record.stages["train"].environment.image_id == "sha256:1"
+    assert record.stages["train"].outs == {"model.pkl": "abc"}
+    assert record.stages["evaluate"].environment.image_id == "sha256:2"
+    stored = json.loads((tmp_path / lineage.PATH).read_text())
+    assert stored["schema"] == lineage.SCHEMA
+    # The file stays flat, for people reading it: the environment's fields sit beside `outs`.
+    assert stored["stages"]["train"]["image_id"] == "sha256:1"
+    assert stored["stages"]["train"]["outs"] == {"model.pkl": "abc"}
 
 
 def test_push_is_recorded_for_the_stages_the_image_produced(tmp_path):
     lineage.update(tmp_path, ["train"], environment(), LOCK)
-    lineage.update(tmp_path, ["evaluate"], environment(image_id="sha256:2"), LOCK)
-    assert lineage.record_push(tmp_path, "sha256:1", "reg/img", "sha256:d") == ["train"]
-    record = lineage.read(tmp_path / lineage.PATH)
-    assert record["stages"]["train"]["registry_digest"] == "sha256:d"
-    assert record["stages"]["evaluate"]["registry_digest"] is None
+    record = lineage.update(tmp_path, ["evaluate"], environment(image_id="sha256:2"), LOCK)
+    assert record.record_push("sha256:1", "reg/img", "sha256:d") == ["train"]
+    assert record.stages["train"].environment.registry_digest == "sha256:d"
+    assert record.stages["evaluate"].environment.registry_digest is None
+    assert record.images()["sha256:1"].environment.registry_repository == "reg/img"
+
+
+def test_a_record_round_trips_through_its_file(tmp_path):
+    record = lineage.update(tmp_path, ["train"], environment(), LOCK)
+    assert lineage.read(tmp_path / lineage.PATH) == record
+    assert lineage.LineageRecord.from_dict(record.to_dict(), "x") == record
+
+
+def test_a_rerun_in_a_pushed_image_keeps_where_it_was_pushed(tmp_path):
+    record = lineage.update(tmp_path, ["train"], environment(), LOCK)
+    record.record_push("sha256:1", "reg/img", "sha256:d")
+    lineage.write(tmp_path / lineage.PATH, record)
+    again = lineage.update(tmp_path, ["evaluate"], environment(), LOCK)
+    assert again.stages["evaluate"].environment.registry_digest == "sha256:d"
 
 
 def test_unknown_schema_and_bad_json_are_refused(tmp_path):
@@ -54,11 +72,14 @@ def test_unknown_schema_and_bad_json_are_refused(tmp_path):
         lineage.read(path)
     with pytest.raises(LineageError, match="no lineage recorded"):
         lineage.read(tmp_path / "missing.json")
+    path.write_text(json.dumps({"schema": 1, "stages": {"train": {"outs": {}}}}))
+    with pytest.raises(LineageError, match="train: no where"):
+        lineage.read(path)
 
 
 def test_table_has_a_row_per_stage(tmp_path):
     record = lineage.update(tmp_path, ["train", "evaluate"], environment(dirty=True), LOCK)
-    rows = lineage.table(record).splitlines()
+    rows = record.table().splitlines()
     assert rows[0].split()[:2] == ["stage", "where"]
     assert [row.split()[0] for row in rows[1:]] == ["evaluate", "train"]
     assert "c+dirty" in rows[1]

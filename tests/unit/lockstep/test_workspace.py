@@ -1,10 +1,10 @@
 import pytest
 from lockstep import workspace
-from lockstep.errors import WorkspaceBusy
+from lockstep.errors import WorkspaceBusyError
 
 
 def test_second_holder_is_refused_naming_the_first(tmp_path):
-    busy = pytest.raises(WorkspaceBusy, match=r"`invoke repro` \(pid \d+")
+    busy = pytest.raises(WorkspaceBusyError, match=r"`invoke repro` \(pid \d+")
     with workspace.locked(tmp_path, "invoke repro"), busy, workspace.locked(tmp_path, "other"):
         pass
 

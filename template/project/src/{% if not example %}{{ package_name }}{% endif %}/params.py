@@ -1,6 +1,6 @@
 """The pipeline's params: one frozen dataclass per stage, named like the stage.
 
-Each dataclass checks its own values; `lockstep.params.load` checks keys and types, so a
+Each dataclass checks its own values; `lockstep.runtime.params.load` checks keys and types, so a
 missing key, an unknown key or a wrong type stops a run with one line naming the key.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import params as loader
-from lockstep.params import InvalidParam
+from lockstep.errors import InvalidParamError
+from lockstep.runtime import params
 
 MAX_SEED = 2**32 - 1
 
@@ -27,13 +27,15 @@ class Prepare:
     def __post_init__(self) -> None:
         # numpy and scikit-learn accept only unsigned 32-bit seeds.
         if not 0 <= self.seed <= MAX_SEED:
-            raise InvalidParam("seed", f"an integer from 0 to {MAX_SEED}, got {self.seed!r}")
+            raise InvalidParamError("seed", f"an integer from 0 to {MAX_SEED}, got {self.seed!r}")
         if self.samples < 20:
-            raise InvalidParam("samples", f"an integer of at least 20, got {self.samples!r}")
+            raise InvalidParamError("samples", f"an integer of at least 20, got {self.samples!r}")
         if self.features < 2:
-            raise InvalidParam("features", f"an integer of at least 2, got {self.features!r}")
+            raise InvalidParamError("features", f"an integer of at least 2, got {self.features!r}")
         if not 0 < self.test_fraction < 1:
-            raise InvalidParam("test_fraction", f"a number in (0, 1), got {self.test_fraction!r}")
+            raise InvalidParamError(
+                "test_fraction", f"a number in (0, 1), got {self.test_fraction!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,11 @@ class Train:
 
     def __post_init__(self) -> None:
         if self.regularization <= 0:
-            raise InvalidParam("regularization", f"a positive number, got {self.regularization!r}")
+            raise InvalidParamError(
+                "regularization", f"a positive number, got {self.regularization!r}"
+            )
         if self.max_iter < 1:
-            raise InvalidParam("max_iter", f"a positive integer, got {self.max_iter!r}")
+            raise InvalidParamError("max_iter", f"a positive integer, got {self.max_iter!r}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Evaluate:
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1:
-            raise InvalidParam("threshold", f"a number in (0, 1), got {self.threshold!r}")
+            raise InvalidParamError("threshold", f"a number in (0, 1), got {self.threshold!r}")
 
 
 SECTIONS = {"prepare": Prepare, "train": Train, "evaluate": Evaluate}
@@ -66,7 +70,7 @@ SECTIONS = {"prepare": Prepare, "train": Train, "evaluate": Evaluate}
 
 def load(path: Path, section: str):
     """Load one stage's params section."""
-    return loader.load(path, section, SECTIONS[section])
+    return params.load(path, section, SECTIONS[section])
 
 
 def check(path: Path) -> None:

@@ -1,0 +1,257 @@
+"""Build, tag and describe the project's images; reuse them by content.
+
+Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
+into it (Dockerfile, lock, pyproject.toml, source, base image id, toolchain lock, target), and a
+commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag exists, nothing
+is built. Labels under `io.lockstep.` record the commit, the lock hash, the base image and the
+environment fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from lockstep import git, paths, shell
+from lockstep.config import Settings
+from lockstep.engines import Engine
+from lockstep.errors import BuildError, CommandError, LockfileError
+from lockstep.files import atomic_write
+from lockstep.images import base, debs
+from lockstep.shell import say
+
+LABEL = "io.lockstep"
+# Bump when the way images are built changes, so an old image is never taken for a new one.
+FORMAT_VERSION = 1
+CONTEXT_FILES = (
+    "pyproject.toml",
+    "poetry.lock",
+    "docker/toolchain/uv.txt",
+    "docker/toolchain/poetry.txt",
+)
+CONTEXT_DIRS = ("src",)
+# The digest of the last pyproject.toml and poetry.lock that `poetry check --lock` accepted.
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image and what the kit knows about it."""
+
+    id: str
+    tag: str
+    commit_tag: str
+    labels: dict
+    # The build's output when this call built the image; "" when an existing image was reused.
+    log: str = dataclasses.field(default="", compare=False, repr=False)
+    # The base image as this call obtained it (how, and what differs from the record).
+    base_image: base.Base | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """The environment fingerprint, computed inside the image at build time."""
+        return self.labels[f"{LABEL}.fingerprint"]
+
+    def label(self, name: str) -> str:
+        """One of our labels, by its short name."""
+        return self.labels.get(f"{LABEL}.{name}", "")
+
+
+def repository(settings: Settings, target: str) -> str:
+    """Image repository name for a Dockerfile target."""
+    return settings.image if target == "runtime" else f"{settings.image}-{target}"
+
+
+def lock_hash(settings: Settings) -> str:
+    """sha256 of poetry.lock."""
+    return hashlib.sha256(settings.path("poetry.lock").read_bytes()).hexdigest()
+
+
+def content_key(settings: Settings, target: str, base_id: str) -> str:
+    """Hash of every input of the image: files sent to the build, recipe and base."""
+    hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
+    files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
+    folders = [*CONTEXT_DIRS, *([debs.TOOLS_FOLDER] if target == "dev" else [])]
+    for folder in folders:
+        files += sorted(
+            p
+            for p in settings.path(folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+    for path in files:
+        data = path.read_bytes()
+        hasher.update(f"{path.relative_to(settings.root)}\0{len(data)}\0".encode() + data)
+    return hasher.hexdigest()
+
+
+def commit_tag(settings: Settings, target: str) -> str:
+    """`<repo>:git-<sha12>`, with `-dirty` when the tree differs from the commit."""
+    sha = git.commit(settings.root)[:12] or "none"
+    marker = "-dirty" if git.is_dirty(settings.root) else ""
+    return f"{repository(settings, target)}:git-{sha}{marker}"
+
+
+def resolve_base(
+    settings: Settings, engine: Engine, *, update: bool = False, strict: bool = False
+) -> base.Base:
+    """The base image, in the engine: found, fetched or rebuilt (see `lockstep.images.base`)."""
+    if settings.base.bootstrap:
+        return base.obtain(
+            settings.root,
+            base.recipe(settings),
+            engine,
+            registry_address=settings.registry,
+            strict=strict,
+            update=update,
+        )
+    ref = settings.base.image
+    if engine.image_id(ref) is None:
+        engine.run("pull", ref)
+    return base.Base(ref, engine.image_id(ref) or "", "pulled from its registry")
+
+
+def find(settings: Settings, engine: Engine, target: str = "runtime") -> Image | None:
+    """The image for the current inputs, if it was built already."""
+    found = resolve_base(settings, engine)
+    return _existing(settings, engine, target, content_key(settings, target, found.id))
+
+
+def build(
+    settings: Settings,
+    engine: Engine,
+    target: str = "runtime",
+    *,
+    update_base: bool = False,
+    strict: bool = False,
+) -> Image:
+    """Build the image for `target` unless an image with the same content exists.
+
+    Args:
+        settings: the project's settings.
+        engine: the Docker engine.
+        target: the Dockerfile target, "runtime" or "dev".
+        update_base: rebuild the base from the live mirror and accept its packages.
+        strict: refuse a base that differs from the committed manifest.
+
+    Raises:
+        LockfileError: poetry.lock does not match pyproject.toml.
+        BuildError: the build failed; `log` holds its output.
+    """
+    found = resolve_base(settings, engine, update=update_base, strict=strict)
+    if target == "dev" and settings.base.bootstrap:
+        base.ensure_tools(settings.root, base.recipe(settings))
+    key = content_key(settings, target, found.id)
+    existing = _existing(settings, engine, target, key)
+    if existing:
+        say(f"{existing.tag} is up to date ({existing.id[:19]})")
+        return dataclasses.replace(existing, base_image=found)
+    check_lock(settings)
+    repo = repository(settings, target)
+    staging = f"{repo}:staging-{key[:12]}"
+    labels = {
+        "commit": git.commit(settings.root),
+        "lock-sha256": lock_hash(settings),
+        "base": f"{found.ref}@{found.id}",
+        "content-key": key,
+    }
+    log = run_build(settings, engine, target, staging, found.ref, labels)
+    description = describe(engine, staging)
+    final = {
+        "fingerprint": description["fingerprint"],
+        "python": description["python"],
+        "dvc": description["distributions"].get("dvc", ""),
+    }
+    tag, by_commit = f"{repo}:{key[:12]}", commit_tag(settings, target)
+    # The fingerprint is only known once the image exists: add it as labels in a second,
+    # metadata-only build, tagged with the final names.
+    dockerfile = f"FROM {staging}\nLABEL " + " ".join(
+        f'{LABEL}.{name}="{value}"' for name, value in final.items()
+    )
+    engine.run("build", "--quiet", "-t", tag, "-t", by_commit, "-", input=dockerfile, capture=True)
+    engine.run("image", "rm", staging, capture=True, quiet=True)
+    return dataclasses.replace(_existing(settings, engine, target, key), log=log, base_image=found)
+
+
+def run_build(settings, engine, target, tag, base_ref, labels) -> str:
+    """Run `docker build` for one target, streaming and returning its log."""
+    args = [
+        "build",
+        "--progress=plain",
+        "-f",
+        str(settings.path(settings.dockerfile)),
+        "--target",
+        target,
+        "--build-arg",
+        f"BASE_IMAGE={base_ref}",
+        "-t",
+        tag,
+    ]
+    for name, value in labels.items():
+        args += ["--label", f"{LABEL}.{name}={value}"]
+    ca = settings.ca_bundle_path()
+    if ca:
+        args += ["--secret", f"id=ca,src={ca}"]
+    try:
+        return engine.run(*args, str(settings.root), tee=True).stdout
+    except CommandError as exc:
+        raise BuildError(
+            f"docker build of target {target!r} failed: {exc.message}",
+            "read the build log above; a network error often means a missing CA bundle "
+            "(set PIP_CERT or ca_bundle in [tool.lockstep])",
+            log=exc.log,
+        ) from None
+
+
+def describe(engine: Engine, ref: str) -> dict:
+    """What the fingerprint covers, computed inside the image (no network)."""
+    out = engine.output(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        ref,
+        "python",
+        "-m",
+        "lockstep.runtime.fingerprint",
+        "--json",
+    )
+    return json.loads(out)
+
+
+def check_lock(settings: Settings) -> None:
+    """Refuse to build from a poetry.lock that no longer matches pyproject.toml.
+
+    Poetry takes about a second to say so; a pair of files it accepted once is remembered by
+    content, so a rebuild after a source change does not ask again.
+    """
+    hasher = hashlib.sha256()
+    for name in ("pyproject.toml", "poetry.lock"):
+        data = settings.path(name).read_bytes()
+        hasher.update(len(data).to_bytes(8, "big") + data)
+    stamp, accepted = settings.path(paths.LOCK_CHECKED), hasher.hexdigest()
+    if stamp.exists() and stamp.read_text() == accepted:
+        return
+    poetry = settings.path(paths.POETRY) / "bin" / "poetry"
+    cmd = [str(poetry) if poetry.exists() else "poetry", "check", "--lock"]
+    try:
+        proc = shell.run(cmd, cwd=settings.root, capture=True, quiet=True, check=False)
+    except CommandError:
+        return  # No poetry here (inside a container): the image's own export checks the lock.
+    if proc.returncode != 0:
+        raise LockfileError(
+            "poetry.lock is out of date with pyproject.toml",
+            "re-lock (`poetry lock`; see the README's Dependencies section) and commit poetry.lock",
+        )
+    atomic_write(stamp, accepted.encode())
+
+
+def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Image | None:
+    tag = f"{repository(settings, target)}:{key[:12]}"
+    record = engine.inspect(tag)
+    if not record or f"{LABEL}.fingerprint" not in (record["Config"].get("Labels") or {}):
+        return None
+    by_commit = commit_tag(settings, target)
+    if by_commit not in (record.get("RepoTags") or []):
+        engine.run("tag", tag, by_commit, capture=True, quiet=True)
+    return Image(record["Id"], tag, by_commit, record["Config"]["Labels"])

@@ -1,0 +1,23 @@
+"""Where the kit keeps its machine-local state: under `.lockstep/` in the project, git-ignored.
+
+One owner for every such path, so that what lives there (and what is safe to delete) is written
+down in one place. All paths are relative to the project root.
+"""
+
+from __future__ import annotations
+
+STATE = ".lockstep"
+# The pinned Poetry (`./inv`), the requirements it exported, and the last lock it accepted.
+POETRY = f"{STATE}/poetry"
+REQUIREMENTS = f"{STATE}/requirements.txt"
+LOCK_CHECKED = f"{STATE}/lock-checked"
+# The workspace lock every writer holds (lockstep.workspace).
+WORKSPACE_LOCK = f"{STATE}/workspace.lock"
+# DVC's file-hash cache for runs in containers, kept between runs.
+DVC_SITE_CACHE = f"{STATE}/dvc-site-cache"
+# The devcontainer's copy of the CA bundle and its temporary files: inside the workspace, so
+# the container sees them at the same path.
+DEVCONTAINER_CA = f"{STATE}/devcontainer/ca.pem"
+TMP = f"{STATE}/tmp"
+# A refresh's scratch files, inside its worktree.
+REFRESH_WORK = f"{STATE}/refresh"

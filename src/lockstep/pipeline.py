@@ -1,0 +1,178 @@
+"""`invoke repro`: run `dvc repro` in the project's image and record lineage for what ran.
+
+In a container by default (building the image first when its inputs changed); directly with
+`local=True`, or when already inside a lockstep image (the devcontainer), where DVC is at hand.
+The workspace lock is held from the build to the lineage write.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from lockstep import engines, git, lineage, shell, workspace
+from lockstep.config import Settings
+from lockstep.containers import Run
+from lockstep.errors import LockstepError
+from lockstep.files import atomic_write
+from lockstep.images import builder, manifest
+from lockstep.runtime import fingerprint
+from lockstep.shell import say
+
+ENVIRONMENT_FILE = "environment.yaml"
+ENVIRONMENT_HEADER = (
+    "# Written by `invoke build`: the fingerprint of the locked environment the pipeline runs\n"
+    "# in. Every stage depends on it, so a change of environment makes the results stale.\n"
+)
+# DVC 3 announces every stage it runs with this line.
+RUNNING = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
+
+
+def build(
+    settings: Settings, target: str = "runtime", *, update_base: bool = False, strict: bool = False
+):
+    """Build (or reuse) the image and record its fingerprint as the pipeline's dependency."""
+    engine = engines.find(settings.docker_cli())
+    image = builder.build(settings, engine, target, update_base=update_base, strict=strict)
+    if target == "runtime":
+        write_environment(settings.root, image.fingerprint)
+    return engine, image
+
+
+def write_environment(root: Path, value: str) -> None:
+    """Update environment.yaml only when the fingerprint changed, so DVC sees no change."""
+    path = root / ENVIRONMENT_FILE
+    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    if (current or {}).get("fingerprint") != value:
+        atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
+
+
+def repro(
+    settings: Settings, dvc_args: Sequence[str], *, local: bool = False, strict: bool = False
+) -> int:
+    """Run the pipeline, record lineage and print the verdict; return DVC's exit code.
+
+    Lineage is updated for the stages that ran; the verdict says whether the outputs are those
+    the committed dvc.lock records, and how the environment compares with the recorded one.
+    """
+    with workspace.locked(settings.root, "invoke repro"):
+        if local or fingerprint.inside_image():
+            code, output, env = _run_here(settings, dvc_args)
+            drift = f"where: {env.where}"
+        else:
+            code, output, env, drift = _run_in_container(settings, dvc_args, strict=strict)
+        stages = ran_stages(output, succeeded=code == 0)
+        if stages:
+            lineage.update(settings.root, stages, env, lineage.read_dvc_lock(settings.root))
+        say(verdict(settings.root, drift))
+    return code
+
+
+def verdict(root: Path, environment: str) -> str:
+    """One line: are the outputs those the committed dvc.lock records, and in what environment."""
+    text = _committed(root, "dvc.lock")
+    if text is None:
+        return "results: no committed dvc.lock to compare with yet (commit the results)"
+    committed = yaml.safe_load(text) or {}
+    old = lineage.output_hashes(committed)
+    new = lineage.output_hashes(lineage.read_dvc_lock(root))
+    differ = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    if not differ:
+        return (
+            f"reproduced: {len(old)} of {len(old)} outputs identical to the committed dvc.lock "
+            f"(environment: {environment})"
+        )
+    return (
+        f"changed: {len(differ)} of {len(old.keys() | new.keys())} outputs differ from the "
+        f"committed dvc.lock: {', '.join(differ)} (environment: {environment})"
+    )
+
+
+def ran_stages(output: str, *, succeeded: bool) -> list[str]:
+    """Stages DVC ran to completion: all it announced, less the last one if the run failed."""
+    started = list(dict.fromkeys(RUNNING.findall(output)))
+    return started if succeeded else started[:-1]
+
+
+def _run_in_container(settings: Settings, dvc_args: Sequence[str], *, strict: bool):
+    engine, image = build(settings, strict=strict)
+    source = _source_state(settings)
+    run = Run(settings, engine, image.id, ["dvc", "repro", *dvc_args])
+    code = run.start()
+    env = _environment(
+        settings,
+        **source,
+        where="container",
+        image_id=image.id,
+        image_tag=image.tag,
+        fingerprint=image.fingerprint,
+        base_image=image.label("base"),
+        dvc_version=image.label("dvc"),
+        python_version=image.label("python"),
+    )
+    return code, run.output, env, _environment_drift(settings, image)
+
+
+def _environment_drift(settings: Settings, image: builder.Image) -> str:
+    """How the run's environment compares with the one the committed results were made in."""
+    parts = []
+    if settings.base.bootstrap:
+        name = settings.base.manifest
+        committed, current = _committed(settings.root, name), manifest.read(settings.path(name))
+        if committed is not None and current is not None:
+            changes = current.changes_from(manifest.parse(committed, f"{name} at HEAD"))
+            if changes:
+                drift = manifest.describe_drift(changes).replace("recorded", "committed")
+                parts.append(f"{drift}: {manifest.summarise(changes)}")
+    recorded = yaml.safe_load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
+    if recorded.get("fingerprint") not in (None, image.fingerprint):
+        parts.append(f"fingerprint differs from the committed {ENVIRONMENT_FILE}")
+    return "; ".join(parts) or "as recorded"
+
+
+def _committed(root: Path, path: str) -> str | None:
+    """A file's text at HEAD, or None when HEAD does not have it."""
+    try:
+        return git.show(root, "HEAD", path)
+    except LockstepError:
+        return None
+
+
+def _run_here(settings: Settings, dvc_args: Sequence[str]):
+    inside = fingerprint.inside_image()
+    value = fingerprint.fingerprint(fingerprint.describe()) if inside else None
+    if value:
+        # As `invoke build` does for batch runs: the stages depend on the environment they run
+        # in, so a devcontainer on a newer lock than environment.yaml must make them stale.
+        write_environment(settings.root, value)
+    source = _source_state(settings)
+    proc = shell.run(["dvc", "repro", *dvc_args], cwd=settings.root, tee=True, check=False)
+    env = _environment(
+        settings,
+        **source,
+        where=fingerprint.where() if inside else "host",
+        image_id=None,
+        image_tag=None,
+        fingerprint=value,
+        base_image=None,
+        dvc_version=shell.output(["dvc", "--version"], cwd=settings.root),
+        python_version=platform.python_version(),
+    )
+    return proc.returncode, proc.stdout, env
+
+
+def _source_state(settings: Settings) -> dict:
+    """The commit and dirtiness of the inputs, taken before the run changes any output."""
+    return {"commit": git.commit(settings.root), "dirty": git.is_dirty(settings.root)}
+
+
+def _environment(settings: Settings, **fields) -> lineage.Environment:
+    return lineage.Environment(
+        registry_digest=None,
+        registry_repository=None,
+        lock_sha256=builder.lock_hash(settings),
+        **fields,
+    )

@@ -1,0 +1,148 @@
+"""`invoke refresh`: re-fit the champion on newer data; say whether it is worth a release.
+
+The champion is the released model: the newest git tag `<prefix><N>` (`model/v3`), with its
+lineage and image. A refresh replays the champion (`lockstep.replay`: its recorded image, a
+temporary worktree), moves the data window to the newest month and re-fits the challenger there
+as a DVC experiment, with the champion's code in the champion's image; the user's branch and
+working tree are never touched. Both models are then scored on the same most recent
+out-of-time months, `lockstep.refresh.decision` decides, and `lockstep.refresh.report` writes
+the report and the exit code a scheduler reads.
+
+Which params move the window, which outputs are the model and the data, and how to score a
+model are the project's: `[tool.lockstep.refresh]` in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+from lockstep import git, lineage, paths, pipeline, shell
+from lockstep.config import RefreshSettings, Settings
+from lockstep.engines import Engine
+from lockstep.errors import ConfigError, LockstepError
+from lockstep.files import atomic_write
+from lockstep.refresh import champion, decision, report
+from lockstep.replay import Replay, replay
+from lockstep.runtime import months, params
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The model a refresh fits: a DVC experiment on newer data, scored on the holdout."""
+
+    experiment: str
+    as_of: str
+    holdout: list[str]
+
+
+def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: bool = False) -> dict:
+    """Run a refresh and write its report; return the report."""
+    root, cfg = settings.root, settings.refresh
+    if cfg.missing():
+        raise ConfigError(
+            f"[tool.lockstep.refresh] {', '.join(cfg.missing())}: not set",
+            "a refresh needs the project's data window, model and scoring command: "
+            "see the README's Scheduled refresh section",
+        )
+    rule = params.load(root / "params.yaml", "refresh", decision.Decision)
+    tag, version = champion.latest(root, cfg.tag_prefix)
+    commit = git.resolve(root, tag)
+    champion_params = yaml.safe_load(git.show(root, commit, "params.yaml"))
+    champion_as_of = lookup(champion_params, cfg.window)
+    target = as_of or months.previous()
+    try:
+        months.index(target)
+    except ValueError:
+        raise LockstepError(f"--as-of {target!r} is not a month", "write it as YYYY-MM") from None
+    result = {
+        "champion": {"tag": tag, "commit": commit, cfg.window: champion_as_of},
+        "challenger": {cfg.window: target},
+    }
+    if months.index(target) <= months.index(champion_as_of):
+        reason = f"no new data since the champion: its {cfg.window} is {champion_as_of}"
+        result.update(decision=decision.NO_ACTION, reason=reason)
+        return report.publish(root, result, report.NO_ACTION_CODE)
+    holdout = months.last(target, int(lookup(champion_params, cfg.holdout)))
+    challenger = Challenger(f"challenger-{target}", target, holdout)
+    with replay(settings, engine, tag) as past:
+        champ, chall = fit_and_score(past, challenger)
+        outcome = decision.compare(champ, chall, rule, keys=cfg.keys, outcome=cfg.outcome)
+        result["window"] = {"holdout_months": holdout, **outcome.pop("window")}
+        result["champion"].update(image_id=past.image_id, metrics=outcome.pop("champion_metrics"))
+        result["challenger"].update(
+            experiment=challenger.experiment,
+            image_id=past.image_id,
+            metrics=outcome.pop("challenger_metrics"),
+        )
+        result.update(outcome)
+        recommended = result["decision"] == decision.RECOMMENDED
+        if promote and recommended:
+            result["promoted"] = champion.promote(past.tree, f"{cfg.tag_prefix}{version + 1}")
+    code = report.RELEASE_CODE if recommended else report.NO_ACTION_CODE
+    return report.publish(root, result, code)
+
+
+def lookup(data: dict, dotted: str):
+    """A value from nested params by its dotted key."""
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def fit_and_score(past: Replay, challenger: Challenger):
+    """In the champion's image: fit the challenger as a DVC experiment, then score both.
+
+    Returns:
+        The champion's and the challenger's scores on the holdout, as data frames.
+    """
+    root, tree, cfg = past.settings.root, past.tree, past.settings.refresh
+    shell.run(["dvc", "cache", "dir", "--local", root / ".dvc" / "cache"], cwd=tree, capture=True)
+    fetch_champion_model(root, past.commit, cfg.model, tree / paths.REFRESH_WORK / "champion.pkl")
+    script = " && ".join(
+        [
+            f"dvc exp run --force --name {challenger.experiment} "
+            f"--set-param {cfg.window}={challenger.as_of}",
+            score_command(cfg, f"{paths.REFRESH_WORK}/champion.pkl", "champion", challenger),
+            score_command(cfg, cfg.model, "challenger", challenger),
+        ]
+    )
+    # At the worktree's own path: DVC experiments are git commits, and the worktree's .git
+    # file and DVC config name the repository and cache by their host paths.
+    run = past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
+    run.with_volume(str(root / ".git")).with_volume(str(root / ".dvc" / "cache"))
+    if run.start() != 0:
+        raise LockstepError("the challenger experiment failed", "see its output above")
+    stages = pipeline.ran_stages(run.output, succeeded=True)
+    env = replace(past.run.environment, commit=past.commit, dirty=True)
+    lineage.update(tree, stages, env, lineage.read_dvc_lock(tree))
+    import pandas as pd
+
+    work = tree / paths.REFRESH_WORK
+    return pd.read_parquet(work / "champion.parquet"), pd.read_parquet(work / "challenger.parquet")
+
+
+def score_command(cfg: RefreshSettings, model: str, name: str, challenger: Challenger) -> str:
+    """The project's scoring command for one model, on the holdout months."""
+    return cfg.score.format(
+        model=shlex.quote(model),
+        data=shlex.quote(cfg.data),
+        months=",".join(challenger.holdout),
+        out=shlex.quote(f"{paths.REFRESH_WORK}/{name}.parquet"),
+    )
+
+
+def fetch_champion_model(root: Path, commit: str, path: str, target: Path) -> None:
+    """The champion's model file, from the DVC cache or remote."""
+    import dvc.api  # heavy; only refreshes need it
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write(target, dvc.api.read(path, repo=str(root), rev=commit, mode="rb"))
+    except Exception as exc:  # DVC raises many kinds; all mean the same here
+        raise LockstepError(
+            f"the champion's {path} is neither in the DVC cache nor in the remote ({exc})",
+            "push the champion's outputs with `dvc push` where they exist",
+        ) from None

@@ -1,0 +1,125 @@
+"""Replay a past revision: the image it recorded, its files, and containers of one on the other.
+
+Shared by `invoke rerun` and `invoke refresh`. The revision's lineage names the image its
+results were made in; the image comes from the engine (by id), else the registry (by digest),
+else the DVC archive, and its id is checked. The revision is checked out in a temporary git
+worktree: the user's checkout, index and branch are never touched. Containers take their mounts
+and settings from the current checkout, never from the revision's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockstep import git, lineage
+from lockstep.config import Settings
+from lockstep.containers import Run
+from lockstep.engines import Engine
+from lockstep.errors import ImageNotFoundError, LineageError, LockstepError, RevisionError
+from lockstep.images import registry, store
+from lockstep.lineage import LineageRecord, StageRun
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A past revision checked out, with its recorded image in the engine.
+
+    Attributes:
+        settings: the current checkout's settings.
+        engine: the Docker engine holding the image.
+        rev: the revision as the user named it.
+        commit: the commit it resolves to.
+        record: the lineage committed there.
+        image_id: the image its results were made in.
+        run: a recorded run in that image (where it was pushed, its environment).
+        tree: the temporary worktree at `commit`.
+    """
+
+    settings: Settings
+    engine: Engine
+    rev: str
+    commit: str
+    record: LineageRecord
+    image_id: str
+    run: StageRun
+    tree: Path
+
+    def container(self, command: Sequence[str], *, where: str, workdir: str = "") -> Run:
+        """A container of the recorded image on the worktree (mounted at `workdir`)."""
+        settings = dataclasses.replace(
+            self.settings, root=self.tree, workdir=workdir or self.settings.workdir
+        )
+        return Run(settings, self.engine, self.image_id, command).with_env(LOCKSTEP_WHERE=where)
+
+
+@contextlib.contextmanager
+def replay(settings: Settings, engine: Engine, rev: str) -> Iterator[Replay]:
+    """Check `rev` out in a temporary worktree with its recorded image at hand.
+
+    Raises:
+        RevisionError: the revision is unknown or has no lineage.
+        LineageError: its lineage names no image, or several environments.
+        ImageNotFoundError: the image is nowhere to be found.
+    """
+    root = settings.root
+    commit = git.resolve(root, rev)
+    try:
+        record = lineage.read_at(root, commit)
+    except LockstepError:
+        raise RevisionError(
+            f"{rev} has no lineage: {lineage.PATH} is missing or unreadable there",
+            "it was made before the kit; use a revision made with `invoke repro`",
+        ) from None
+    image_id, run = recorded_image(record, rev)
+    obtain(settings, engine, image_id, run, revs=[None, commit])
+    with git.worktree(root, commit) as tree:
+        yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
+
+
+def recorded_image(record: LineageRecord, rev: str) -> tuple[str, StageRun]:
+    """The image a revision's results were made in, and a run in it.
+
+    Stages may have run in different images (a code change makes a new image) but always in
+    one environment: the fingerprints must agree. The image of the latest run is used.
+    """
+    runs = [run for run in record.stages.values() if run.environment.image_id]
+    if not runs:
+        raise LineageError(f"no stage at {rev} ran in an image", "replays need a container run")
+    fingerprints = {run.environment.fingerprint for run in runs}
+    if len(fingerprints) > 1:
+        raise LineageError(
+            f"stages at {rev} ran in {len(fingerprints)} different environments",
+            "reproduce the whole pipeline in one image (`invoke repro --force`) and commit",
+        )
+    image_id = max(runs, key=lambda run: run.ran_at).environment.image_id
+    # Any stage's run in that image may be the one that says where it was pushed.
+    return image_id, record.images()[image_id]
+
+
+def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, revs: list) -> None:
+    """Make the recorded image available locally, checking its id; say where it looked."""
+    if engine.image_id(image_id) == image_id:
+        return
+    looked = ["not in the local engine"]
+    env = run.environment
+    if env.registry_digest:
+        try:
+            registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+            return
+        except LockstepError as exc:
+            looked.append(f"registry: {exc.message}")
+    else:
+        looked.append("never pushed to a registry")
+    try:
+        store.load(settings.root, engine, image_id, revs)
+        return
+    except LockstepError as exc:
+        looked.append(f"DVC archive: {exc.message}")
+    raise ImageNotFoundError(
+        f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
+        "push it (`invoke push`) or archive it (`invoke archive`) where it exists",
+    )

@@ -1,0 +1,1 @@
+"""The `lockstep` command: new projects from the template, updates, and adopting DVC projects."""

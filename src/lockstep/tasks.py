@@ -1,0 +1,191 @@
+"""The kit's invoke tasks, as a collection that a project's `tasks.py` extends.
+
+    from pathlib import Path
+
+    from lockstep.tasks import collection
+
+    namespace = collection(Path(__file__).resolve().parent)
+    namespace.add_task(my_task)  # the project's own tasks, if any
+
+`./inv --list` shows them, `./inv --help TASK` explains one. Tasks are thin: each calls the kit
+and turns its errors into one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from invoke import Collection, Context, Exit, task
+from lockstep import config, devcontainer, engines, git, lineage, pipeline, rerun
+from lockstep.config import Settings
+from lockstep.engines import Engine
+from lockstep.errors import LockstepError
+from lockstep.images import registry, store
+from lockstep.refresh import cycle, report
+from lockstep.runtime import params
+
+
+def collection(root: Path) -> Collection:
+    """The kit's tasks for the project at `root`, with their defaults in one place."""
+    namespace = Collection(build, repro, push, pull, archive, refresh, test, lint, format_)
+    namespace.add_task(lineage_, name="lineage")
+    namespace.add_task(devcontainer_, name="devcontainer")
+    namespace.add_task(rerun_, name="rerun")
+    namespace.configure({"lockstep": {"root": str(root)}})
+    return namespace
+
+
+@task(
+    help={
+        "target": "Dockerfile target: runtime (default) or dev",
+        "update-base": "rebuild the Debian base from the live mirror and record its packages",
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
+    }
+)
+def build(c, target="runtime", update_base=False, strict=False):
+    """Build the pinned image (reused when its inputs have not changed)."""
+    _, image = guard(pipeline.build, settings(c), target, update_base=update_base, strict=strict)
+    print(f"{image.tag}  {image.commit_tag}  {image.id}")
+    print(f"fingerprint {image.fingerprint}")
+
+
+@task
+def devcontainer_(c):
+    """Build the devcontainer's image (VS Code runs this before opening the container)."""
+    tag, image = guard(devcontainer.prepare, settings(c))
+    print(f"{tag}  from {image.tag}  {image.id}")
+    print(f"fingerprint {image.fingerprint}")
+
+
+@task(
+    help={
+        "local": "run DVC directly in .venv instead of in the image",
+        "force": "rerun every stage even when up to date (dvc repro --force)",
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
+    }
+)
+def repro(c, local=False, force=False, strict=False):
+    """Run the DVC pipeline in its image (DVC arguments after --)."""
+    guard(params.check_with, settings(c).params, root(c) / "params.yaml")
+    args = (["--force"] if force else []) + shlex.split(c.remainder)
+    code = guard(pipeline.repro, settings(c), args, local=local, strict=strict)
+    if code:
+        raise Exit(f"dvc repro failed with exit code {code}", code=code)
+
+
+@task(help={"json": "print the raw record instead of a table"})
+def lineage_(c, json_=False):
+    """Show which image and environment produced each stage's outputs."""
+    record = guard(lineage.read, root(c) / lineage.PATH)
+    print(json.dumps(record.to_dict(), indent=2, sort_keys=True) if json_ else record.table())
+
+
+@task
+def push(c):
+    """Push the recorded images to the registry and record their digests."""
+    pushed = guard(registry.push_recorded, settings(c), engine(c))
+    for image_id, digest in pushed.items():
+        print(f"{image_id}  {digest}")
+
+
+@task(help={"rev": "git revision whose recorded images to pull"})
+def pull(c, rev):
+    """Pull the images a revision recorded, by digest, checking their ids."""
+    for image_id in guard(registry.pull_recorded, settings(c), engine(c), rev):
+        print(image_id)
+
+
+@task
+def archive(c):
+    """Store the recorded images in the DVC remote (reruns need no registry)."""
+    for dvc_file in guard(store.save_recorded, settings(c), engine(c)):
+        print(f"{dvc_file.relative_to(root(c))}  (commit it)")
+
+
+@task(
+    help={
+        "rev": "revisions, space-separated: tags, branches, commits, or tag globs ('model/*')",
+        "tolerance": "accept metric differences up to this absolute value",
+    }
+)
+def rerun_(c, rev, tolerance=None):
+    """Rerun past results in their recorded images and verify them."""
+    revs = [name for word in rev.split() for name in guard(git.expand, root(c), word)]
+    limit = float(tolerance) if tolerance is not None else None
+    failed = []
+    for name in revs:
+        verdict = guard(rerun.rerun, settings(c), engine(c), name, tolerance=limit)
+        print(verdict.table() + "\n")
+        if not verdict.identical(limit):
+            failed.append(name)
+    if failed:
+        raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
+    print(f"reproduced: {', '.join(revs)}")
+
+
+@task(
+    help={
+        "as-of": "newest month of data to re-fit on (default: last complete month)",
+        "promote": "tag the challenger as the next champion when a release is recommended",
+    }
+)
+def refresh(c, as_of="", promote=False):
+    """Re-fit the champion on new data; exit 3 when a release is recommended."""
+    result = guard(cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote)
+    print(f"{result['decision']}: {result['reason']}")
+    print(f"report: {report.REPORT_DIR}/report.md")
+    if result.get("promoted"):
+        print(f"promoted: {result['promoted']}")
+    raise Exit(code=result["exit_code"])
+
+
+@task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})
+def test(c, unit=False, k=""):
+    """Run the test suite (Docker tests included unless --unit)."""
+    target = "tests/unit" if unit else "tests"
+    select = f" -k {shlex.quote(k)}" if k else ""
+    c.run(f"pytest {target}{select}", echo=True, pty=False)
+
+
+@task
+def lint(c):
+    """Check style: ruff check and ruff format --check."""
+    c.run("ruff check .", echo=True)
+    c.run("ruff format --check .", echo=True)
+
+
+@task(name="format")
+def format_(c):
+    """Fix what ruff can fix, then format the code."""
+    c.run("ruff check --fix .", echo=True)
+    c.run("ruff format .", echo=True)
+
+
+def root(c: Context) -> Path:
+    """The project's root, as its tasks.py gave it to `collection`."""
+    return Path(c.config.lockstep.root)
+
+
+def settings(c: Context) -> Settings:
+    """The kit settings of the project."""
+    return guard(config.load, root(c))
+
+
+def engine(c: Context) -> Engine:
+    """The docker CLI the kit uses."""
+    return guard(engines.find, settings(c).docker_cli())
+
+
+def guard(func, *args, **kwargs):
+    """Call a kit function; a LockstepError ends the task with its one-line message.
+
+    Ctrl-C ends it too: the kit has already removed its containers and worktrees.
+    """
+    try:
+        return func(*args, **kwargs)
+    except LockstepError as exc:
+        raise Exit(f"error: {exc}", code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted: nothing was left running; rerun to continue", code=130) from None

@@ -1,0 +1,190 @@
+"""Install the pinned toolchain and the locked environment, then hand over to invoke.
+
+Run by the `./inv` wrapper with the system Python, before any dependency is installed, so this
+module (and the kit modules it imports) use the standard library only. The fast path
+(environment up to date) costs one hash of a few files and an exec.
+
+The environment is installed from the lock with `poetry export` and
+`pip install --require-hashes --no-deps`: it checks every hash and works on package mirrors that
+lack Poetry's JSON API. Poetry itself lives in its own virtualenv under `.lockstep/`, at the
+version `requires-poetry` pins in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+if not __package__:
+    # Run as a script by ./inv, before any environment exists: make the kit importable.
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from lockstep import paths, shell
+from lockstep.errors import CommandError
+from lockstep.shell import say
+
+STAMP = "lockstep-stamp"
+# Poetry, its plugins and everything they need, every file's hash pinned (uv pip compile).
+TOOLCHAIN = "docker/toolchain/poetry.txt"
+
+
+def main(root: Path, argv: list[str]) -> None:
+    """Make sure .venv matches the lock, then exec invoke with `argv`."""
+    venv = root / ".venv"
+    digest = inputs_digest(root)
+    stamp = venv / STAMP
+    if not (stamp.exists() and stamp.read_text() == digest):
+        sync(root, venv)
+        stamp.write_text(digest)
+    invoke = venv / "bin" / "invoke"
+    os.chdir(root)
+    # Tasks run dvc, pytest and ruff by name: put the environment first on PATH.
+    os.environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["VIRTUAL_ENV"] = str(venv)
+    os.execv(invoke, [str(invoke), *argv])
+
+
+def inputs_digest(root: Path) -> str:
+    """Hash of everything that decides the environment's contents.
+
+    Only pyproject.toml's [project] and [tool.poetry] tables count: editing ruff's or the kit's
+    settings must not reinstall anything.
+    """
+    pyproject = read_pyproject(root)
+    relevant = {
+        "project": pyproject.get("project"),
+        "poetry": pyproject.get("tool", {}).get("poetry"),
+    }
+    digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
+    for name in ("poetry.lock", TOOLCHAIN, "src/lockstep/toolchain.py"):
+        digest.update((root / name).read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def sync(root: Path, venv: Path) -> None:
+    """Make .venv hold exactly what the lock says; reinstall only when that changed."""
+    poetry = ensure_poetry(root)
+    check_lock(poetry, root)
+    requirements = root / paths.REQUIREMENTS
+    export = [poetry, "export", "--with", "dev", "--format", "requirements.txt"]
+    run([*export, "--output", requirements], root)
+    installed = venv / "requirements.txt"
+    if installed.exists() and installed.read_text() == requirements.read_text():
+        return
+    say("installing the locked environment into .venv (once per lock change; about a minute)")
+    install(root, venv, requirements)
+    shutil.copyfile(requirements, installed)
+
+
+def install(root: Path, venv: Path, requirements: Path) -> None:
+    """(Re)create .venv from exported requirements, with the project installed editable.
+
+    Recreated rather than upgraded in place, so that a package dropped from the lock
+    disappears. A virtualenv cannot move, so the old one is set aside and put back if the
+    install fails (a bad lock, the network): a failed install never costs a working .venv.
+    """
+    previous = venv.with_name(venv.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if venv.exists():
+        venv.rename(previous)
+    try:
+        run([sys.executable, "-m", "venv", venv], root)
+        pip = [venv / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "--quiet"]
+        run([*pip, "install", "--require-hashes", "--no-deps", "-r", requirements], root)
+        run([*pip, "install", "--no-deps", "--editable", "."], root)
+    except BaseException:
+        shutil.rmtree(venv, ignore_errors=True)
+        if previous.exists():
+            previous.rename(venv)
+            say("the install failed; .venv is left as it was")
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def ensure_poetry(root: Path) -> Path:
+    """Return the pinned poetry executable, installing it into .lockstep/poetry if needed.
+
+    Poetry and its plugins install from the committed, hash-checked TOOLCHAIN file, which must
+    pin the versions pyproject.toml asks for (`requires-poetry`, `requires-plugins`).
+    """
+    specs = poetry_specs(root)
+    locked = root / TOOLCHAIN
+    text = locked.read_text() if locked.is_file() else ""
+    missing = [spec for spec in specs if not re.search(rf"(?m)^{re.escape(spec)}[ ;\\]", text)]
+    if missing:
+        fail(
+            f"{TOOLCHAIN} does not pin {', '.join(missing)} (pyproject.toml asks for it); "
+            f"regenerate it with the command at its top"
+        )
+    home = root / paths.POETRY
+    poetry = home / "bin" / "poetry"
+    marker = home / "toolchain.txt"
+    if poetry.exists() and marker.exists() and marker.read_text() == text:
+        return poetry
+    say(f"installing {' '.join(specs)} into {paths.POETRY} (every file hash-checked)")
+    shutil.rmtree(home, ignore_errors=True)
+    run([sys.executable, "-m", "venv", home], root)
+    pip = [home / "bin" / "python", "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    run([*pip, "install", "--require-hashes", "-r", locked], root)
+    marker.write_text(text)
+    return poetry
+
+
+def poetry_specs(root: Path) -> list[str]:
+    """Poetry and its plugins as pip requirements, read from pyproject.toml."""
+    tool = read_pyproject(root).get("tool", {}).get("poetry", {})
+    if "requires-poetry" not in tool:
+        fail(
+            'pyproject.toml: [tool.poetry] has no requires-poetry; pin it: requires-poetry = "==X"'
+        )
+    pins = {"poetry": tool["requires-poetry"], **tool.get("requires-plugins", {})}
+    return [f"{name}{spec}" for name, spec in pins.items()]
+
+
+def read_pyproject(root: Path) -> dict:
+    """The project's pyproject.toml, or one line saying why it cannot be read."""
+    path = root / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        fail(f"{path}: not found; run ./inv from a project made with the lockstep kit")
+    except tomllib.TOMLDecodeError as exc:
+        fail(f"pyproject.toml: {exc}; fix the TOML syntax")
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}; check the file's permissions")
+    raise AssertionError("fail() does not return")
+
+
+def check_lock(poetry: Path, root: Path) -> None:
+    """Stop with a clear message when poetry.lock no longer matches pyproject.toml."""
+    proc = shell.run([poetry, "check", "--lock"], cwd=root, capture=True, quiet=True, check=False)
+    if proc.returncode != 0:
+        fail(
+            "poetry.lock is out of date with pyproject.toml; "
+            "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)"
+        )
+
+
+def run(cmd: list, cwd: Path) -> None:
+    """Echo and run a command; a failure ends the set-up with its exit code."""
+    try:
+        shell.run(cmd, cwd=cwd)
+    except CommandError as exc:
+        fail(f"{exc.message}; see the output above", exc.returncode)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One line on stderr, then exit non-zero."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2:])

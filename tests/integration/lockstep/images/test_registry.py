@@ -1,0 +1,150 @@
+"""`invoke push` and `invoke pull REV` against a real registry (Debian's docker-registry).
+
+Push records the manifest digest in the lineage of every stage the image produced; pull fetches
+a revision's image by that digest and checks its id; an unreachable registry is one line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from lockstep import lineage
+from lockstep.images import manifest
+
+from tests.support import commands, projects
+
+pytestmark = pytest.mark.docker
+
+A, B, START = "model/a", "model/b", "start"
+IMAGE = "credit-model"
+
+
+def one_error(proc) -> str:
+    """The one `error: ...` line of a failed task."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors and errors[-1] == lines[-1], proc.stderr
+    # Only a pipeline that ran may print errors of its own before the task's.
+    assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
+    return errors[-1]
+
+
+def test_push_records_the_manifest_digest_for_every_stage(history, registry) -> None:
+    record = history.record(A)
+    assert record["stages"], record
+    for name, entry in record["stages"].items():
+        assert entry["registry_repository"] == history.repository, name
+        assert entry["registry_digest"] == history.digest, name
+        assert entry["image_id"] == history.image_id, name
+
+    # Pushed under its content tag and its commit tag, both naming that manifest.
+    entry = next(iter(record["stages"].values()))
+    ours = [ref for ref in history.pushed if ref.startswith(f"{history.repository}:")]
+    tags = [ref.removeprefix(f"{history.repository}:") for ref in ours]
+    assert entry["image_tag"].removeprefix(f"{IMAGE}:") in tags
+    assert [tag for tag in tags if tag.startswith(f"git-{entry['commit'][:12]}")], tags
+    assert set(tags) <= set(registry.tags(IMAGE))
+    for tag in tags:
+        digest, manifest = registry.manifest(IMAGE, tag)
+        assert digest == history.digest, tag
+        # The manifest's config is the image: its digest is the image id.
+        assert manifest["config"]["digest"] == history.image_id, tag
+
+
+def test_push_takes_the_offline_base_along(history, registry) -> None:
+    recorded = manifest.read(history.root / "docker/base/packages.lock")
+    (pushed,) = [ref for ref in history.pushed if "/lockstep-base:" in ref]
+    tag = pushed.rsplit(":", 1)[1]
+    assert tag in registry.tags("lockstep-base")
+    _, pushed_manifest = registry.manifest("lockstep-base", tag)
+    assert pushed_manifest["config"]["digest"] == recorded.image
+
+
+def test_stages_rerun_in_a_pushed_image_keep_its_digest(history) -> None:
+    record = history.record(B)
+    ran_at = {entry["ran_at"] for entry in record["stages"].values()}
+    assert len(ran_at) == 2, "B should have rerun only some stages"
+    for name, entry in record["stages"].items():
+        assert entry["registry_digest"] == history.digest, name
+
+
+def test_pull_fetches_a_revisions_image_by_digest(kit, history) -> None:
+    history.remove_image()
+
+    proc = kit.invoke(history.root, "pull", B)
+
+    assert proc.stdout.split() == [history.image_id]
+    assert f"pull --quiet {history.repository}@{history.digest}" in proc.stderr
+    assert kit.image_id(history.image_id) == history.image_id
+    assert kit.image_id(f"{history.repository}@{history.digest}") == history.image_id
+
+
+@pytest.mark.parametrize(
+    ("make_rev", "expected"),
+    [
+        pytest.param(
+            lambda history, closed: "no-such-revision",
+            r"^error: unknown revision 'no-such-revision'",
+            id="unknown revision",
+        ),
+        pytest.param(
+            lambda history, closed: START,
+            rf"^error: {START} has no lineage: {lineage.PATH} is not there",
+            id="no lineage",
+        ),
+        pytest.param(
+            lambda history, closed: history.edit_lineage(
+                "unpushed/a", registry_digest=None, registry_repository=None
+            ),
+            r"^error: image sha256:\w{12} at unpushed/a was never pushed",
+            id="never pushed",
+        ),
+        pytest.param(
+            lambda history, closed: history.edit_lineage(
+                f"moved/{closed.split(':')[1]}", registry_repository=f"{closed}/{IMAGE}"
+            ),
+            r"^error: cannot pull 127\.0\.0\.1:\d+/credit-model@sha256:\w{64}: "
+            r".*connection refused",
+            id="unreachable registry",
+        ),
+    ],
+)
+def test_a_failing_pull_says_why_in_one_line(kit, history, make_rev, expected) -> None:
+    closed = f"127.0.0.1:{commands.free_port()}"
+    rev = make_rev(history, closed)
+    before = projects.checkout_state(history.root)
+
+    proc = kit.invoke(history.root, "pull", rev, check=False)
+
+    assert re.search(expected, one_error(proc)), proc.stderr
+    assert projects.checkout_state(history.root) == before
+
+
+def test_push_to_an_unreachable_registry_fails_in_one_line_and_leaves_no_tag(kit, history) -> None:
+    history.ensure_image()
+    closed = f"127.0.0.1:{commands.free_port()}"
+    root = kit.copy("push-unreachable")
+    projects.set_registry(root, closed)
+    (root / lineage.PATH).write_text(kit.git(history.root, "show", f"{A}:{lineage.PATH}"))
+    before = json.loads((root / lineage.PATH).read_text())
+
+    proc = kit.invoke(root, "push", check=False)
+
+    assert one_error(proc).startswith(f"error: cannot push to {closed}/{IMAGE}: ")
+    references = kit.docker("image", "ls", "--format", "{{.Repository}}").stdout.split()
+    assert not [ref for ref in references if ref.startswith(closed)]
+    assert json.loads((root / lineage.PATH).read_text()) == before
+
+
+def test_push_without_a_registry_setting_says_what_to_set(kit, history) -> None:
+    root = kit.copy("no-registry")
+    (root / lineage.PATH).write_text(kit.git(history.root, "show", f"{A}:{lineage.PATH}"))
+
+    proc = kit.invoke(root, "push", check=False)
+
+    assert "no registry configured" in one_error(proc)
+    assert 'registry = "host:port"' in proc.stderr

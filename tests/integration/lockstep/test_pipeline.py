@@ -1,0 +1,143 @@
+"""`invoke repro` in the image: the native run's bytes, lineage for every stage, files owned by
+the user who ran it."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from lockstep import lineage
+
+from tests.support import machines
+
+pytestmark = pytest.mark.docker
+
+USER = "lockstep-it"
+
+
+@pytest.fixture(scope="module")
+def native_then_container(kit, runtime_image):
+    """A copy run natively, then in the container; the out hashes of each run."""
+    project = kit.copy("repro")
+    kit.invoke(project, "repro", "--local", "--force")
+    native = kit.out_hashes(project)
+    kit.invoke(project, "repro", "--force")
+    return project, native, kit.out_hashes(project)
+
+
+def test_the_container_reproduces_the_native_outputs_byte_for_byte(kit, native_then_container):
+    _, native, contained = native_then_container
+    assert set(native) == kit.outputs
+    assert contained == native
+
+
+def test_lineage_names_the_engine_image_for_every_stage(kit, native_then_container, runtime_image):
+    project, _, _ = native_then_container
+    record = json.loads((project / lineage.PATH).read_text())
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    lock = lineage.read_dvc_lock(project)
+
+    assert record["schema"] == lineage.SCHEMA
+    assert set(record["stages"]) == set(stages)
+    for name, entry in record["stages"].items():
+        assert entry["where"] == "container", name
+        assert entry["image_tag"] == runtime_image.tag, name
+        assert entry["image_id"] == kit.image_id(entry["image_tag"]), name
+        assert entry["fingerprint"] == runtime_image.fingerprint, name
+        assert entry["outs"] == lineage.stage_outputs(lock, name), name
+        assert entry["commit"] == kit.git(project, "rev-parse", "HEAD").strip(), name
+
+    table = kit.invoke(project, "lineage").stdout
+    short_id = runtime_image.id.removeprefix("sha256:")[:12]
+    for name in stages:
+        assert re.search(rf"(?m)^{name} +container +{short_id} ", table), table
+
+
+def invoke_for(user: pwd.struct_passwd, kit, scratch: Path) -> list[str]:
+    """The project venv's `invoke` as USER can run it.
+
+    When the venv's interpreter is out of the user's reach (a venv made from a Python under
+    /root, say), the same packages run on the system's Python of the same version instead.
+    """
+    try:
+        probe = subprocess.run(
+            [str(kit.bin / "python"), "-c", "pass"], user=user.pw_uid, capture_output=True
+        )
+        if probe.returncode == 0:
+            return [str(kit.invoke_cli)]
+    except PermissionError:
+        pass
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    assert system, f"{USER} cannot run {kit.bin}/python and there is no system {version}"
+    bridge = scratch / "venv"
+    subprocess.run([system, "-m", "venv", "--without-pip", str(bridge)], check=True)
+    (site_packages,) = bridge.glob("lib/python*/site-packages")
+    host = sysconfig.get_paths()["purelib"]
+    (site_packages / "host-venv.pth").write_text(f"import site; site.addsitedir({host!r})\n")
+    return [str(bridge / "bin" / "python"), "-m", "invoke"]
+
+
+def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> None:
+    # As root, a plain user made for the test; otherwise whoever runs the tests, who is one.
+    user = machines.plain_user(USER) if os.getuid() == 0 else pwd.getpwuid(os.getuid())
+    as_user = {}
+    if os.getuid() == 0:
+        as_user = {
+            "user": user.pw_uid,
+            "group": user.pw_gid,
+            "extra_groups": [grp.getgrnam("docker").gr_gid],
+        }
+    scratch = Path(tempfile.mkdtemp(prefix="lockstep-it-", dir="/tmp"))
+    kit.scratch.append(scratch)
+    project = kit.copy("non-root", dest=scratch / "project")
+    home = scratch / "home"
+    home.mkdir()
+    scratch.chmod(0o755)
+    invoke = invoke_for(user, kit, scratch)
+    if os.getuid() == 0:
+        for path in [scratch, *scratch.rglob("*")]:
+            os.lchown(path, user.pw_uid, user.pw_gid)
+    env = {
+        "HOME": str(home),
+        "USER": user.pw_name,
+        "LOGNAME": user.pw_name,
+        "PATH": f"{kit.bin}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": str(project / "src"),
+        "DVC_NO_ANALYTICS": "1",
+        "LANG": "C.UTF-8",
+        **{k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")},
+    }
+
+    proc = subprocess.run(
+        [*invoke, "-r", str(project), "repro"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        **as_user,
+    )
+
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
+    assert f"--user {user.pw_uid}:{user.pw_gid}" in proc.stderr
+    assert "Running stage 'ingest'" in proc.stderr  # the small extract made it run again
+    assert set(kit.out_hashes(project)) == kit.outputs
+    foreign = []
+    for path in [project, *project.rglob("*")]:
+        info = path.lstat()
+        if (info.st_uid, info.st_gid) != (user.pw_uid, user.pw_gid):
+            foreign.append(f"{path.relative_to(project)} {info.st_uid}:{info.st_gid}")
+    assert not foreign, "files not owned by the user who ran the repro:\n" + "\n".join(foreign)

@@ -1,0 +1,76 @@
+"""Running commands in tests: one helper that fails with both streams, git, free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "lockstep tests",
+    "GIT_AUTHOR_EMAIL": "tests@lockstep.invalid",
+    "GIT_COMMITTER_NAME": "lockstep tests",
+    "GIT_COMMITTER_EMAIL": "tests@lockstep.invalid",
+}
+
+
+def run(
+    cmd: list,
+    cwd: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with the tests' git identity, capturing its output; a failure (when
+    `check`) shows both streams."""
+    proc = subprocess.run(
+        [str(part) for part in cmd],
+        cwd=cwd,
+        env={**os.environ, **GIT_IDENTITY, "DVC_NO_ANALYTICS": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert proc.returncode == 0, (
+            f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def git(root: Path, *args: str) -> str:
+    """A git command in `root`, trusted whoever owns it; its output."""
+    return run(["git", "-c", "safe.directory=*", *args], root).stdout
+
+
+def commit_all(root: Path, message: str, tag: str = "") -> None:
+    """Commit every change (hooks skipped), and tag the commit when asked."""
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--no-verify", "-m", message)
+    if tag:
+        git(root, "tag", tag)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (and, closed at once, nothing will soon)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    """Wait until a URL answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -1,0 +1,96 @@
+"""Other users and other machines: a plain user, and a second, empty Docker engine."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+def require_root(why: str) -> None:
+    """Fail (in CI, which runs as root) or skip (elsewhere) a test that needs root."""
+    if os.geteuid() != 0:
+        reason = f"{why}: run the tests as root"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+def plain_user(name: str, *, home: bool = False) -> pwd.struct_passwd:
+    """A user with no special rights and its own /etc/subuid range, made once (needs root)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
+        extra = ["--create-home"] if home else []
+        subprocess.run(["useradd", "--user-group", "--shell", "/bin/sh", *extra, name], check=True)
+        return pwd.getpwnam(name)
+
+
+class SecondEngine:
+    """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
+
+    def __init__(self) -> None:
+        # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
+        self.bridge = f"lsbr{os.getpid() % 10000}"
+        self.subnet = f"172.29.{os.getpid() % 200 + 20}"
+        self.host = f"unix://{self.root}/docker.sock"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> SecondEngine:
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the process holds it)
+        self.process = subprocess.Popen(
+            [
+                "dockerd",
+                f"--data-root={self.root / 'data'}",
+                f"--exec-root={self.root / 'exec'}",
+                f"--pidfile={self.root / 'dockerd.pid'}",
+                f"--host={self.host}",
+                f"--bridge={self.bridge}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while subprocess.run(
+            ["/usr/bin/docker", "--host", self.host, "version"], capture_output=True
+        ).returncode:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the second engine did not start:\n{self.log()}", pytrace=False)
+            time.sleep(0.5)
+        return self
+
+    def log(self) -> str:
+        return (self.root / "dockerd.log").read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        """Stop the engine, then remove its bridge, its firewall rules and its files."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(60)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        table = ""
+        for line in rules.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith("-A ") and (self.bridge in line or self.subnet in line):
+                subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"ip {' '.join(args)} failed: {proc.stderr}"

@@ -1,0 +1,164 @@
+"""Unit tests for the pure parts of lockstep.toolchain: pinned tools and the fingerprint."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from lockstep import toolchain
+
+REPO = Path(__file__).resolve().parents[3]
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "0.1.0"
+dependencies = [
+    "numpy (==2.4.6)",
+    "pandas (==3.1.1)",
+]
+
+[tool.poetry]
+requires-poetry = "==2.5.1"
+
+[tool.poetry.requires-plugins]
+poetry-plugin-export = "==1.10.1"
+
+[tool.poetry.group.dev.dependencies]
+pytest = "==9.2.0"
+
+[tool.ruff]
+line-length = 100
+"""
+
+LOCK = """\
+[[package]]
+name = "numpy"
+version = "2.4.6"
+
+[metadata]
+content-hash = "abc"
+"""
+
+
+TOOLCHAIN = """\
+poetry==2.5.1 \\
+    --hash=sha256:aaaa
+poetry-plugin-export==1.10.1 \\
+    --hash=sha256:bbbb
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A minimal project: pyproject.toml, poetry.lock and the toolchain module itself."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "poetry.lock").write_text(LOCK)
+    target = tmp_path / "src" / "lockstep" / "toolchain.py"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(REPO / "src" / "lockstep" / "toolchain.py", target)
+    locked = tmp_path / toolchain.TOOLCHAIN
+    locked.parent.mkdir(parents=True)
+    locked.write_text(TOOLCHAIN)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_poetry_specs_reads_poetry_and_plugins(project: Path) -> None:
+    assert toolchain.poetry_specs(project) == [
+        "poetry==2.5.1",
+        "poetry-plugin-export==1.10.1",
+    ]
+
+
+def test_poetry_specs_without_plugins(project: Path) -> None:
+    edit(
+        project / "pyproject.toml",
+        '[tool.poetry.requires-plugins]\npoetry-plugin-export = "==1.10.1"\n',
+        "",
+    )
+    assert toolchain.poetry_specs(project) == ["poetry==2.5.1"]
+
+
+def test_poetry_specs_of_this_repo_pin_exact_versions() -> None:
+    specs = toolchain.poetry_specs(REPO)
+    assert specs[0].startswith("poetry==")
+    assert all("==" in spec for spec in specs)
+
+
+def test_inputs_digest_is_stable(project: Path) -> None:
+    first = toolchain.inputs_digest(project)
+    assert first == toolchain.inputs_digest(project)
+    assert len(first) == 64
+    int(first, 16)
+
+
+def test_inputs_digest_changes_with_poetry_lock(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / "poetry.lock", 'version = "2.4.6"', 'version = "2.4.7"')
+    assert toolchain.inputs_digest(project) != before
+
+
+def test_inputs_digest_changes_with_project_dependencies(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / "pyproject.toml", '"pandas (==3.1.1)"', '"pandas (==3.1.2)"')
+    assert toolchain.inputs_digest(project) != before
+
+
+def test_inputs_digest_changes_with_poetry_settings(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / "pyproject.toml", 'pytest = "==9.2.0"', 'pytest = "==9.2.1"')
+    assert toolchain.inputs_digest(project) != before
+
+
+def test_inputs_digest_changes_with_the_toolchain_module(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    with (project / "src" / "lockstep" / "toolchain.py").open("a") as handle:
+        handle.write("\n# changed\n")
+    assert toolchain.inputs_digest(project) != before
+
+
+def test_inputs_digest_ignores_ruff_settings(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / "pyproject.toml", "line-length = 100", "line-length = 120")
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.ruff.lint]\nselect = ["E", "F"]\n')
+    assert toolchain.inputs_digest(project) == before
+
+
+def test_inputs_digest_ignores_formatting_of_relevant_tables(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / "pyproject.toml", '    "numpy (==2.4.6)",\n', '  "numpy (==2.4.6)",  # pinned\n')
+    assert toolchain.inputs_digest(project) == before
+
+
+def test_inputs_digest_changes_with_the_toolchain_lock(project: Path) -> None:
+    before = toolchain.inputs_digest(project)
+    edit(project / toolchain.TOOLCHAIN, "sha256:aaaa", "sha256:cccc")
+    assert toolchain.inputs_digest(project) != before
+
+
+def test_a_toolchain_lock_that_misses_a_pin_is_refused_before_installing(project, capsys):
+    edit(project / "pyproject.toml", 'requires-poetry = "==2.5.1"', 'requires-poetry = "==2.6.0"')
+    with pytest.raises(SystemExit) as caught:
+        toolchain.ensure_poetry(project)
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"error: {toolchain.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
+        "regenerate it with the command at its top"
+    )
+    assert not (project / ".lockstep").exists()
+
+
+def test_this_repos_toolchain_lock_pins_what_pyproject_asks_for() -> None:
+    text = (REPO / toolchain.TOOLCHAIN).read_text()
+    for spec in toolchain.poetry_specs(REPO):
+        assert f"\n{spec} \\\n" in text, spec
+    assert "--hash=sha256:" in text
