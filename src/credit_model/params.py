@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep.errors import InvalidParamError
+from lockstep.errors import InvalidParamError, ParamsError
 from lockstep.runtime import months, params
 
 # Application ids are month * ID_STRIDE + row, so a month holds fewer rows than this.
@@ -111,6 +111,12 @@ def load(path: Path, section: str):
 
 
 def check(path: Path) -> None:
-    """Validate every section, so a bad value stops a run before any stage starts."""
-    for section in SECTIONS:
-        load(path, section)
+    """Validate every section, and what sections must agree on, before any stage starts."""
+    loaded = {section: load(path, section) for section in SECTIONS}
+    ingest, features = loaded["ingest"], loaded["features"]
+    if features.test_months >= len(ingest.months):
+        raise ParamsError(
+            f"{path}: features.test_months: {features.test_months} months held out, but the "
+            f"extract has {len(ingest.months)} ({ingest.first_month} to {ingest.as_of})",
+            "hold out fewer months than the extract has, so that some are left to train on",
+        )

@@ -113,9 +113,9 @@ def load(root: Path) -> Settings:
         raise ConfigError(f"{pyproject}: not found", "run from the project root") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: {exc}", "fix the TOML syntax") from None
-    table = dict(data.get("tool", {}).get("lockstep", {}))
-    base = _build(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
-    refresh = _build(RefreshSettings, table.pop("refresh", {}), "tool.lockstep.refresh")
+    table = _table(data.get("tool", {}).get("lockstep", {}), "tool.lockstep")
+    base = _section(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
+    refresh = _section(RefreshSettings, table.pop("refresh", {}), "tool.lockstep.refresh")
     settings = _build(
         Settings, {"image": "", **table}, "tool.lockstep", root=root, base=base, refresh=refresh
     )
@@ -135,6 +135,21 @@ def load(root: Path) -> Settings:
             "pin it as name@sha256:<digest>, or set allow_unpinned = true to accept drift",
         )
     return settings
+
+
+def _table(value: Any, name: str) -> dict[str, Any]:
+    """A settings table, or one line saying it is not one."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"[{name}] is {value!r}, not a table of settings",
+            f"write it as a [{name}] section in pyproject.toml",
+        )
+    return dict(value)
+
+
+def _section(kind: type, value: Any, name: str) -> Any:
+    """A settings dataclass from a sub-table."""
+    return _build(kind, _table(value, name), name)
 
 
 def _build(kind: type, values: dict[str, Any], table: str, **fixed: Any) -> Any:

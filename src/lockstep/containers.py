@@ -2,8 +2,10 @@
 
 The workspace is bind-mounted at the same place every time, the process runs as the caller's
 uid:gid (so every file it writes belongs to them), DVC's hash cache persists on the host between
-runs, and the CA bundle is mounted read-only. Ctrl-C or SIGTERM stops and removes the container;
-the exit code is the command's.
+runs, and the CA bundle is mounted read-only. Ctrl-C, SIGTERM or SIGHUP stops and removes the
+container, and a second Ctrl-C cannot cut that short; a container that a killed run left behind
+is found by its workspace label: removed when stopped, refused while it runs. The exit code is
+the command's.
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from dataclasses import dataclass, field
 from lockstep import paths
 from lockstep.config import Settings
 from lockstep.engines import Engine
+from lockstep.errors import WorkspaceBusyError
 
 CA_TARGET = "/etc/ssl/certs/lockstep-ca.pem"
 CONTAINER_PREFIX = "lockstep-run-"
+# Every run container names its workspace, so that a later run finds one a killed run left.
+WORKSPACE_LABEL = "io.lockstep.workspace"
+# Ctrl-C, a `kill`, a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -34,11 +41,17 @@ class Run:
     env: dict[str, str] = field(default_factory=dict)
     volumes: list[str] = field(default_factory=list)
     name: str = field(default_factory=lambda: CONTAINER_PREFIX + secrets.token_hex(6))
+    network: str = ""
     output: str = ""
 
     def with_env(self, **env: str) -> Run:
         """Add environment variables; returns self."""
         self.env.update(env)
+        return self
+
+    def with_network(self, network: str) -> Run:
+        """Run on a docker network (`none`: no network at all); returns self."""
+        self.network = network
         return self
 
     def with_volume(self, host: str, target: str = "", mode: str = "rw") -> Run:
@@ -64,7 +77,10 @@ class Run:
             **self.env,
         }
         args = ["run", "--rm", "--init", "--name", self.name]
+        args += ["--label", f"{WORKSPACE_LABEL}={settings.root}"]
         args += ["--user", f"{os.getuid()}:{os.getgid()}"]
+        if self.network:
+            args += ["--network", self.network]
         args += ["--volume", f"{settings.root}:{workdir}", "--workdir", workdir]
         for volume in self.volumes:
             args += ["--volume", volume]
@@ -77,27 +93,60 @@ class Run:
         return [*args, self.image, *self.command]
 
     def start(self) -> int:
-        """Run to completion, streaming output; return the command's exit code."""
+        """Run to completion, streaming output; return the command's exit code.
+
+        Raises:
+            WorkspaceBusyError: a container of an earlier run on this workspace still runs
+                (its run was killed before it could stop it).
+        """
+        self.clear_leftovers()
         with self._stopped_on_signal():
             proc = self.engine.run(*self.arguments(), tee=True, check=False)
         self.output = proc.stdout
         return proc.returncode
 
+    def clear_leftovers(self) -> None:
+        """Remove stopped containers of earlier runs on this workspace; refuse a running one."""
+        label = f"{WORKSPACE_LABEL}={self.settings.root}"
+        listed = self.engine.run(
+            "ps",
+            "--all",
+            "--filter",
+            f"label={label}",
+            "--format",
+            "{{.Names}} {{.State}}",
+            capture=True,
+            quiet=True,
+        ).stdout.split("\n")
+        for name, state in (line.split(" ", 1) for line in listed if line.strip()):
+            if state == "running":
+                raise WorkspaceBusyError(
+                    f"the container {name} of an earlier run still works on this workspace",
+                    f"wait for it to end, or stop it: docker rm --force {name}",
+                )
+            self.engine.run("rm", "--force", name, capture=True, quiet=True, check=False)
+
     def stop(self) -> None:
-        """Remove the container if it still exists."""
-        self.engine.run("rm", "--force", self.name, capture=True, quiet=True, check=False)
+        """Remove the container if it still exists; a second Ctrl-C cannot cut this short."""
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+        try:
+            self.engine.run("rm", "--force", self.name, capture=True, quiet=True, check=False)
+        finally:
+            for sig, handler in ignored.items():
+                signal.signal(sig, handler)
 
     @contextlib.contextmanager
     def _stopped_on_signal(self) -> Iterator[None]:
-        """Turn SIGTERM into KeyboardInterrupt and remove the container on either."""
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        """Turn SIGTERM and SIGHUP into KeyboardInterrupt; remove the container on any."""
+        previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS[1:]}
         try:
             yield
         except KeyboardInterrupt:
             self.stop()
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _interrupt(signum, frame) -> None:

@@ -5,17 +5,21 @@ poetry pins, the CA bundle as a BuildKit secret), so its initializeCommand runs
 `./inv devcontainer` on the host first. That builds (or reuses) the `dev` target exactly as
 `invoke build --target dev` does, and tags it `<image>-dev:devcontainer`, the stable name
 devcontainer.json opens. On top goes one layer, specific to this host, that only edits
-/etc/group: the container user joins the group owning the host's Docker socket, so `invoke build`
-and the Docker tests work from the editor. The environment fingerprint is unchanged.
+/etc/group. When you opt in to the host's Docker socket (LOCKSTEP_DEVCONTAINER_DOCKER_SOCKET,
+which devcontainer.json also mounts), the container user joins the group owning it, so
+`invoke build` and the Docker tests work from the editor; without it the container has no
+engine. The environment fingerprint is unchanged either way.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lockstep import paths, pipeline
 from lockstep.config import Settings
 from lockstep.engines import Engine
+from lockstep.errors import ConfigError
 from lockstep.files import atomic_write
 from lockstep.images import builder
 from lockstep.shell import say
@@ -23,7 +27,8 @@ from lockstep.shell import say
 TAG = "devcontainer"
 # The user the Dockerfile creates; devcontainer.json names it as remoteUser.
 USER = "lockstep"
-SOCKET = Path("/var/run/docker.sock")
+# Set on the host to the engine's socket to give the devcontainer the host's Docker engine.
+SOCKET_VARIABLE = "LOCKSTEP_DEVCONTAINER_DOCKER_SOCKET"
 # In the workspace, so the container sees them at the same path. `.lockstep/` is git-ignored.
 IMAGE_CA = "/etc/ssl/certs/ca-certificates.crt"
 FROM_LABEL = f"{builder.LABEL}.devcontainer.from"
@@ -58,12 +63,30 @@ def prepare(settings: Settings) -> tuple[str, builder.Image]:
     return ref, dev
 
 
-def socket_gid(socket: Path = SOCKET) -> int | None:
-    """The group owning the host's Docker socket, or None when there is no socket there."""
-    try:
-        return socket.stat().st_gid
-    except OSError:
+def socket_gid() -> int | None:
+    """The group owning the Docker socket the user opted in to, or None without one.
+
+    Raises:
+        ConfigError: the socket is missing, or belongs to group 0 (root's group: joining it
+            would give the container user much more than the engine).
+    """
+    chosen = os.environ.get(SOCKET_VARIABLE, "")
+    if not chosen:
         return None
+    try:
+        gid = Path(chosen).stat().st_gid
+    except OSError as exc:
+        raise ConfigError(
+            f"{SOCKET_VARIABLE}={chosen}: {exc.strerror}",
+            "point it at the engine's socket (usually /var/run/docker.sock), or unset it",
+        ) from None
+    if gid == 0:
+        raise ConfigError(
+            f"{chosen} belongs to group 0 (root): the container user would join root's group",
+            "give the socket a group of its own (`docker`, as Debian's docker.io does), "
+            f"or unset {SOCKET_VARIABLE}",
+        )
+    return gid
 
 
 def dockerfile(base: str, gid: int | None, labels: dict[str, str]) -> str:

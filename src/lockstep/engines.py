@@ -72,7 +72,7 @@ def find(preferred: str = "") -> Engine:
     for path in dict.fromkeys(found):
         problem = _problem(path)
         if problem is None:
-            if path != shutil.which(names[0]):
+            if problems:
                 say(f"using {path} ({problems[-1]})")
             return Engine(path)
         problems.append(problem)
@@ -94,7 +94,10 @@ def _problem(cli: str) -> str | None:
         versions = shell.output([cli, "version", "--format", "{{json .}}"])
     except CommandError as exc:
         return f"{cli} cannot reach the engine ({exc.message})"
-    client = json.loads(versions).get("Client", {}).get("Version", "0")
+    try:
+        client = json.loads(versions).get("Client", {}).get("Version", "0")
+    except (json.JSONDecodeError, AttributeError):
+        return f"{cli} is not a docker CLI: `{cli} version` printed no version record"
     if _major(client) < 23:
         return None  # BuildKit is built into clients before 23.0
     if shell.run([cli, "buildx", "version"], capture=True, quiet=True, check=False).returncode:

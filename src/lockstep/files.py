@@ -1,10 +1,12 @@
-"""Atomic file writes: a temp file beside the target, then a rename.
+"""Files: atomic writes, and the operating system's errors about files in one line.
 
-A reader (or a crash) never sees half a file, and the previous content survives any failure.
+A write goes to a temp file beside the target, then a rename: a reader (or a crash, or a full
+disk) never sees half a file, and the previous content survives any failure.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -23,3 +25,26 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An operating system error as one line: what failed, on which file, and what to do."""
+    where = f": {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        owner = _owner(exc.filename)
+        return (
+            f"{reason}{where}{owner}; give the file back to your user "
+            "(a run with sudo leaves root's files: `sudo chown -R $USER .`)"
+        )
+    if exc.errno == errno.ENOSPC:
+        return f"{reason}{where}; free some disk space and run again (nothing was replaced)"
+    return f"{reason}{where}"
+
+
+def _owner(filename: str | None) -> str:
+    """` (owned by uid N)` for a file that exists, else ""."""
+    try:
+        return f" (owned by uid {os.stat(filename).st_uid})" if filename else ""
+    except OSError:
+        return ""

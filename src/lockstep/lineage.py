@@ -55,6 +55,29 @@ def output_hashes(lock: dict) -> dict[str, str]:
     }
 
 
+def changed_stages(before: dict, after: dict) -> list[str]:
+    """Stages whose dvc.lock entries a run added or changed.
+
+    Those are the stages it ran or restored from DVC's run cache, whatever DVC printed.
+    """
+    old = before.get("stages", {})
+    return [name for name, entry in after.get("stages", {}).items() if old.get(name) != entry]
+
+
+def disagreements(record: LineageRecord, lock: dict) -> list[str]:
+    """Where the lineage and dvc.lock disagree, one phrase per stage; empty when they agree."""
+    found = []
+    for stage in sorted(set(lock.get("stages", {})) | set(record.stages)):
+        outs = stage_outputs(lock, stage)
+        if stage not in record.stages:
+            found.append(f"{stage} has no lineage")
+        elif stage not in lock.get("stages", {}):
+            found.append(f"{stage} is in the lineage but not in dvc.lock")
+        elif record.stages[stage].outs != outs:
+            found.append(f"{stage}'s outputs differ from dvc.lock's")
+    return found
+
+
 def read_dvc_lock(root: Path) -> dict:
     """The parsed dvc.lock, or an empty record when there is none yet."""
     path = root / "dvc.lock"

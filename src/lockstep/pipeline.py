@@ -8,7 +8,6 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import platform
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,8 +26,6 @@ ENVIRONMENT_HEADER = (
     "# Written by `invoke build`: the fingerprint of the locked environment the pipeline runs\n"
     "# in. Every stage depends on it, so a change of environment makes the results stale.\n"
 )
-# DVC 3 announces every stage it runs with this line.
-RUNNING = re.compile(r"^Running stage '([^']+)'", re.MULTILINE)
 
 
 def build(
@@ -55,19 +52,26 @@ def repro(
 ) -> int:
     """Run the pipeline, record lineage and print the verdict; return DVC's exit code.
 
-    Lineage is updated for the stages that ran; the verdict says whether the outputs are those
-    the committed dvc.lock records, and how the environment compares with the recorded one.
+    Lineage is recorded for exactly the stages whose dvc.lock entries the run changed, whatever
+    DVC printed and however the run ended (a failure, Ctrl-C): what dvc.lock says ran, the
+    lineage says ran in. The verdict says whether the outputs are those the committed dvc.lock
+    records, and how the environment compares with the recorded one.
     """
-    with workspace.locked(settings.root, "invoke repro"):
+    root = settings.root
+    with workspace.locked(root, "invoke repro"):
         if local or fingerprint.inside_image():
-            code, output, env = _run_here(settings, dvc_args)
-            drift = f"where: {env.where}"
+            env, command, drift = _prepare_here(settings, dvc_args)
         else:
-            code, output, env, drift = _run_in_container(settings, dvc_args, strict=strict)
-        stages = ran_stages(output, succeeded=code == 0)
-        if stages:
-            lineage.update(settings.root, stages, env, lineage.read_dvc_lock(settings.root))
-        say(verdict(settings.root, drift))
+            env, command, drift = _prepare_container(settings, dvc_args, strict=strict)
+        before = lineage.read_dvc_lock(root)
+        try:
+            code = command()
+        finally:
+            after = lineage.read_dvc_lock(root)
+            ran = lineage.changed_stages(before, after)
+            if ran:
+                lineage.update(root, ran, env, after)
+        say(verdict(root, drift))
     return code
 
 
@@ -91,20 +95,12 @@ def verdict(root: Path, environment: str) -> str:
     )
 
 
-def ran_stages(output: str, *, succeeded: bool) -> list[str]:
-    """Stages DVC ran to completion: all it announced, less the last one if the run failed."""
-    started = list(dict.fromkeys(RUNNING.findall(output)))
-    return started if succeeded else started[:-1]
-
-
-def _run_in_container(settings: Settings, dvc_args: Sequence[str], *, strict: bool):
+def _prepare_container(settings: Settings, dvc_args: Sequence[str], *, strict: bool):
+    """The environment of a run in the image, the run itself, and how the environment compares."""
     engine, image = build(settings, strict=strict)
-    source = _source_state(settings)
-    run = Run(settings, engine, image.id, ["dvc", "repro", *dvc_args])
-    code = run.start()
     env = _environment(
         settings,
-        **source,
+        **_source_state(settings),
         where="container",
         image_id=image.id,
         image_tag=image.tag,
@@ -113,7 +109,8 @@ def _run_in_container(settings: Settings, dvc_args: Sequence[str], *, strict: bo
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
     )
-    return code, run.output, env, _environment_drift(settings, image)
+    run = Run(settings, engine, image.id, ["dvc", "repro", *dvc_args])
+    return env, run.start, _environment_drift(settings, image)
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
@@ -141,19 +138,19 @@ def _committed(root: Path, path: str) -> str | None:
         return None
 
 
-def _run_here(settings: Settings, dvc_args: Sequence[str]):
+def _prepare_here(settings: Settings, dvc_args: Sequence[str]):
+    """The environment of a run right here (.venv, or inside the devcontainer), and the run."""
     inside = fingerprint.inside_image()
     value = fingerprint.fingerprint(fingerprint.describe()) if inside else None
     if value:
         # As `invoke build` does for batch runs: the stages depend on the environment they run
         # in, so a devcontainer on a newer lock than environment.yaml must make them stale.
         write_environment(settings.root, value)
-    source = _source_state(settings)
-    proc = shell.run(["dvc", "repro", *dvc_args], cwd=settings.root, tee=True, check=False)
+    where = fingerprint.where() if inside else "host"
     env = _environment(
         settings,
-        **source,
-        where=fingerprint.where() if inside else "host",
+        **_source_state(settings),
+        where=where,
         image_id=None,
         image_tag=None,
         fingerprint=value,
@@ -161,7 +158,12 @@ def _run_here(settings: Settings, dvc_args: Sequence[str]):
         dvc_version=shell.output(["dvc", "--version"], cwd=settings.root),
         python_version=platform.python_version(),
     )
-    return proc.returncode, proc.stdout, env
+
+    def command() -> int:
+        cmd = ["dvc", "repro", *dvc_args]
+        return shell.run(cmd, cwd=settings.root, tee=True, check=False).returncode
+
+    return env, command, f"where: {where}"
 
 
 def _source_state(settings: Settings) -> dict:

@@ -49,11 +49,19 @@ class Replay:
     tree: Path
 
     def container(self, command: Sequence[str], *, where: str, workdir: str = "") -> Run:
-        """A container of the recorded image on the worktree (mounted at `workdir`)."""
+        """A container of the recorded image on the worktree (mounted at `workdir`).
+
+        With no network: a replay computes from what the revision holds. Its mounts and CA
+        bundle are the current checkout's: a revision's files choose nothing on this host.
+        """
         settings = dataclasses.replace(
-            self.settings, root=self.tree, workdir=workdir or self.settings.workdir
+            self.settings,
+            root=self.tree,
+            workdir=workdir or self.settings.workdir,
+            ca_bundle=str(self.settings.ca_bundle_path() or ""),
         )
-        return Run(settings, self.engine, self.image_id, command).with_env(LOCKSTEP_WHERE=where)
+        run = Run(settings, self.engine, self.image_id, command).with_network("none")
+        return run.with_env(LOCKSTEP_WHERE=where)
 
 
 @contextlib.contextmanager

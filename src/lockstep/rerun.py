@@ -16,7 +16,7 @@ import yaml
 from lockstep import git, lineage, replay, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import LockstepError
+from lockstep.errors import ConfigError, LockstepError
 
 
 @dataclass
@@ -27,13 +27,22 @@ class Verdict:
     image_id: str
     outputs: list[tuple[str, str, bool]] = field(default_factory=list)
     metrics: list[tuple[str, float | None, float | None, bool]] = field(default_factory=list)
+    # Metric files: with a tolerance, their bytes may differ as long as their values agree.
+    metric_paths: set[str] = field(default_factory=set)
 
     def identical(self, tolerance: float | None = None) -> bool:
-        """True when every output and metric matches (metrics within tolerance when given)."""
+        """True when every output and metric matches (metrics within tolerance when given).
+
+        A tolerance is for metrics only: every other output must be byte-identical. A
+        comparison that checked no output proves nothing, and is never identical.
+        """
+        if not self.outputs:
+            return False
         metrics_ok = all(ok for *_, ok in self.metrics)
+        outputs = self.outputs
         if tolerance is not None:
-            return metrics_ok
-        return metrics_ok and all(same for *_, same in self.outputs)
+            outputs = [row for row in outputs if row[1] not in self.metric_paths]
+        return metrics_ok and all(same for *_, same in outputs)
 
     def table(self) -> str:
         """The verdict as readable text."""
@@ -65,12 +74,18 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
     """Compare the rerun in `tree` with what was committed at `commit`."""
     verdict = Verdict(rev, image_id)
     recorded = yaml.safe_load(git.show(root, commit, "dvc.lock")) or {}
+    declared = yaml.safe_load(git.show(root, commit, "dvc.yaml")) or {}
     rerun_lock = lineage.read_dvc_lock(tree)
-    for stage in sorted(recorded.get("stages", {})):
+    # Every stage dvc.yaml declares is compared: one dvc.lock never recorded cannot pass.
+    for stage in sorted(set(declared.get("stages", {})) | set(recorded.get("stages", {}))):
         new = lineage.stage_outputs(rerun_lock, stage)
-        for path, md5 in sorted(lineage.stage_outputs(recorded, stage).items()):
+        old = lineage.stage_outputs(recorded, stage)
+        if not old:
+            verdict.outputs.append((stage, "(not in the revision's dvc.lock)", False))
+        for path, md5 in sorted(old.items()):
             verdict.outputs.append((stage, path, new.get(path) == md5))
-    for path in metric_files(yaml.safe_load(git.show(root, commit, "dvc.yaml"))):
+    verdict.metric_paths = set(metric_files(declared))
+    for path in sorted(verdict.metric_paths):
         old = flatten(json.loads(git.show(root, commit, path)))
         new = flatten(json.loads((tree / path).read_text()))
         for key in sorted(old.keys() | new.keys()):
@@ -80,6 +95,26 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
             )
             verdict.metrics.append((f"{path}:{key}", a, b, ok))
     return verdict
+
+
+def parse_tolerance(text: str | None) -> float | None:
+    """`--tolerance` as a number: finite and not negative.
+
+    Raises:
+        ConfigError: it is not such a number.
+    """
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(
+            f"--tolerance {text!r} is not a number of 0 or more",
+            "give the largest metric difference to accept, e.g. --tolerance 0.001",
+        )
+    return value
 
 
 def metric_files(dvc_yaml: dict) -> list[str]:

@@ -18,7 +18,17 @@ import shlex
 from pathlib import Path
 
 from invoke import Collection, Context, Exit, task
-from lockstep import config, devcontainer, engines, git, lineage, pipeline, rerun
+from lockstep import (
+    config,
+    devcontainer,
+    engines,
+    files,
+    git,
+    lineage,
+    pipeline,
+    rerun,
+    workspace,
+)
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
@@ -46,7 +56,15 @@ def collection(root: Path) -> Collection:
 )
 def build(c, target="runtime", update_base=False, strict=False):
     """Build the pinned image (reused when its inputs have not changed)."""
-    _, image = guard(pipeline.build, settings(c), target, update_base=update_base, strict=strict)
+    _, image = exclusive(
+        c,
+        "invoke build",
+        pipeline.build,
+        settings(c),
+        target,
+        update_base=update_base,
+        strict=strict,
+    )
     print(f"{image.tag}  {image.commit_tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -54,7 +72,7 @@ def build(c, target="runtime", update_base=False, strict=False):
 @task
 def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
-    tag, image = guard(devcontainer.prepare, settings(c))
+    tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, settings(c))
     print(f"{tag}  from {image.tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -80,12 +98,19 @@ def lineage_(c, json_=False):
     """Show which image and environment produced each stage's outputs."""
     record = guard(lineage.read, root(c) / lineage.PATH)
     print(json.dumps(record.to_dict(), indent=2, sort_keys=True) if json_ else record.table())
+    problems = lineage.disagreements(record, lineage.read_dvc_lock(root(c)))
+    if problems:
+        raise Exit(
+            f"error: the lineage and dvc.lock disagree: {'; '.join(problems)}; "
+            "run `invoke repro --force` to record every stage again",
+            code=1,
+        )
 
 
 @task
 def push(c):
     """Push the recorded images to the registry and record their digests."""
-    pushed = guard(registry.push_recorded, settings(c), engine(c))
+    pushed = exclusive(c, "invoke push", registry.push_recorded, settings(c), engine(c))
     for image_id, digest in pushed.items():
         print(f"{image_id}  {digest}")
 
@@ -100,7 +125,7 @@ def pull(c, rev):
 @task
 def archive(c):
     """Store the recorded images in the DVC remote (reruns need no registry)."""
-    for dvc_file in guard(store.save_recorded, settings(c), engine(c)):
+    for dvc_file in exclusive(c, "invoke archive", store.save_recorded, settings(c), engine(c)):
         print(f"{dvc_file.relative_to(root(c))}  (commit it)")
 
 
@@ -113,7 +138,7 @@ def archive(c):
 def rerun_(c, rev, tolerance=None):
     """Rerun past results in their recorded images and verify them."""
     revs = [name for word in rev.split() for name in guard(git.expand, root(c), word)]
-    limit = float(tolerance) if tolerance is not None else None
+    limit = guard(rerun.parse_tolerance, tolerance)
     failed = []
     for name in revs:
         verdict = guard(rerun.rerun, settings(c), engine(c), name, tolerance=limit)
@@ -133,7 +158,9 @@ def rerun_(c, rev, tolerance=None):
 )
 def refresh(c, as_of="", promote=False):
     """Re-fit the champion on new data; exit 3 when a release is recommended."""
-    result = guard(cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote)
+    result = exclusive(
+        c, "invoke refresh", cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote
+    )
     print(f"{result['decision']}: {result['reason']}")
     print(f"report: {report.REPORT_DIR}/report.md")
     if result.get("promoted"):
@@ -178,10 +205,21 @@ def engine(c: Context) -> Engine:
     return guard(engines.find, settings(c).docker_cli())
 
 
+def exclusive(c: Context, purpose: str, func, *args, **kwargs):
+    """`guard(func, ...)` while holding the workspace lock: one writer at a time."""
+
+    def locked():
+        with workspace.locked(root(c), purpose):
+            return func(*args, **kwargs)
+
+    return guard(locked)
+
+
 def guard(func, *args, **kwargs):
     """Call a kit function; a LockstepError ends the task with its one-line message.
 
-    Ctrl-C ends it too: the kit has already removed its containers and worktrees.
+    Ctrl-C ends it too: the kit has already removed its containers and worktrees. An error
+    from the operating system (a file another user owns, a full disk) gets one line too.
     """
     try:
         return func(*args, **kwargs)
@@ -189,3 +227,5 @@ def guard(func, *args, **kwargs):
         raise Exit(f"error: {exc}", code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted: nothing was left running; rerun to continue", code=130) from None
+    except OSError as exc:
+        raise Exit(f"error: {files.describe_os_error(exc)}", code=2) from None

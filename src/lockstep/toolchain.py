@@ -26,28 +26,45 @@ if not __package__:
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from lockstep import paths, shell
-from lockstep.errors import CommandError
+from lockstep.errors import CommandError, ConfigError, LockfileError, LockstepError
 from lockstep.shell import say
 
 STAMP = "lockstep-stamp"
 # Poetry, its plugins and everything they need, every file's hash pinned (uv pip compile).
 TOOLCHAIN = "docker/toolchain/poetry.txt"
+PIP_QUIET = ("-m", "pip", "--disable-pip-version-check", "--quiet")
 
 
 def main(root: Path, argv: list[str]) -> None:
     """Make sure .venv matches the lock, then exec invoke with `argv`."""
+    try:
+        prepare(root)
+    except LockstepError as exc:
+        code = exc.returncode if isinstance(exc, CommandError) else exc.exit_code
+        fail(str(exc), code)
     venv = root / ".venv"
-    digest = inputs_digest(root)
-    stamp = venv / STAMP
-    if not (stamp.exists() and stamp.read_text() == digest):
-        sync(root, venv)
-        stamp.write_text(digest)
     invoke = venv / "bin" / "invoke"
     os.chdir(root)
     # Tasks run dvc, pytest and ruff by name: put the environment first on PATH.
     os.environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["VIRTUAL_ENV"] = str(venv)
     os.execv(invoke, [str(invoke), *argv])
+
+
+def prepare(root: Path) -> None:
+    """Install the pinned Poetry and the locked environment when they are missing or stale.
+
+    Raises:
+        LockfileError: the lock is stale, or the toolchain file does not pin pyproject's Poetry.
+        ConfigError: pyproject.toml cannot be read.
+        CommandError: an installer failed.
+    """
+    venv = root / ".venv"
+    digest = inputs_digest(root)
+    stamp = venv / STAMP
+    if not (stamp.exists() and stamp.read_text() == digest):
+        sync(root, venv)
+        stamp.write_text(digest)
 
 
 def inputs_digest(root: Path) -> str:
@@ -77,6 +94,8 @@ def sync(root: Path, venv: Path) -> None:
     run([*export, "--output", requirements], root)
     installed = venv / "requirements.txt"
     if installed.exists() and installed.read_text() == requirements.read_text():
+        # Same dependencies; the project's own metadata (its scripts, say) may have changed.
+        run([venv / "bin" / "python", *PIP_QUIET, "install", "--no-deps", "--editable", "."], root)
         return
     say("installing the locked environment into .venv (once per lock change; about a minute)")
     install(root, venv, requirements)
@@ -96,7 +115,7 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
         venv.rename(previous)
     try:
         run([sys.executable, "-m", "venv", venv], root)
-        pip = [venv / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "--quiet"]
+        pip = [venv / "bin" / "python", *PIP_QUIET]
         run([*pip, "install", "--require-hashes", "--no-deps", "-r", requirements], root)
         run([*pip, "install", "--no-deps", "--editable", "."], root)
     except BaseException:
@@ -119,9 +138,9 @@ def ensure_poetry(root: Path) -> Path:
     text = locked.read_text() if locked.is_file() else ""
     missing = [spec for spec in specs if not re.search(rf"(?m)^{re.escape(spec)}[ ;\\]", text)]
     if missing:
-        fail(
-            f"{TOOLCHAIN} does not pin {', '.join(missing)} (pyproject.toml asks for it); "
-            f"regenerate it with the command at its top"
+        raise LockfileError(
+            f"{TOOLCHAIN} does not pin {', '.join(missing)} (pyproject.toml asks for it)",
+            "regenerate it with the command at its top",
         )
     home = root / paths.POETRY
     poetry = home / "bin" / "poetry"
@@ -131,7 +150,7 @@ def ensure_poetry(root: Path) -> Path:
     say(f"installing {' '.join(specs)} into {paths.POETRY} (every file hash-checked)")
     shutil.rmtree(home, ignore_errors=True)
     run([sys.executable, "-m", "venv", home], root)
-    pip = [home / "bin" / "python", "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    pip = [home / "bin" / "python", *PIP_QUIET]
     run([*pip, "install", "--require-hashes", "-r", locked], root)
     marker.write_text(text)
     return poetry
@@ -154,30 +173,32 @@ def read_pyproject(root: Path) -> dict:
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        fail(f"{path}: not found; run ./inv from a project made with the lockstep kit")
+        raise ConfigError(
+            f"{path}: not found", "run ./inv from a project made with the lockstep kit"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        fail(f"pyproject.toml: {exc}; fix the TOML syntax")
+        raise ConfigError(f"pyproject.toml: {exc}", "fix the TOML syntax") from None
     except OSError as exc:
-        fail(f"{path}: {exc.strerror}; check the file's permissions")
-    raise AssertionError("fail() does not return")
+        raise ConfigError(f"{path}: {exc.strerror}", "check the file's permissions") from None
 
 
 def check_lock(poetry: Path, root: Path) -> None:
     """Stop with a clear message when poetry.lock no longer matches pyproject.toml."""
     proc = shell.run([poetry, "check", "--lock"], cwd=root, capture=True, quiet=True, check=False)
     if proc.returncode != 0:
-        fail(
-            "poetry.lock is out of date with pyproject.toml; "
-            "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)"
+        raise LockfileError(
+            "poetry.lock is out of date with pyproject.toml",
+            "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)",
         )
 
 
 def run(cmd: list, cwd: Path) -> None:
-    """Echo and run a command; a failure ends the set-up with its exit code."""
-    try:
-        shell.run(cmd, cwd=cwd)
-    except CommandError as exc:
-        fail(f"{exc.message}; see the output above", exc.returncode)
+    """Echo and run a command.
+
+    Raises:
+        CommandError: it failed (its output is above).
+    """
+    shell.run(cmd, cwd=cwd)
 
 
 def fail(message: str, code: int = 2) -> None:

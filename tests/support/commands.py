@@ -74,3 +74,15 @@ def wait_for(url: str, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def one_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one `error: ...` line a failed task ends with (no traceback before it)."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors and errors[-1] == lines[-1], proc.stderr
+    # Only a pipeline that ran may print errors of its own before the task's.
+    assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
+    return errors[-1]

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import config, engines
+from lockstep import config, engines, toolchain
 from lockstep.engines import Engine
 from lockstep.images import builder, debs, manifest
 
-from tests.support import commands
+from tests.support import commands, template
 
 REPO = Path(__file__).resolve().parents[2]
 # Not resolved: the venv's bin/python is a symlink, and the venv is what we want on PATH.
@@ -102,6 +102,7 @@ class Kit:
         files not ignored. Every copy starts from it, so edits made to the repository while the
         tests run cannot make two copies differ."""
         if self._snapshot is None:
+            toolchain.ensure_poetry(REPO)  # the pinned Poetry the copies share
             root = self.tmp.mktemp("snapshot")
             listed = commands.git(REPO, "ls-files", "-z")
             listed += commands.git(REPO, "ls-files", "--others", "--exclude-standard", "-z")
@@ -173,6 +174,8 @@ class Kit:
         params.write_text(text)
         commands.git(root, "init", "--quiet")
         commands.commit_all(root, "copy of the project for a test")
+        # Builds check the lock with the project's pinned Poetry: one install for all copies.
+        template.share_poetry(root)
         self.copies.append(root)
         return root
 
@@ -203,33 +206,13 @@ class Kit:
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """`invoke -r PROJECT ARGS`, as a user would run it (with `env` added)."""
-        proc = subprocess.run(
-            [str(self.invoke_cli), "-r", str(project), *args],
-            env=self.env(project, **(env or {})),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check:
-            assert proc.returncode == 0, (
-                f"invoke {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
+        cmd = [self.invoke_cli, "-r", project, *args]
+        env = self.env(project, **(env or {}))
+        return commands.run(cmd, env=env, check=check, timeout=timeout)
 
     def dvc(self, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the host's DVC (the locked version) in a copy."""
-        proc = subprocess.run(
-            [str(self.dvc_cli), *args],
-            cwd=project,
-            env=self.env(project),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-        return proc
+        return commands.run([self.dvc_cli, *args], project, env=self.env(project), timeout=300)
 
     out_hashes = staticmethod(lambda project: out_hashes(project))
 

@@ -14,12 +14,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from lockstep import git, paths, shell
+from lockstep import git, paths, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import BuildError, CommandError, LockfileError
+from lockstep.errors import BuildError, CommandError
 from lockstep.files import atomic_write
 from lockstep.images import base, debs
+from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
 LABEL = "io.lockstep"
@@ -232,24 +233,19 @@ def check_lock(settings: Settings) -> None:
     stamp, accepted = settings.path(paths.LOCK_CHECKED), hasher.hexdigest()
     if stamp.exists() and stamp.read_text() == accepted:
         return
-    poetry = settings.path(paths.POETRY) / "bin" / "poetry"
-    cmd = [str(poetry) if poetry.exists() else "poetry", "check", "--lock"]
-    try:
-        proc = shell.run(cmd, cwd=settings.root, capture=True, quiet=True, check=False)
-    except CommandError:
-        return  # No poetry here (inside a container): the image's own export checks the lock.
-    if proc.returncode != 0:
-        raise LockfileError(
-            "poetry.lock is out of date with pyproject.toml",
-            "re-lock (`poetry lock`; see the README's Dependencies section) and commit poetry.lock",
-        )
+    if fingerprint.inside_image():
+        return  # The devcontainer has no host Poetry; the build's own export checks the lock.
+    # The project's pinned Poetry (installed once, as ./inv does), never one from PATH.
+    toolchain.check_lock(toolchain.ensure_poetry(settings.root), settings.root)
     atomic_write(stamp, accepted.encode())
 
 
 def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Image | None:
     tag = f"{repository(settings, target)}:{key[:12]}"
     record = engine.inspect(tag)
-    if not record or f"{LABEL}.fingerprint" not in (record["Config"].get("Labels") or {}):
+    labels = (record or {}).get("Config", {}).get("Labels") or {}
+    # The tag is only a name: the image must say it was built from these inputs.
+    if f"{LABEL}.fingerprint" not in labels or labels.get(f"{LABEL}.content-key") != key:
         return None
     by_commit = commit_tag(settings, target)
     if by_commit not in (record.get("RepoTags") or []):

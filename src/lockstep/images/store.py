@@ -7,7 +7,9 @@ A rerun streams it back through DVC's API from the cache or the remote and `dock
 
 from __future__ import annotations
 
+import json
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from lockstep import lineage, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
-from lockstep.images import manifest
+from lockstep.images import manifest, oci
 from lockstep.shell import say
 
 FOLDER = "images"
@@ -76,9 +78,41 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
                 f"no DVC archive of {image_id[:19]} ({'; '.join(problems)})",
                 "archive it with `invoke archive` where the image exists",
             )
+        check_archive(local, image_id)
         engine.run("load", "--quiet", "--input", str(local), capture=True)
     if engine.image_id(image_id) is None:
         raise ImageNotFoundError(f"{path} did not hold {image_id[:19]}", "re-archive the image")
+
+
+def check_archive(archive: Path, image_id: str) -> None:
+    """Refuse an archive that is not exactly the one image, untagged, that it claims to be.
+
+    `docker load` would load every image an archive holds and move every tag it names; a
+    tampered or mistaken archive must not get that far. The image id is the digest of the
+    config, which names every layer's digest (checked by `docker load` itself).
+
+    Raises:
+        ImageNotFoundError: the archive holds another image, more than one, or tags.
+    """
+    problem = ""
+    try:
+        with tarfile.open(archive) as tar:
+            entries = json.loads(tar.extractfile("manifest.json").read())
+            if not isinstance(entries, list) or len(entries) != 1:
+                problem = "it does not hold exactly one image"
+            elif entries[0].get("RepoTags"):
+                problem = f"it would tag images ({', '.join(entries[0]['RepoTags'])})"
+            else:
+                config = tar.extractfile(entries[0]["Config"]).read()
+                if oci.digest(config) != image_id:
+                    problem = f"it holds image {oci.digest(config)[:19]}"
+    except (tarfile.TarError, KeyError, AttributeError, TypeError, ValueError) as exc:
+        problem = f"it is not an image archive ({type(exc).__name__})"
+    if problem:
+        raise ImageNotFoundError(
+            f"the DVC archive of {image_id[:19]} was refused: {problem}",
+            "re-archive the image with `invoke archive` where it exists",
+        )
 
 
 def save_recorded(settings: Settings, engine: Engine) -> list[Path]:

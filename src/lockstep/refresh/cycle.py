@@ -14,12 +14,13 @@ model are the project's: `[tool.lockstep.refresh]` in pyproject.toml.
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
-from lockstep import git, lineage, paths, pipeline, shell
+from lockstep import git, lineage, paths, shell
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -113,11 +114,12 @@ def fit_and_score(past: Replay, challenger: Challenger):
     # file and DVC config name the repository and cache by their host paths.
     run = past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
     run.with_volume(str(root / ".git")).with_volume(str(root / ".dvc" / "cache"))
+    before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger experiment failed", "see its output above")
-    stages = pipeline.ran_stages(run.output, succeeded=True)
+    after = lineage.read_dvc_lock(tree)
     env = replace(past.run.environment, commit=past.commit, dirty=True)
-    lineage.update(tree, stages, env, lineage.read_dvc_lock(tree))
+    lineage.update(tree, lineage.changed_stages(before, after), env, after)
     import pandas as pd
 
     work = tree / paths.REFRESH_WORK
@@ -135,14 +137,25 @@ def score_command(cfg: RefreshSettings, model: str, name: str, challenger: Chall
 
 
 def fetch_champion_model(root: Path, commit: str, path: str, target: Path) -> None:
-    """The champion's model file, from the DVC cache or remote."""
+    """The champion's model file, from the DVC cache or remote, checked against its dvc.lock.
+
+    A model is a pickle, and loading a pickle runs code: only the bytes the champion's
+    dvc.lock records may reach the scorer.
+    """
     import dvc.api  # heavy; only refreshes need it
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        atomic_write(target, dvc.api.read(path, repo=str(root), rev=commit, mode="rb"))
+        data = dvc.api.read(path, repo=str(root), rev=commit, mode="rb")
     except Exception as exc:  # DVC raises many kinds; all mean the same here
         raise LockstepError(
             f"the champion's {path} is neither in the DVC cache nor in the remote ({exc})",
             "push the champion's outputs with `dvc push` where they exist",
         ) from None
+    recorded = lineage.output_hashes(yaml.safe_load(git.show(root, commit, "dvc.lock")) or {})
+    if hashlib.md5(data).hexdigest() != recorded.get(path):
+        raise LockstepError(
+            f"the champion's {path} from DVC is not the one its dvc.lock records",
+            "the DVC cache or remote holds other bytes under its name: do not use it; "
+            "push the champion's outputs again from a checkout that has them",
+        )
+    atomic_write(target, data)

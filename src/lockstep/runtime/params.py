@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,16 +20,37 @@ from lockstep.errors import ConfigError, InvalidParamError, ParamsError
 T = TypeVar("T")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word; in params that hides a typo or a
+    bad merge. Written here because PyYAML has no option for it, and the runtime image holds
+    no other YAML library.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read(path: Path) -> dict[str, Any]:
     """Parse a params file into a mapping of sections."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_text(), Loader=_StrictLoader)
     except FileNotFoundError as exc:
         raise ParamsError(f"{path}: file not found", "create it or pass --params") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ParamsError(f"{path}:{where} is not valid YAML", "fix the syntax") from exc
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ParamsError(f"{path}:{where}: {problem}", "fix the file") from exc
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections", "see params.yaml")
     return data
@@ -99,6 +121,9 @@ def _check_type(value: Any, expected: type, where: str) -> None:
     ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         ok = True
+    if ok and expected is float and not math.isfinite(value):
+        # YAML spells them .inf and .nan; no param means either, and NaN fails far downstream.
+        raise ParamsError(f"{where}: expected a finite number, got {value!r}", "fix the value")
     if not ok:
         raise ParamsError(
             f"{where}: expected {_type_name(expected)}, got {value!r}",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import __version__
+from lockstep import __version__, files
 from lockstep.errors import LockstepError, TemplateError
 from lockstep.scaffold import template
 
@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        print(f"error: {files.describe_os_error(exc)}", file=sys.stderr)
+        return 2
 
 
 def parser() -> argparse.ArgumentParser:

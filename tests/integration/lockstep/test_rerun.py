@@ -22,24 +22,12 @@ import pytest
 import yaml
 from lockstep import config, lineage
 
-from tests.support import projects
+from tests.support import commands, projects
 
 pytestmark = pytest.mark.docker
 
 A, B, START = "model/a", "model/b", "start"
 NEVER_BUILT = "sha256:" + hashlib.sha256(b"an image nobody ever built").hexdigest()
-
-
-def one_error(proc) -> str:
-    """The one `error: ...` line of a failed task."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.splitlines()
-    errors = [line for line in lines if line.startswith("error:")]
-    assert errors and errors[-1] == lines[-1], proc.stderr
-    # Only a pipeline that ran may print errors of its own before the task's.
-    assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
-    return errors[-1]
 
 
 def leftovers(kit, root: Path, proc) -> list[str]:
@@ -195,7 +183,7 @@ def test_a_failing_rerun_says_why_in_one_line_and_leaves_nothing(
 
     proc = kit.invoke(history.root, "rerun", rev, check=False)
 
-    assert re.search(expected, one_error(proc)), proc.stderr
+    assert re.search(expected, commands.one_error(proc)), proc.stderr
     assert not leftovers(kit, history.root, proc)
     assert projects.checkout_state(history.root) == before
 
@@ -289,7 +277,7 @@ def test_archive_without_a_dvc_remote_fails_before_saving_anything(kit, archived
 
     proc = kit.invoke(root, "archive", check=False)
 
-    assert "no DVC remote" in one_error(proc)
+    assert "no DVC remote" in commands.one_error(proc)
     assert "docker save" not in proc.stderr
     assert not (root / "images").exists()
     assert projects.file_hashes(root) == before

@@ -217,3 +217,11 @@ def test_stage_main_with_good_params_succeeds(
     assert main([*argv, "--params", str(write_params())]) == 0
     assert capsys.readouterr().err == ""
     assert output.stat().st_size > 0
+
+
+def test_a_test_window_as_long_as_the_data_is_refused_before_any_stage(tmp_path):
+    text = REPO_PARAMS.read_text().replace("test_months: 6", "test_months: 42")
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match="42 months held out, but the extract has 42"):
+        params.check(path)

@@ -75,3 +75,19 @@ def test_ca_bundle_prefers_the_setting_then_the_environment(tmp_path, monkeypatc
     root = write(tmp_path, '[tool.lockstep]\nimage = "x"\nca_bundle = "ca.pem"\n')
     monkeypatch.delenv("SSL_CERT_FILE")
     assert config.load(root).ca_bundle_path() == bundle
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[tool.lockstep]\nimage = "x"\nbase = "x"\n',
+            r"\[tool.lockstep.base\] is 'x', not a table",
+        ),
+        ("[tool]\nlockstep = 3\n", r"\[tool.lockstep\] is 3, not a table"),
+        ('[tool.lockstep]\nimage = "x"\nrefresh = []\n', r"\[tool.lockstep.refresh\] is \[\]"),
+    ],
+)
+def test_a_setting_that_should_be_a_table_says_so(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, body))

@@ -7,25 +7,7 @@ from lockstep.errors import LineageError
 LOCK = {"stages": {"train": {"outs": [{"path": "model.pkl", "md5": "abc"}]}}}
 
 
-def environment(**changes):
-    fields = dict(
-        where="container",
-        image_id="sha256:1",
-        image_tag="img:1",
-        registry_digest=None,
-        registry_repository=None,
-        fingerprint="f",
-        lock_sha256="l",
-        base_image="b",
-        commit="c",
-        dirty=False,
-        dvc_version="3",
-        python_version="3.11",
-    )
-    return lineage.Environment(**{**fields, **changes})
-
-
-def test_update_records_only_the_stages_that_ran(tmp_path):
+def test_update_records_only_the_stages_that_ran(tmp_path, environment):
     lineage.update(tmp_path, ["train"], environment(), LOCK)
     lineage.update(tmp_path, ["evaluate"], environment(image_id="sha256:2"), LOCK)
     record = lineage.read(tmp_path / lineage.PATH)
@@ -39,7 +21,7 @@ def test_update_records_only_the_stages_that_ran(tmp_path):
     assert stored["stages"]["train"]["outs"] == {"model.pkl": "abc"}
 
 
-def test_push_is_recorded_for_the_stages_the_image_produced(tmp_path):
+def test_push_is_recorded_for_the_stages_the_image_produced(tmp_path, environment):
     lineage.update(tmp_path, ["train"], environment(), LOCK)
     record = lineage.update(tmp_path, ["evaluate"], environment(image_id="sha256:2"), LOCK)
     assert record.record_push("sha256:1", "reg/img", "sha256:d") == ["train"]
@@ -48,13 +30,13 @@ def test_push_is_recorded_for_the_stages_the_image_produced(tmp_path):
     assert record.images()["sha256:1"].environment.registry_repository == "reg/img"
 
 
-def test_a_record_round_trips_through_its_file(tmp_path):
+def test_a_record_round_trips_through_its_file(tmp_path, environment):
     record = lineage.update(tmp_path, ["train"], environment(), LOCK)
     assert lineage.read(tmp_path / lineage.PATH) == record
     assert lineage.LineageRecord.from_dict(record.to_dict(), "x") == record
 
 
-def test_a_rerun_in_a_pushed_image_keeps_where_it_was_pushed(tmp_path):
+def test_a_rerun_in_a_pushed_image_keeps_where_it_was_pushed(tmp_path, environment):
     record = lineage.update(tmp_path, ["train"], environment(), LOCK)
     record.record_push("sha256:1", "reg/img", "sha256:d")
     lineage.write(tmp_path / lineage.PATH, record)
@@ -62,7 +44,7 @@ def test_a_rerun_in_a_pushed_image_keeps_where_it_was_pushed(tmp_path):
     assert again.stages["evaluate"].environment.registry_digest == "sha256:d"
 
 
-def test_unknown_schema_and_bad_json_are_refused(tmp_path):
+def test_unknown_schema_and_bad_json_are_refused(tmp_path, environment):
     path = tmp_path / "lineage.json"
     path.write_text(json.dumps({"schema": 99, "stages": {}}))
     with pytest.raises(LineageError, match="schema 99"):
@@ -77,9 +59,33 @@ def test_unknown_schema_and_bad_json_are_refused(tmp_path):
         lineage.read(path)
 
 
-def test_table_has_a_row_per_stage(tmp_path):
+def test_table_has_a_row_per_stage(tmp_path, environment):
     record = lineage.update(tmp_path, ["train", "evaluate"], environment(dirty=True), LOCK)
     rows = record.table().splitlines()
     assert rows[0].split()[:2] == ["stage", "where"]
     assert [row.split()[0] for row in rows[1:]] == ["evaluate", "train"]
     assert "c+dirty" in rows[1]
+
+
+def test_the_stages_that_ran_are_those_whose_dvc_lock_entries_changed():
+    before = {"stages": {"a": {"outs": [{"path": "x", "md5": "1"}]}, "b": {"outs": []}}}
+    after = {
+        "stages": {
+            "a": {"outs": [{"path": "x", "md5": "2"}]},  # ran (or came from the run cache)
+            "b": {"outs": []},  # untouched
+            "c": {"outs": []},  # new
+        }
+    }
+    assert lineage.changed_stages(before, after) == ["a", "c"]
+    assert lineage.changed_stages(after, after) == []  # a dry run, or nothing to do
+    assert lineage.changed_stages({}, before) == ["a", "b"]
+
+
+def test_disagreements_between_lineage_and_dvc_lock_name_the_stage(tmp_path, environment):
+    record = lineage.update(tmp_path, ["train"], environment(), LOCK)
+    assert lineage.disagreements(record, LOCK) == []
+    changed = {"stages": {"train": {"outs": [{"path": "model.pkl", "md5": "zzz"}]}}}
+    assert lineage.disagreements(record, changed) == ["train's outputs differ from dvc.lock's"]
+    more = {"stages": {**LOCK["stages"], "evaluate": {"outs": []}}}
+    assert lineage.disagreements(record, more) == ["evaluate has no lineage"]
+    assert lineage.disagreements(record, {}) == ["train is in the lineage but not in dvc.lock"]

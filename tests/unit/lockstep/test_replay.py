@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from lockstep import replay
 from lockstep.errors import LineageError
-from lockstep.lineage import Environment, LineageRecord, StageRun
-
-ENVIRONMENT = Environment(
-    where="container",
-    image_id="sha256:1",
-    image_tag="img:1",
-    registry_digest=None,
-    registry_repository=None,
-    fingerprint="f",
-    lock_sha256="l",
-    base_image="b",
-    commit="c",
-    dirty=False,
-    dvc_version="3",
-    python_version="3.11",
-)
+from lockstep.lineage import LineageRecord, StageRun
 
 
-def run(image_id, fingerprint="f", ran_at="2026-01-01T00:00:00Z", digest=None) -> StageRun:
-    env = dataclasses.replace(
-        ENVIRONMENT, image_id=image_id, fingerprint=fingerprint, registry_digest=digest
-    )
-    return StageRun(env, {}, ran_at)
+@pytest.fixture
+def run(environment):
+    """A factory: a stage's run in an image, in an environment, at a time."""
+
+    def make(image_id, fingerprint="f", ran_at="2026-01-01T00:00:00Z", digest=None) -> StageRun:
+        env = environment(image_id=image_id, fingerprint=fingerprint, registry_digest=digest)
+        return StageRun(env, {}, ran_at)
+
+    return make
 
 
-def test_the_recorded_image_is_the_latest_runs_in_one_environment():
+def test_the_recorded_image_is_the_latest_runs_in_one_environment(run):
     record = LineageRecord(
         {
             "fit": run("sha256:new", ran_at="2026-02-01T00:00:00Z"),
@@ -46,12 +33,12 @@ def test_the_recorded_image_is_the_latest_runs_in_one_environment():
     assert found.environment.registry_digest == "sha256:d"
 
 
-def test_stages_from_different_environments_are_refused():
+def test_stages_from_different_environments_are_refused(run):
     record = LineageRecord({"a": run("sha256:1", "f1"), "b": run("sha256:2", "f2")})
     with pytest.raises(LineageError, match="2 different environments"):
         replay.recorded_image(record, "A")
 
 
-def test_host_only_lineage_cannot_be_replayed():
+def test_host_only_lineage_cannot_be_replayed(run):
     with pytest.raises(LineageError, match="ran in an image"):
         replay.recorded_image(LineageRecord({"a": run(None)}), "A")

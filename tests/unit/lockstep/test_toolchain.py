@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lockstep import toolchain
+from lockstep.errors import LockfileError
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -144,17 +145,25 @@ def test_inputs_digest_changes_with_the_toolchain_lock(project: Path) -> None:
     assert toolchain.inputs_digest(project) != before
 
 
-def test_a_toolchain_lock_that_misses_a_pin_is_refused_before_installing(project, capsys):
+def test_a_toolchain_lock_that_misses_a_pin_is_refused_before_installing(project) -> None:
     edit(project / "pyproject.toml", 'requires-poetry = "==2.5.1"', 'requires-poetry = "==2.6.0"')
-    with pytest.raises(SystemExit) as caught:
+    with pytest.raises(LockfileError) as caught:
         toolchain.ensure_poetry(project)
-    assert caught.value.code == 2
-    error = capsys.readouterr().err.strip()
-    assert error == (
-        f"error: {toolchain.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
+    assert str(caught.value) == (
+        f"{toolchain.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
         "regenerate it with the command at its top"
     )
     assert not (project / ".lockstep").exists()
+
+
+def test_a_malformed_pyproject_is_one_line_from_the_wrapper(project, capsys) -> None:
+    (project / "pyproject.toml").write_text("[project\n")
+    with pytest.raises(SystemExit) as caught:
+        toolchain.main(project, ["--list"])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: pyproject.toml: ") and error.endswith("fix the TOML syntax")
+    assert "\n" not in error
 
 
 def test_this_repos_toolchain_lock_pins_what_pyproject_asks_for() -> None:

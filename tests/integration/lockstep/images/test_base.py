@@ -19,8 +19,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -119,7 +117,7 @@ def mirrors(kit, tmp_path_factory) -> Iterator[SimpleNamespace]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/a/dists/{SUITE}/Release")
+    commands.wait_for(f"{url}/a/dists/{SUITE}/Release")
     try:
         yield SimpleNamespace(
             a=f"deb [trusted=yes] {url}/a {SUITE} main",
@@ -132,19 +130,6 @@ def mirrors(kit, tmp_path_factory) -> Iterator[SimpleNamespace]:
     finally:
         server.terminate()
         server.wait()
-
-
-def wait_for(url: str, timeout: float = 30) -> None:
-    """Wait until a URL answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def configure(root: Path, **settings: object) -> config.Settings:

@@ -21,18 +21,6 @@ A, B, START = "model/a", "model/b", "start"
 IMAGE = "credit-model"
 
 
-def one_error(proc) -> str:
-    """The one `error: ...` line of a failed task."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.splitlines()
-    errors = [line for line in lines if line.startswith("error:")]
-    assert errors and errors[-1] == lines[-1], proc.stderr
-    # Only a pipeline that ran may print errors of its own before the task's.
-    assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
-    return errors[-1]
-
-
 def test_push_records_the_manifest_digest_for_every_stage(history, registry) -> None:
     record = history.record(A)
     assert record["stages"], record
@@ -120,7 +108,7 @@ def test_a_failing_pull_says_why_in_one_line(kit, history, make_rev, expected) -
 
     proc = kit.invoke(history.root, "pull", rev, check=False)
 
-    assert re.search(expected, one_error(proc)), proc.stderr
+    assert re.search(expected, commands.one_error(proc)), proc.stderr
     assert projects.checkout_state(history.root) == before
 
 
@@ -134,7 +122,7 @@ def test_push_to_an_unreachable_registry_fails_in_one_line_and_leaves_no_tag(kit
 
     proc = kit.invoke(root, "push", check=False)
 
-    assert one_error(proc).startswith(f"error: cannot push to {closed}/{IMAGE}: ")
+    assert commands.one_error(proc).startswith(f"error: cannot push to {closed}/{IMAGE}: ")
     references = kit.docker("image", "ls", "--format", "{{.Repository}}").stdout.split()
     assert not [ref for ref in references if ref.startswith(closed)]
     assert json.loads((root / lineage.PATH).read_text()) == before
@@ -146,5 +134,5 @@ def test_push_without_a_registry_setting_says_what_to_set(kit, history) -> None:
 
     proc = kit.invoke(root, "push", check=False)
 
-    assert "no registry configured" in one_error(proc)
+    assert "no registry configured" in commands.one_error(proc)
     assert 'registry = "host:port"' in proc.stderr

@@ -109,8 +109,7 @@ def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
     path.write_text("fit:\n  seed: 3\n  rate: [0.5\n")
     message = load_error(path)
     assert str(path) in message
-    assert "not valid YAML" in message
-    assert "line" in message
+    assert "line 4" in message
 
 
 def test_file_missing(tmp_path: Path) -> None:
@@ -153,3 +152,19 @@ def test_invalid_value_from_post_init_becomes_params_error(tmp_path: Path) -> No
 def test_params_error_is_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, {"fit": {**GOOD, "seed": "x"}})
     assert "\n" not in load_error(path)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", ".NaN"])
+def test_a_number_that_is_not_finite_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(f"fit:\n  seed: 3\n  rate: {value}\n  name: gbm\n  verbose: false\n")
+    assert "fit.rate: expected a finite number" in load_error(path)
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("fit:\n  seed: 3\n  rate: 0.5\n  seed: 4\n  name: gbm\n  verbose: false\n")
+    message = load_error(path)
+    assert "line 4: duplicate key 'seed'" in message
+    path.write_text("fit:\n  seed: 3\nfit:\n  seed: 4\n")
+    assert "duplicate key 'fit'" in load_error(path)

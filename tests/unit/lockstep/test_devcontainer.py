@@ -1,0 +1,47 @@
+"""The devcontainer's host layer: the host's Docker socket only when the user opts in."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lockstep import devcontainer
+from lockstep.errors import ConfigError
+
+
+def test_without_opting_in_there_is_no_socket_and_no_group(monkeypatch):
+    monkeypatch.delenv(devcontainer.SOCKET_VARIABLE, raising=False)
+    assert devcontainer.socket_gid() is None
+    layer = devcontainer.dockerfile("img:dev", None, {"a": "b"})
+    assert "usermod" not in layer and layer.startswith("FROM img:dev\n")
+
+
+def test_opting_in_joins_the_sockets_group(monkeypatch, tmp_path):
+    socket = tmp_path / "docker.sock"
+    socket.write_text("")
+    if os.geteuid() == 0:
+        os.chown(socket, -1, 4242)  # a group of its own, as Debian's `docker` group is
+    monkeypatch.setenv(devcontainer.SOCKET_VARIABLE, str(socket))
+    gid = socket.stat().st_gid
+    if gid == 0:
+        pytest.skip("this user's files belong to group 0 and chown is not allowed")
+    assert devcontainer.socket_gid() == gid
+    assert "usermod --append --groups" in devcontainer.dockerfile("img:dev", gid, {})
+
+
+def test_a_socket_of_roots_group_is_refused(monkeypatch, tmp_path):
+    socket = tmp_path / "docker.sock"
+    socket.write_text("")
+    if socket.stat().st_gid != 0:
+        if os.geteuid() != 0:
+            pytest.skip("making a file of group 0 needs root")
+        os.chown(socket, -1, 0)
+    monkeypatch.setenv(devcontainer.SOCKET_VARIABLE, str(socket))
+    with pytest.raises(ConfigError, match="belongs to group 0"):
+        devcontainer.socket_gid()
+
+
+def test_a_missing_socket_says_what_to_set(monkeypatch, tmp_path):
+    monkeypatch.setenv(devcontainer.SOCKET_VARIABLE, str(tmp_path / "none.sock"))
+    with pytest.raises(ConfigError, match="No such file"):
+        devcontainer.socket_gid()

@@ -1,0 +1,48 @@
+"""Atomic writes, and one line for the operating system's errors about files."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from lockstep import files
+
+
+def test_an_atomic_write_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b.json"
+    files.atomic_write(path, b"one")
+    files.atomic_write(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in path.parent.iterdir()] == ["b.json"]
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_write_keeps_the_previous_content(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "b.json"
+    files.atomic_write(path, b"one")
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        files.atomic_write(path, b"two")
+    assert path.read_bytes() == b"one"
+    assert [p.name for p in tmp_path.iterdir()] == ["b.json"]
+
+
+def test_os_errors_read_as_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    owned = tmp_path / "lock"
+    owned.write_text("")
+    denied = PermissionError(errno.EACCES, "Permission denied", str(owned))
+    line = files.describe_os_error(denied)
+    assert line.startswith(f"Permission denied: {owned} (owned by uid {os.getuid()})")
+    assert "sudo chown -R $USER ." in line
+    full = OSError(errno.ENOSPC, "No space left on device", "reports/lineage.json")
+    assert files.describe_os_error(full) == (
+        "No space left on device: reports/lineage.json; free some disk space and run again "
+        "(nothing was replaced)"
+    )
+    assert "\n" not in line
