@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import commands
+from tests.support.projects import declared_outputs, out_hashes
+
 REPO = Path(__file__).resolve().parents[2]
 # Not resolved: the venv's bin/python is a symlink, and the venv is what we want on PATH.
 BIN = Path(sys.executable).parent
@@ -25,25 +28,11 @@ pytestmark = pytest.mark.skipif(
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         # The stages must import the copied code, not the editable install of the repo's.
         "PYTHONPATH": str(cwd / "src"),
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
     }
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def out_hashes(workspace: Path) -> dict[str, str]:
-    """Every stage output's md5, by path, from dvc.lock."""
-    lock = yaml.safe_load((workspace / "dvc.lock").read_text())
-    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage["outs"]}
+    return commands.run(cmd, cwd, env=env, timeout=300)
 
 
 @pytest.fixture
@@ -62,16 +51,7 @@ def workspace(tmp_path: Path) -> Path:
 def test_dvc_repro_is_deterministic(workspace: Path) -> None:
     run([str(DVC), "repro"], workspace)
     first = out_hashes(workspace)
-    assert set(first) == {
-        "outputs/ingest/applications.parquet",
-        "outputs/features/train.parquet",
-        "outputs/features/test.parquet",
-        "outputs/train/model.pkl",
-        "reports/metrics.json",
-        "outputs/evaluate/roc.csv",
-        "outputs/evaluate/calibration.csv",
-        "outputs/evaluate/scores.csv",
-    }
+    assert set(first) == declared_outputs(workspace)
     metrics = json.loads((workspace / "reports" / "metrics.json").read_text())
 
     run([str(DVC), "repro", "--force"], workspace)
@@ -84,3 +64,21 @@ def test_dvc_repro_is_deterministic(workspace: Path) -> None:
     features = yaml.safe_load((workspace / "params.yaml").read_text())["features"]
     assert len(metrics["months"]) == features["test_months"]
     assert metrics["rows"] == features["test_months"] * ROWS_PER_MONTH
+
+
+def test_a_new_environment_makes_every_stage_stale(workspace: Path) -> None:
+    run([str(DVC), "repro"], workspace)
+    assert "up to date" in run([str(DVC), "status"], workspace).stdout
+    recorded = (workspace / "environment.yaml").read_text()
+    (workspace / "environment.yaml").write_text("fingerprint: another-environment\n")
+
+    status = run([str(DVC), "status", "--json"], workspace).stdout
+    stale = json.loads(status)
+    stages = yaml.safe_load((workspace / "dvc.yaml").read_text())["stages"]
+    assert set(stale) == set(stages)
+    for stage in stages:
+        assert {"changed deps": {"params.yaml": "modified"}} not in stale[stage]
+        assert any("environment.yaml" in str(change) for change in stale[stage]), stale[stage]
+
+    (workspace / "environment.yaml").write_text(recorded)
+    assert "up to date" in run([str(DVC), "status"], workspace).stdout

@@ -318,9 +318,9 @@ def build(
         )
     say(f"base: building from {len(found.packages)} .deb files (about 30 s)")
     with tempfile.TemporaryDirectory(prefix="lockstep-base-", dir=scratch_dir()) as tmp:
-        rootfs = Path(tmp) / "rootfs.tar"
-        rootfs.bootstrap(recipe, folder, found, rootfs)
-        installed = rootfs.installed_packages(rootfs)
+        layer = Path(tmp) / "rootfs.tar"
+        rootfs.bootstrap(recipe, folder, found, layer)
+        installed = rootfs.installed_packages(layer)
         if installed != dict(found.packages):
             raise BaseImageError(
                 "the bootstrap installed other packages than the .deb files: "
@@ -330,12 +330,12 @@ def build(
         config = oci.image_config(
             arch=shell.output(["dpkg", "--print-architecture"]),
             epoch=recipe.epoch,
-            diff_id=oci.sha256_file(rootfs),
+            diff_id=oci.sha256_file(layer),
             created_by=rootfs.created_by(recipe),
         )
         tag = tag_for(recipe, found)
         image = Path(tmp) / "image.tar"
-        oci.write_image_archive(image, layer=rootfs, config=config, tag=tag, epoch=recipe.epoch)
+        oci.write_image_archive(image, layer=layer, config=config, tag=tag, epoch=recipe.epoch)
         oci.load_image(engine, image, tag, expected_id=oci.digest(config))
     image_id = oci.digest(config)
     note = ""

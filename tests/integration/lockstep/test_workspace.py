@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import commands, projects
+
 pytestmark = pytest.mark.docker
 
 # How long a refusal may take: starting invoke and taking the lock, not waiting for the holder.
@@ -49,9 +51,9 @@ class Background:
             time.sleep(0.2)
         pytest.fail(f"no running lockstep-run- container after {timeout} s:\n{self.output()}")
 
-    def interrupt(self) -> None:
-        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it."""
-        os.killpg(self.proc.pid, signal.SIGINT)
+    def interrupt(self, sig: int = signal.SIGINT) -> None:
+        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it (or another)."""
+        os.killpg(self.proc.pid, sig)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -111,8 +113,52 @@ def test_an_interrupted_repro_leaves_no_container_and_the_next_one_succeeds(kit,
     assert code == 130, first.output()
     assert "interrupted" in first.output()
     assert kit.run_containers(project) == []
+    # The stages that finished before Ctrl-C are in dvc.lock, and in the lineage too.
+    kit.invoke(project, "lineage")
     again = kit.invoke(project, "repro")
     assert "Running stage" in again.stdout + again.stderr
     assert kit.run_containers(project) == []
     status = kit.dvc(project, "status", "dvc.yaml")  # the pipeline's stages
     assert "up to date" in status.stdout, status.stdout
+    kit.invoke(project, "lineage")
+
+
+def test_a_closed_terminal_stops_the_run_like_ctrl_c(kit, start) -> None:
+    project = kit.copy("hangup")
+    first = start(project)
+    first.wait_for_container()
+
+    first.interrupt(signal.SIGHUP)
+
+    assert first.proc.wait(timeout=60) == 130, first.output()
+    assert kit.run_containers(project) == []
+
+
+def test_a_container_a_killed_run_left_running_is_refused_by_name(kit, start) -> None:
+    project = kit.copy("killed")
+    # A bigger extract, so that the container is still at work when the next run starts.
+    projects.set_param(project, "rows_per_month", "20000")
+    first = start(project)
+    container = first.wait_for_container()
+
+    # The kit itself is killed outright: it cannot stop its container, which runs on.
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=30)
+    assert kit.run_containers(project) == [container]
+
+    second = kit.invoke(project, "repro", check=False, timeout=120)
+
+    name = kit.docker("inspect", "--format", "{{.Name}}", container).stdout.strip("/\n")
+    assert second.returncode != 0
+    assert second.stderr.splitlines()[-1] == (
+        f"error: the container {name} of an earlier run still works on this workspace; "
+        f"wait for it to end, or stop it: docker rm --force {name}"
+    )
+    assert "Running stage" not in second.stdout + second.stderr
+    kit.docker("rm", "--force", container)
+    # What the orphan finished is in dvc.lock with no lineage: `lineage` says which stages.
+    shown = kit.invoke(project, "lineage", check=False)
+    if shown.returncode:
+        assert commands.one_error(shown).startswith("error: the lineage and dvc.lock disagree: "), (
+            shown.stderr
+        )

@@ -50,3 +50,27 @@ def test_the_second_candidate_is_used_when_the_first_is_missing(monkeypatch, tmp
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setattr(engines, "CANDIDATES", ("docker", str(good)))
     assert engines.find() == engines.Engine(str(good))
+
+
+def test_a_cli_that_cannot_reach_the_engine_says_how_to_start_it(tmp_path):
+    down = tmp_path / "docker"
+    down.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    down.chmod(0o755)
+    with pytest.raises(EngineError, match="cannot reach the Docker engine") as caught:
+        engines.find(str(down))
+    assert "dockerd" in caught.value.hint
+
+
+def test_a_new_cli_without_buildx_is_refused_with_what_to_do(tmp_path):
+    # Clients from 23.0 build with BuildKit only through the buildx plugin.
+    new = tmp_path / "docker"
+    new.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = version ]; then printf \'%s\\n\' \'{"Client": {"Version": "28.2.2"}}\'; '
+        "exit 0; fi\n"
+        "exit 1\n"
+    )
+    new.chmod(0o755)
+    with pytest.raises(EngineError, match="has no buildx plugin") as caught:
+        engines.find(str(new))
+    assert "LOCKSTEP_DOCKER" in caught.value.hint

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lockstep import toolchain
-from lockstep.errors import LockfileError
+from lockstep import shell, toolchain
+from lockstep.errors import CommandError, LockfileError
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -171,3 +171,22 @@ def test_this_repos_toolchain_lock_pins_what_pyproject_asks_for() -> None:
     for spec in toolchain.poetry_specs(REPO):
         assert f"\n{spec} \\\n" in text, spec
     assert "--hash=sha256:" in text
+
+
+def test_a_failed_install_leaves_the_working_venv_as_it_was(project, monkeypatch) -> None:
+    venv = project / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "invoke").write_text("the working environment")
+
+    def broken(cmd, cwd):
+        if "-r" in [str(part) for part in cmd]:
+            raise CommandError("pip failed: no such version", returncode=1)
+        shell.run(cmd, cwd=cwd)
+
+    monkeypatch.setattr(toolchain, "run", broken)
+    requirements = project / "requirements.txt"
+    requirements.write_text("nothing==1.0 --hash=sha256:00\n")
+    with pytest.raises(CommandError):
+        toolchain.install(project, venv, requirements)
+    assert (venv / "bin" / "invoke").read_text() == "the working environment"
+    assert not venv.with_name(".venv.previous").exists()
