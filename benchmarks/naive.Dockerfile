@@ -31,4 +31,4 @@ text = re.sub(r"content-hash = \"\w+\"", f"content-hash = \"{key}\"", lock.read_
 lock.write_text(text)'; \
     fi \
     && poetry install --only main --no-interaction --no-ansi
-CMD ["python", "-m", "lockstep.fingerprint"]
+CMD ["python", "-m", "lockstep.runtime.fingerprint"]

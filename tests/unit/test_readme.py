@@ -41,7 +41,7 @@ def test_documented_layout_exists():
             path = (parent if indent else "") + name.replace("<stage>", "ingest")
             assert (ROOT / path).exists(), f"README lists {path}, which does not exist"
             checked += 1
-    assert checked > 20
+    assert checked, "the tree lists nothing"
 
 
 def test_every_task_is_documented():

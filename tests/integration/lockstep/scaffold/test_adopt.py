@@ -124,7 +124,7 @@ def test_adopt_adds_the_kit_and_commits_it(adopted, theirs):
     for name in ("tasks.py", "inv", "docker/Dockerfile", "pyproject.toml", "poetry.lock"):
         assert name in added
     assert ".devcontainer/devcontainer.json" in added
-    assert ".copier-answers.yml" in added and "src/lockstep/repro.py" in added
+    assert ".copier-answers.yml" in added and "src/lockstep/pipeline.py" in added
     for theirs_only in ("README.md", "params.yaml", "scripts/fit.py"):
         assert theirs_only not in added
     gitignore = (theirs / ".gitignore").read_text()

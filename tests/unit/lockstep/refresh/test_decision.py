@@ -6,7 +6,6 @@ import pytest
 from lockstep.errors import ParamsError, WindowTooSmallError
 from lockstep.refresh import decision
 from lockstep.runtime import params
-from sklearn.metrics import roc_auc_score
 
 DECISION = decision.Decision(
     primary_metric="auc", min_gain=0.0, bootstrap=200, confidence=0.9, seed=3, min_events=10
@@ -38,10 +37,16 @@ def models(noise: float, n: int = 2000, seed: int = 0):
     return scores(worse, y), scores(good, y)
 
 
-def test_auc_is_scikit_learns():
-    champion, _ = models(1.0)
-    y, p = champion["event"].to_numpy(), champion["probability"].to_numpy()
-    assert decision.METRICS["auc"][0](y, p) == pytest.approx(roc_auc_score(y, p))
+def test_the_metrics_on_a_case_worked_by_hand():
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    p = np.array([0.1, 0.6, 0.4, 0.9])
+    auc, higher = decision.METRICS["auc"]
+    assert higher and auc(y, p) == 0.75  # 3 of the 4 (event, other) pairs ranked right
+    brier, higher = decision.METRICS["brier"]
+    assert not higher and brier(y, p) == pytest.approx((0.01 + 0.36 + 0.36 + 0.01) / 4)
+    log_loss, _ = decision.METRICS["log_loss"]
+    expected = -np.mean(np.log([0.9, 0.4, 0.4, 0.9]))
+    assert log_loss(y, p) == pytest.approx(expected)
 
 
 def test_a_clearly_better_challenger_is_recommended():
