@@ -64,6 +64,27 @@ def changed_stages(before: dict, after: dict) -> list[str]:
     return [name for name, entry in after.get("stages", {}).items() if old.get(name) != entry]
 
 
+def rewritten_stages(root: Path, lock: dict, since: float) -> list[str]:
+    """Stages every one of whose outputs was written at `since` or later.
+
+    A forced rerun leaves the same dvc.lock entry, but new files. (The second of slack covers
+    filesystems that keep whole-second times.)
+    """
+    found = []
+    for stage in lock.get("stages", {}):
+        paths = [root / path for path in stage_outputs(lock, stage)]
+        if paths and all(_newest_write(path) >= since - 1 for path in paths):
+            found.append(stage)
+    return found
+
+
+def _newest_write(path: Path) -> float:
+    """When a file, or the newest file in a folder, was last written; 0 when missing."""
+    if path.is_dir():
+        return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
 def disagreements(record: LineageRecord, lock: dict) -> list[str]:
     """Where the lineage and dvc.lock disagree, one phrase per stage; empty when they agree."""
     found = []

@@ -8,6 +8,7 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,10 +53,11 @@ def repro(
 ) -> int:
     """Run the pipeline, record lineage and print the verdict; return DVC's exit code.
 
-    Lineage is recorded for exactly the stages whose dvc.lock entries the run changed, whatever
-    DVC printed and however the run ended (a failure, Ctrl-C): what dvc.lock says ran, the
-    lineage says ran in. The verdict says whether the outputs are those the committed dvc.lock
-    records, and how the environment compares with the recorded one.
+    Lineage is recorded from what the run left, not from what DVC printed: the stages whose
+    dvc.lock entries it changed and, when it succeeded, those whose outputs it rewrote (a forced
+    rerun gives the same entry). However the run ends (a failure, Ctrl-C), the stages DVC
+    committed get their lineage. The verdict says whether the outputs are those the committed
+    dvc.lock records, and how the environment compares with the recorded one.
     """
     root = settings.root
     with workspace.locked(root, "invoke repro"):
@@ -63,12 +65,15 @@ def repro(
             env, command, drift = _prepare_here(settings, dvc_args)
         else:
             env, command, drift = _prepare_container(settings, dvc_args, strict=strict)
-        before = lineage.read_dvc_lock(root)
+        before, started = lineage.read_dvc_lock(root), time.time()
+        code = 1
         try:
             code = command()
         finally:
             after = lineage.read_dvc_lock(root)
             ran = lineage.changed_stages(before, after)
+            if code == 0:
+                ran += [s for s in lineage.rewritten_stages(root, after, started) if s not in ran]
             if ran:
                 lineage.update(root, ran, env, after)
         say(verdict(root, drift))

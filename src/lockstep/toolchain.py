@@ -25,7 +25,7 @@ if not __package__:
     # Run as a script by ./inv, before any environment exists: make the kit importable.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lockstep import paths, shell
+from lockstep import files, paths, shell
 from lockstep.errors import CommandError, ConfigError, LockfileError, LockstepError
 from lockstep.shell import say
 
@@ -42,6 +42,8 @@ def main(root: Path, argv: list[str]) -> None:
     except LockstepError as exc:
         code = exc.returncode if isinstance(exc, CommandError) else exc.exit_code
         fail(str(exc), code)
+    except OSError as exc:
+        fail(files.describe_os_error(exc))
     venv = root / ".venv"
     invoke = venv / "bin" / "invoke"
     os.chdir(root)

@@ -151,7 +151,7 @@ class Kit:
                 )
         return folder
 
-    def copy(self, name: str, *, dest: Path | None = None) -> Path:
+    def copy(self, name: str, *, dest: Path | None = None, shared_poetry: bool = True) -> Path:
         """A committed copy of the project with a small extract, in its own git repository.
 
         All copies have the same image inputs (Dockerfile, lock, pyproject.toml, src), so they
@@ -174,8 +174,10 @@ class Kit:
         params.write_text(text)
         commands.git(root, "init", "--quiet")
         commands.commit_all(root, "copy of the project for a test")
-        # Builds check the lock with the project's pinned Poetry: one install for all copies.
-        template.share_poetry(root)
+        if shared_poetry:
+            # Builds check the lock with the project's pinned Poetry: one install for all
+            # copies (a copy for another user installs its own).
+            template.share_poetry(root)
         self.copies.append(root)
         return root
 

@@ -131,7 +131,7 @@ def opened(kit, engine):
     scratch = Path(tempfile.mkdtemp(prefix="lockstep-devcontainer-", dir="/tmp"))
     kit.scratch.append(scratch)
     scratch.chmod(0o755)
-    project = kit.copy("devcontainer", dest=scratch / "project")
+    project = kit.copy("devcontainer", dest=scratch / "project", shared_poetry=False)
     for path in [scratch, *scratch.rglob("*")]:
         os.lchown(path, user.uid, user.gid)
     box = Opened(user, project, engine.cli)

@@ -101,7 +101,7 @@ def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> N
         }
     scratch = Path(tempfile.mkdtemp(prefix="lockstep-it-", dir="/tmp"))
     kit.scratch.append(scratch)
-    project = kit.copy("non-root", dest=scratch / "project")
+    project = kit.copy("non-root", dest=scratch / "project", shared_poetry=False)
     home = scratch / "home"
     home.mkdir()
     scratch.chmod(0o755)

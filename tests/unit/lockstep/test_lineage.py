@@ -1,4 +1,6 @@
 import json
+import os
+import time
 
 import pytest
 from lockstep import lineage
@@ -89,3 +91,20 @@ def test_disagreements_between_lineage_and_dvc_lock_name_the_stage(tmp_path, env
     more = {"stages": {**LOCK["stages"], "evaluate": {"outs": []}}}
     assert lineage.disagreements(record, more) == ["evaluate has no lineage"]
     assert lineage.disagreements(record, {}) == ["train is in the lineage but not in dvc.lock"]
+
+
+def test_a_stage_whose_outputs_were_all_rewritten_ran(tmp_path):
+    lock = {
+        "stages": {
+            "fresh": {"outs": [{"path": "a.bin", "md5": "1"}, {"path": "d", "md5": "2.dir"}]},
+            "old": {"outs": [{"path": "b.bin", "md5": "3"}]},
+            "gone": {"outs": [{"path": "c.bin", "md5": "4"}]},
+        }
+    }
+    (tmp_path / "b.bin").write_text("old")
+    os.utime(tmp_path / "b.bin", (1_000_000, 1_000_000))
+    started = time.time()
+    (tmp_path / "a.bin").write_text("new")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "part").write_text("new")
+    assert lineage.rewritten_stages(tmp_path, lock, started) == ["fresh"]
