@@ -52,7 +52,6 @@ def share_poetry(project: Path) -> None:
     """Let a project reuse the kit's Poetry install when it locks the same toolchain."""
     shared = REPO / paths.POETRY
     marker = shared / "toolchain.txt"
-    wanted = (project / toolchain.TOOLCHAIN).read_text()
-    if marker.is_file() and marker.read_text() == wanted:
+    if marker.is_file() and marker.read_text() == toolchain.pinned_tools(project):
         (project / paths.STATE).mkdir(exist_ok=True)
         (project / paths.POETRY).symlink_to(shared)

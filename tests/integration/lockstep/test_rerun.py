@@ -234,7 +234,7 @@ def archived(kit):
     try:
         kit.invoke(root, "repro")
         kit.git(root, "commit", "--quiet", "--all", "-m", "results")
-        (image_id,) = lineage.images(lineage.read(root / lineage.PATH))
+        (image_id,) = lineage.read(root / lineage.PATH).images()
         yield root, image_id
     finally:
         projects.remove_images_built_at(kit, built_at)

@@ -62,6 +62,7 @@ def project(tmp_path: Path) -> Path:
     locked = tmp_path / toolchain.TOOLCHAIN
     locked.parent.mkdir(parents=True)
     locked.write_text(TOOLCHAIN)
+    (tmp_path / toolchain.UV_TOOLCHAIN).write_text("uv==0.13.9 \\\n    --hash=sha256:cccc\n")
     return tmp_path
 
 
@@ -178,10 +179,10 @@ def test_a_failed_install_leaves_the_working_venv_as_it_was(project, monkeypatch
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "invoke").write_text("the working environment")
 
-    def broken(cmd, cwd):
+    def broken(cmd, cwd, env=None):
         if "-r" in [str(part) for part in cmd]:
-            raise CommandError("pip failed: no such version", returncode=1)
-        shell.run(cmd, cwd=cwd)
+            raise CommandError("uv failed: no such version", returncode=1)
+        shell.run(cmd, cwd=cwd, env=env)
 
     monkeypatch.setattr(toolchain, "run", broken)
     requirements = project / "requirements.txt"
