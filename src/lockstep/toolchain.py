@@ -100,7 +100,7 @@ def sync(root: Path, venv: Path) -> None:
         # Same dependencies; the project's own metadata (its scripts, say) may have changed.
         run([venv / "bin" / "python", *PIP_QUIET, "install", "--no-deps", "--editable", "."], root)
         return
-    say("installing the locked environment into .venv (once per lock change; about a minute)")
+    say("installing the locked environment into .venv (once per lock change)")
     install(root, venv, requirements)
     shutil.copyfile(requirements, installed)
 
