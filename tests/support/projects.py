@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import config, engines, toolchain
+from lockstep import config, engines, paths, toolchain
 from lockstep.engines import Engine
 from lockstep.images import builder, debs, manifest
 
@@ -272,11 +272,13 @@ def set_registry(root: Path, address: str) -> None:
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file in a checkout, .git excepted."""
+    """sha256 of every file in a checkout: .git and the kit's machine-local state excepted
+    (the workspace lock file, which every writer opens, lives there)."""
     hashes = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if relative.parts[0] != ".git" and path.is_file() and not path.is_symlink():
+        local = relative.parts[0] in (".git", paths.STATE)
+        if not local and path.is_file() and not path.is_symlink():
             hashes[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return hashes
 
