@@ -105,7 +105,13 @@ def commit_all(root: Path, message: str, *, machine: bool = False) -> None:
 
 def changed_files(root: Path) -> list[str]:
     """Paths that differ from HEAD, untracked ones included."""
-    status = shell.output(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root)
+    # Not shell.output: its strip would eat the leading space of the first " M path" line.
+    status = shell.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=root,
+        capture=True,
+        quiet=True,
+    ).stdout
     return sorted(line[3:] for line in status.splitlines())
 
 

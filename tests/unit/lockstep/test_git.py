@@ -1,0 +1,114 @@
+"""Every git call the kit makes, against a real repository in a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lockstep import git
+from lockstep.errors import LockstepError, RevisionError
+
+# Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
+GIT_IDENTITY = {
+    f"GIT_{role}_{field}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for field, value in (("NAME", "lockstep tests"), ("EMAIL", "tests@lockstep.invalid"))
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch) -> Path:
+    """A repository with one commit of `a.txt`."""
+    for name, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "repo"
+    root.mkdir()
+    git.init(root)
+    (root / "a.txt").write_text("one\n")
+    git.commit_all(root, "first")
+    return root
+
+
+def test_a_new_repository_has_no_commit(tmp_path: Path) -> None:
+    git.init(tmp_path)
+    assert git.is_repository(tmp_path)
+    assert git.commit(tmp_path) == ""
+
+
+def test_a_plain_folder_is_not_a_repository(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert not git.is_repository(tmp_path)
+
+
+def test_commit_and_resolve_agree(repo: Path) -> None:
+    sha = git.commit(repo)
+    assert len(sha) == 40
+    assert git.resolve(repo, "HEAD") == sha
+    with pytest.raises(RevisionError, match="unknown revision 'nope'"):
+        git.resolve(repo, "nope")
+
+
+def test_dirty_and_changed_files_include_untracked_ones(repo: Path) -> None:
+    assert not git.is_dirty(repo)
+    (repo / "new" / "b.txt").parent.mkdir()
+    (repo / "new" / "b.txt").write_text("b")
+    (repo / "a.txt").write_text("two\n")
+    assert git.is_dirty(repo)
+    assert git.changed_files(repo) == ["a.txt", "new/b.txt"]
+
+
+def test_show_reads_a_file_at_a_revision(repo: Path) -> None:
+    first = git.commit(repo)
+    (repo / "a.txt").write_text("two\n")
+    git.commit_all(repo, "second")
+    assert git.show(repo, first, "a.txt") == "one"
+    with pytest.raises(LockstepError, match=r"missing\.txt not found at"):
+        git.show(repo, first, "missing.txt")
+
+
+def test_tags_expand_oldest_first_and_plain_revisions_pass_through(repo: Path) -> None:
+    git.tag(repo, "model/1")
+    (repo / "a.txt").write_text("two\n")
+    git.commit_all(repo, "second")
+    git.tag(repo, "model/2")
+    assert git.tags(repo, "model/*") == ["model/1", "model/2"]
+    assert git.expand(repo, "model/*") == ["model/1", "model/2"]
+    assert git.expand(repo, "HEAD~1") == ["HEAD~1"]
+    with pytest.raises(RevisionError, match="no tag matches 'other/\\*'"):
+        git.expand(repo, "other/*")
+
+
+def test_a_machine_commit_needs_no_configured_identity(repo: Path, monkeypatch) -> None:
+    for name in GIT_IDENTITY:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(repo.parent))  # no global identity either
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    (repo / "a.txt").write_text("promoted\n")
+    git.commit_all(repo, "promote", machine=True)
+    author = git.shell.output(["git", "log", "-1", "--format=%an <%ae>"], cwd=repo)
+    assert author == "lockstep <lockstep@localhost>"
+
+
+def test_a_worktree_is_removed_whatever_happens(repo: Path) -> None:
+    first = git.commit(repo)
+    (repo / "a.txt").write_text("two\n")
+    git.commit_all(repo, "second")
+    with pytest.raises(RuntimeError), git.worktree(repo, first) as tree:
+        assert (tree / "a.txt").read_text() == "one\n"
+        kept = tree
+        raise RuntimeError("a replay failed")
+    assert not kept.exists() and not kept.parent.exists()
+    listed = git.shell.output(["git", "worktree", "list"], cwd=repo)
+    assert len(listed.splitlines()) == 1
+    assert (repo / "a.txt").read_text() == "two\n"
+
+
+def test_unmerged_files_are_listed(repo: Path) -> None:
+    git.shell.run(["git", "checkout", "--quiet", "-b", "side"], cwd=repo, quiet=True)
+    (repo / "a.txt").write_text("side\n")
+    git.commit_all(repo, "side")
+    git.shell.run(["git", "checkout", "--quiet", "-"], cwd=repo, quiet=True)
+    (repo / "a.txt").write_text("main\n")
+    git.commit_all(repo, "main")
+    git.shell.run(["git", "merge", "--quiet", "side"], cwd=repo, quiet=True, check=False)
+    assert git.unmerged_files(repo) == ["a.txt"]
