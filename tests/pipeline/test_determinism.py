@@ -32,7 +32,8 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         # The stages must import the copied code, not the editable install of the repo's.
         "PYTHONPATH": str(cwd / "src"),
     }
-    return commands.run(cmd, cwd, env=env, timeout=300)
+    # A guard against a hang, not a time limit: a busy 2-CPU machine needs minutes.
+    return commands.run(cmd, cwd, env=env, timeout=900)
 
 
 @pytest.fixture

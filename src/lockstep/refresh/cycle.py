@@ -3,7 +3,7 @@
 The champion is the released model: the newest git tag `<prefix><N>` (`model/v3`), with its
 lineage and image. A refresh replays the champion (`lockstep.replay`: its recorded image, a
 temporary worktree), moves the data window to the newest month and re-fits the challenger there
-as a DVC experiment, with the champion's code in the champion's image; the user's branch and
+with the champion's code in the champion's image, saved as a DVC experiment; the user's branch and
 working tree are never touched. Both models are then scored on the same most recent
 out-of-time months, `lockstep.refresh.decision` decides, and `lockstep.refresh.report` writes
 the report and the exit code a scheduler reads.
@@ -94,32 +94,42 @@ def lookup(data: dict, dotted: str):
 
 
 def fit_and_score(past: Replay, challenger: Challenger):
-    """In the champion's image: fit the challenger as a DVC experiment, then score both.
+    """In the champion's image: fit the challenger, then score both; save it as a DVC experiment.
 
     Returns:
         The champion's and the challenger's scores on the holdout, as data frames.
     """
+    from dvc.utils.hydra import apply_overrides  # what `dvc exp run --set-param` uses
+
     root, tree, cfg = past.settings.root, past.tree, past.settings.refresh
     shell.run(["dvc", "cache", "dir", "--local", root / ".dvc" / "cache"], cwd=tree, capture=True)
     fetch_champion_model(root, past.commit, cfg.model, tree / paths.REFRESH_WORK / "champion.pkl")
+    apply_overrides(tree / "params.yaml", [f"{cfg.window}={challenger.as_of}"])
     script = " && ".join(
         [
-            f"dvc exp run --force --name {challenger.experiment} "
-            f"--set-param {cfg.window}={challenger.as_of}",
+            "dvc repro",
             score_command(cfg, f"{paths.REFRESH_WORK}/champion.pkl", "champion", challenger),
             score_command(cfg, cfg.model, "challenger", challenger),
         ]
     )
-    # At the worktree's own path: DVC experiments are git commits, and the worktree's .git
-    # file and DVC config name the repository and cache by their host paths.
+    # At the worktree's own path: its .git file names the repository by its host path. The
+    # champion's code runs here, so the repository is read-only (no hook or config can be
+    # planted for the host's git to run), and so is the worktree's .git file (it cannot be
+    # pointed at a repository of the container's making). The experiment is saved afterwards,
+    # on the host, by DVC itself.
     run = past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
-    run.with_volume(str(root / ".git")).with_volume(str(root / ".dvc" / "cache"))
+    run.with_volume(str(root / ".git"), mode="ro").with_volume(str(tree / ".git"), mode="ro")
+    run.with_volume(str(root / ".dvc" / "cache"))
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
-        raise LockstepError("the challenger experiment failed", "see its output above")
+        raise LockstepError("the challenger's pipeline failed", "see its output above")
     after = lineage.read_dvc_lock(tree)
     env = replace(past.run.environment, commit=past.commit, dirty=True)
     lineage.update(tree, lineage.changed_stages(before, after), env, after)
+    # The pipeline's outputs only: other .dvc-tracked data (the base's .deb files) is not
+    # checked out in a replay and is not the challenger's.
+    experiment = ["dvc", "exp", "save", "--force", "--name", challenger.experiment, "dvc.yaml"]
+    shell.run(experiment, cwd=tree)
     import pandas as pd
 
     work = tree / paths.REFRESH_WORK

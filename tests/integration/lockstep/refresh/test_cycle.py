@@ -92,6 +92,29 @@ def test_a_window_with_too_few_defaults_is_refused(kit, champion):
     assert "window too small to compare" in proc.stderr
 
 
+def test_the_champions_code_cannot_plant_anything_in_the_repository(kit, champion):
+    """Refresh runs the champion's code: it must not reach the host's git (hooks, config) nor
+    point the worktree at a repository of its own making for the host's git to use."""
+    pyproject = champion / "pyproject.toml"
+    original = pyproject.read_text()
+    hook = champion / ".git" / "hooks" / "post-checkout"
+    # $e keeps the verdicts whole only in what the shell prints, not in the echoed command.
+    attack = (
+        f"sh -c 'e=ED; touch {hook} && echo PLANT$e: hook || echo REFUS$e: hook; "
+        "echo gitdir: /tmp > .git && echo PLANT$e: gitdir || echo REFUS$e: gitdir' 2>/dev/null; "
+    )
+    pyproject.write_text(original.replace('score = "', f'score = "{attack}', 1))
+    try:
+        proc = refresh(kit, champion)
+    finally:
+        pyproject.write_text(original)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode in (0, 3), output
+    assert "REFUSED: hook" in output and "REFUSED: gitdir" in output
+    assert "PLANTED" not in output and not hook.exists()
+    assert "challenger-2024-12" in kit.dvc(champion, "exp", "list", "--all-commits").stdout
+
+
 def test_a_recommended_release_exits_3_and_promote_tags_the_challenger(kit, champion):
     set_refresh(champion, min_gain="-1.0")
     before = state(kit, champion)
