@@ -31,6 +31,7 @@ CONTEXT_FILES = (
     "poetry.lock",
     "docker/toolchain/uv.txt",
     "docker/toolchain/poetry.txt",
+    "docker/toolchain/compile-bytecode.sh",
 )
 CONTEXT_DIRS = ("src",)
 # The digest of the last pyproject.toml and poetry.lock that `poetry check --lock` accepted.

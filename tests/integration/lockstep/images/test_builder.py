@@ -131,3 +131,31 @@ def test_the_fingerprint_does_not_depend_on_the_image_id(kit, runtime_image) -> 
         assert fingerprint_in(tag) == ("1000", runtime_image.fingerprint)
     finally:
         kit.remove_images(tag)
+
+
+def test_the_bytecode_step_fails_on_a_full_disk_and_skips_what_python_cannot_compile(
+    settings, runtime_image
+) -> None:
+    """The build's compile step, in the image it built, on a 1 MB disk filled up and on a
+    roomy one holding a Python 2 file."""
+    script = settings.root / "docker" / "toolchain" / "compile-bytecode.sh"
+    steps = {
+        "full": "mkdir /full/pkg && echo 'x = 1' > /full/pkg/a.py "
+        "&& { cat /dev/zero > /full/filler 2>/dev/null; sh /opt/step /full/pkg; }",
+        "roomy": "mkdir /tmp/pkg && echo 'x = 1' > /tmp/pkg/a.py "
+        "&& echo 'print \"python 2\"' > /tmp/pkg/old.py "
+        "&& sh /opt/step /tmp/pkg && ls /tmp/pkg/__pycache__",
+    }
+    with (
+        DockerContainer(runtime_image.tag)
+        .with_command("sleep infinity")
+        .with_volume_mapping(str(script), "/opt/step", "ro")
+        .with_tmpfs_mount("/full", "size=1m,mode=1777")
+        .with_kwargs(network_mode="none") as container
+    ):
+        code, printed = container.exec(["sh", "-c", steps["full"]])
+        assert code != 0, printed
+        assert b"No space left on device" in printed
+        code, printed = container.exec(["sh", "-c", steps["roomy"]])
+        assert code == 0, printed
+        assert printed.decode().split() == ["a.cpython-311.pyc"]
