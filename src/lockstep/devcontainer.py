@@ -29,6 +29,8 @@ TAG = "devcontainer"
 USER = "lockstep"
 # Set on the host to the engine's socket to give the devcontainer the host's Docker engine.
 SOCKET_VARIABLE = "LOCKSTEP_DEVCONTAINER_DOCKER_SOCKET"
+# Set to "root" by a root host user: devcontainer.json's containerUser and remoteUser.
+USER_VARIABLE = "LOCKSTEP_DEVCONTAINER_USER"
 # In the workspace, so the container sees them at the same path. `.lockstep/` is git-ignored.
 IMAGE_CA = "/etc/ssl/certs/ca-certificates.crt"
 FROM_LABEL = f"{builder.LABEL}.devcontainer.from"
@@ -46,6 +48,7 @@ def prepare(settings: Settings) -> tuple[str, builder.Image]:
     Re-tagging only happens when the dev image or the socket's group changed, so an unchanged
     environment keeps its image id and the editor reuses its container.
     """
+    check_user()
     engine, dev = pipeline.build(settings, "dev")
     ref, gid = tag(settings), socket_gid()
     wanted = {FROM_LABEL: dev.id, GID_LABEL: "" if gid is None else str(gid)}
@@ -61,6 +64,36 @@ def prepare(settings: Settings) -> tuple[str, builder.Image]:
     # bind-mount too, which the Docker tests rely on.
     settings.path(paths.TMP).mkdir(parents=True, exist_ok=True)
     return ref, dev
+
+
+def check_user() -> None:
+    """Refuse a container user who could not write the workspace, or would own it wrongly.
+
+    The devcontainer CLI gives the container user the host user's uid, except for root: then the
+    container's `lockstep` cannot write a root-owned workspace (`dvc status` fails with
+    "permission denied" on .dvc/tmp/lock). A root host user chooses root inside instead; any
+    other host user must not, or their files would become root's.
+
+    Raises:
+        ConfigError: the choice does not fit the host user.
+    """
+    chosen = os.environ.get(USER_VARIABLE, USER)
+    as_root = os.getuid() == 0
+    if chosen not in (USER, "root"):
+        raise ConfigError(f"{USER_VARIABLE}={chosen}: not a user of the image", "unset it")
+    if as_root and chosen != "root":
+        raise ConfigError(
+            f"as root on this machine, the devcontainer's user {USER} cannot write your "
+            "root-owned workspace",
+            f"open the folder as your own user, or set {USER_VARIABLE}=root where the editor "
+            "starts (files made inside then belong to root, as yours do)",
+        )
+    if chosen == "root" and not as_root:
+        raise ConfigError(
+            f"{USER_VARIABLE}=root is for a root host user: files made inside would belong to "
+            "root, not to you",
+            f"unset {USER_VARIABLE}",
+        )
 
 
 def socket_gid() -> int | None:

@@ -46,7 +46,7 @@ class HostUser:
         return os.getuid() != self.uid
 
     def run(
-        self, cmd: list[str], cwd: Path, timeout: float = 900
+        self, cmd: list[str], cwd: Path, timeout: float = 900, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         as_user = {}
         if self.other:
@@ -62,7 +62,7 @@ class HostUser:
             check=False,
             **as_user,
         )
-        assert proc.returncode == 0, (
+        assert proc.returncode == 0 or not check, (
             f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n"
             f"{proc.stderr[-6000:]}"
         )
@@ -99,7 +99,9 @@ class Opened:
     project: Path
     docker_path: str
 
-    def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 900, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return self.user.run(
             [
                 str(CLI),
@@ -112,6 +114,7 @@ class Opened:
             ],
             cwd=self.project,
             timeout=timeout,
+            check=check,
         )
 
     def exec(self, *command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -207,3 +210,28 @@ def test_files_made_inside_belong_to_the_host_user(repro_inside: Opened) -> None
         if path.lstat().st_uid != user.uid
     ]
     assert not foreign, f"files not owned by {user.name} ({user.uid}):\n" + "\n".join(foreign)
+
+
+def test_root_on_the_host_is_told_what_to_do_then_works_as_root(kit, engine, monkeypatch):
+    """The CLI never maps the container user to uid 0: a root host user is stopped with the
+    remedy before anything starts, and with it works as root inside, in their own files."""
+    if os.getuid() != 0:
+        pytest.fail("this test opens the devcontainer as root: run the tests as root", False)
+    root = HostUser(0, 0, Path(pwd.getpwuid(0).pw_dir), "root")
+    box = Opened(root, kit.copy("devcontainer-root"), engine.cli)
+    monkeypatch.delenv("LOCKSTEP_DEVCONTAINER_USER", raising=False)
+    refused = box.cli("up", "--remove-existing-container", check=False)
+    try:
+        assert refused.returncode != 0
+        assert "set LOCKSTEP_DEVCONTAINER_USER=root" in refused.stdout + refused.stderr
+        assert not kit.docker(
+            "ps", "--all", "--quiet", "--filter", f"label=devcontainer.local_folder={box.project}"
+        ).stdout.strip(), "a container was started anyway"
+
+        monkeypatch.setenv("LOCKSTEP_DEVCONTAINER_USER", "root")
+        box.cli("up", "--remove-existing-container")  # its postCreateCommand runs `dvc status`
+        assert box.exec("id", "-u").stdout.strip() == "0"
+        box.exec("sh", "-c", "touch made-inside && dvc status")
+        assert (box.project / "made-inside").stat().st_uid == 0
+    finally:
+        _remove_container(kit, box.project)

@@ -45,3 +45,27 @@ def test_a_missing_socket_says_what_to_set(monkeypatch, tmp_path):
     monkeypatch.setenv(devcontainer.SOCKET_VARIABLE, str(tmp_path / "none.sock"))
     with pytest.raises(ConfigError, match="No such file"):
         devcontainer.socket_gid()
+
+
+@pytest.mark.parametrize(
+    ("uid", "chosen", "refusal"),
+    [
+        (1000, None, None),
+        (0, "root", None),
+        (0, None, "as root on this machine, the devcontainer's user lockstep cannot write"),
+        (0, "lockstep", "set LOCKSTEP_DEVCONTAINER_USER=root where the editor starts"),
+        (1000, "root", "LOCKSTEP_DEVCONTAINER_USER=root is for a root host user"),
+        (1000, "admin", "LOCKSTEP_DEVCONTAINER_USER=admin: not a user of the image"),
+    ],
+)
+def test_the_container_user_must_fit_the_host_user(monkeypatch, uid, chosen, refusal):
+    monkeypatch.setattr(os, "getuid", lambda: uid)
+    if chosen is None:
+        monkeypatch.delenv(devcontainer.USER_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(devcontainer.USER_VARIABLE, chosen)
+    if refusal is None:
+        devcontainer.check_user()
+    else:
+        with pytest.raises(ConfigError, match=refusal):
+            devcontainer.check_user()
