@@ -15,6 +15,9 @@ from typing import Any
 from lockstep.errors import ConfigError
 
 CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# The operating system's bundle, the one curl and apt trust (Debian and Ubuntu, then Fedora):
+# a login shell has none of the variables, and a proxy's CA is installed there.
+SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 DEFAULT_EPOCH = 1700000000
 
 
@@ -91,17 +94,18 @@ class Settings:
         return self.root / relative
 
     def ca_bundle_path(self) -> Path | None:
-        """The CA bundle builds and runs need: the setting, else the usual variables."""
-        candidates = [self.ca_bundle] + [os.environ.get(name, "") for name in CA_VARIABLES]
-        for candidate in filter(None, candidates):
-            path = self.path(candidate) if not os.path.isabs(candidate) else Path(candidate)
-            if path.is_file():
-                return path
-        return None
+        """The CA bundle builds and runs need: the setting, else `ca_bundle()`'s."""
+        return ca_bundle(str(self.path(self.ca_bundle)) if self.ca_bundle else "")
 
     def docker_cli(self) -> str:
         """The docker CLI the user chose: LOCKSTEP_DOCKER, else the setting, else none."""
         return os.environ.get("LOCKSTEP_DOCKER") or self.docker
+
+
+def ca_bundle(setting: str = "") -> Path | None:
+    """The first CA bundle that exists: the setting, the usual variables, the system's."""
+    candidates = [setting, *map(os.environ.get, CA_VARIABLES), *SYSTEM_CA_BUNDLES]
+    return next((Path(path) for path in candidates if path and Path(path).is_file()), None)
 
 
 def load(root: Path) -> Settings:

@@ -25,7 +25,7 @@ if not __package__:
     # Run as a script by ./inv, before any environment exists: make the kit importable.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lockstep import files, paths, shell
+from lockstep import config, files, paths, shell
 from lockstep.errors import CommandError, ConfigError, LockfileError, LockstepError
 from lockstep.shell import say
 
@@ -122,9 +122,10 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
         run([sys.executable, "-m", "venv", venv], root)
         uv = [root / paths.POETRY / "bin" / "uv", "pip", "install", "--quiet"]
         uv += ["--python", venv / "bin" / "python", "--no-deps"]
-        # uv reads the CA bundle from SSL_CERT_FILE only; pip's setting is often the one set.
-        ca = next(filter(None, map(os.environ.get, ("SSL_CERT_FILE", "PIP_CERT"))), "")
-        env = {"SSL_CERT_FILE": ca} if ca else None
+        # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
+        # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
+        ca = config.ca_bundle()
+        env = {"SSL_CERT_FILE": str(ca)} if ca else None
         run([*uv, "--require-hashes", "-r", requirements], root, env=env)
         run([*uv, "--editable", "."], root, env=env)
     except BaseException:

@@ -63,13 +63,17 @@ def test_malformed_toml_names_the_file(tmp_path):
         config.load(write(tmp_path, "[tool.lockstep\n"))
 
 
-def test_ca_bundle_prefers_the_setting_then_the_environment(tmp_path, monkeypatch):
+def test_ca_bundle_prefers_the_setting_then_the_environment_then_the_system(tmp_path, monkeypatch):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("x")
+    system = tmp_path / "system-ca.crt"
+    monkeypatch.setattr(config, "SYSTEM_CA_BUNDLES", (str(tmp_path / "none.crt"), str(system)))
     for name in config.CA_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     root = write(tmp_path, '[tool.lockstep]\nimage = "x"\n')
     assert config.load(root).ca_bundle_path() is None
+    system.write_text("y")
+    assert config.load(root).ca_bundle_path() == system
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     assert config.load(root).ca_bundle_path() == bundle
     root = write(tmp_path, '[tool.lockstep]\nimage = "x"\nca_bundle = "ca.pem"\n')
