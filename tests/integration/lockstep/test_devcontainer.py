@@ -215,8 +215,7 @@ def test_files_made_inside_belong_to_the_host_user(repro_inside: Opened) -> None
 def test_root_on_the_host_is_told_what_to_do_then_works_as_root(kit, engine, monkeypatch):
     """The CLI never maps the container user to uid 0: a root host user is stopped with the
     remedy before anything starts, and with it works as root inside, in their own files."""
-    if os.getuid() != 0:
-        pytest.fail("this test opens the devcontainer as root: run the tests as root", False)
+    machines.require_root("opens the devcontainer as root on the host")
     root = HostUser(0, 0, Path(pwd.getpwuid(0).pw_dir), "root")
     box = Opened(root, kit.copy("devcontainer-root"), engine.cli)
     monkeypatch.delenv("LOCKSTEP_DEVCONTAINER_USER", raising=False)
