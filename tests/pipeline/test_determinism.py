@@ -21,10 +21,6 @@ BIN = Path(sys.executable).parent
 DVC = BIN / "dvc"
 ROWS_PER_MONTH = 400
 
-pytestmark = pytest.mark.skipif(
-    not DVC.exists() or shutil.which("git") is None, reason="needs dvc in the venv and git"
-)
-
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {
