@@ -94,11 +94,11 @@ def sync(root: Path, venv: Path) -> None:
     check_lock(poetry, root)
     requirements = root / paths.REQUIREMENTS
     export = [poetry, "export", "--with", "dev", "--format", "requirements.txt"]
-    run([*export, "--output", requirements], root)
+    shell.run([*export, "--output", requirements], cwd=root)
     installed = venv / "requirements.txt"
     if installed.exists() and installed.read_text() == requirements.read_text():
         # Same dependencies; the project's own metadata (its scripts, say) may have changed.
-        run([venv / "bin" / "python", *PIP_QUIET, "install", "--no-deps", "--editable", "."], root)
+        uv_install(root, venv, "--editable", ".")
         return
     say("installing the locked environment into .venv (once per lock change)")
     install(root, venv, requirements)
@@ -119,15 +119,9 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
     if venv.exists():
         venv.rename(previous)
     try:
-        run([sys.executable, "-m", "venv", venv], root)
-        uv = [root / paths.POETRY / "bin" / "uv", "pip", "install", "--quiet"]
-        uv += ["--python", venv / "bin" / "python", "--no-deps"]
-        # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
-        # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
-        ca = config.ca_bundle()
-        env = {"SSL_CERT_FILE": str(ca)} if ca else None
-        run([*uv, "--require-hashes", "-r", requirements], root, env=env)
-        run([*uv, "--editable", "."], root, env=env)
+        shell.run([sys.executable, "-m", "venv", venv], cwd=root)
+        uv_install(root, venv, "--require-hashes", "-r", requirements)
+        uv_install(root, venv, "--editable", ".")
     except BaseException:
         shutil.rmtree(venv, ignore_errors=True)
         if previous.exists():
@@ -135,6 +129,20 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
             say("the install failed; .venv is left as it was")
         raise
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
+    """`uv pip install --no-deps ARGS` into `venv` (the exported lock names every package).
+
+    Raises:
+        CommandError: uv failed (its output is above).
+    """
+    uv = [root / paths.POETRY / "bin" / "uv", "pip", "install", "--quiet", "--no-deps"]
+    # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
+    # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
+    ca = config.ca_bundle()
+    env = {"SSL_CERT_FILE": str(ca)} if ca else None
+    shell.run([*uv, "--python", venv / "bin" / "python", *args], cwd=root, env=env)
 
 
 def ensure_poetry(root: Path) -> Path:
@@ -160,10 +168,10 @@ def ensure_poetry(root: Path) -> Path:
         return poetry
     say(f"installing {' '.join(specs)} and uv into {paths.POETRY} (every file hash-checked)")
     shutil.rmtree(home, ignore_errors=True)
-    run([sys.executable, "-m", "venv", home], root)
+    shell.run([sys.executable, "-m", "venv", home], cwd=root)
     pip = [home / "bin" / "python", *PIP_QUIET, "install", "--require-hashes"]
-    run([*pip, "-r", locked], root)
-    run([*pip, "--no-deps", "-r", root / UV_TOOLCHAIN], root)
+    shell.run([*pip, "-r", locked], cwd=root)
+    shell.run([*pip, "--no-deps", "-r", root / UV_TOOLCHAIN], cwd=root)
     marker.write_text(wanted)
     return poetry
 
@@ -207,15 +215,6 @@ def check_lock(poetry: Path, root: Path) -> None:
             "poetry.lock is out of date with pyproject.toml",
             "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)",
         )
-
-
-def run(cmd: list, cwd: Path, env: dict[str, str] | None = None) -> None:
-    """Echo and run a command (with `env` added to the environment).
-
-    Raises:
-        CommandError: it failed (its output is above).
-    """
-    shell.run(cmd, cwd=cwd, env=env)
 
 
 def fail(message: str, code: int = 2) -> None:

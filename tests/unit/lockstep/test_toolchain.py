@@ -179,12 +179,14 @@ def test_a_failed_install_leaves_the_working_venv_as_it_was(project, monkeypatch
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "invoke").write_text("the working environment")
 
-    def broken(cmd, cwd, env=None):
+    working = shell.run
+
+    def broken(cmd, **kwargs):
         if "-r" in [str(part) for part in cmd]:
             raise CommandError("uv failed: no such version", returncode=1)
-        shell.run(cmd, cwd=cwd, env=env)
+        return working(cmd, **kwargs)
 
-    monkeypatch.setattr(toolchain, "run", broken)
+    monkeypatch.setattr(shell, "run", broken)
     requirements = project / "requirements.txt"
     requirements.write_text("nothing==1.0 --hash=sha256:00\n")
     with pytest.raises(CommandError):
