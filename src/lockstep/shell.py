@@ -10,12 +10,14 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO, TypeVar
 
 from lockstep.errors import CommandError
 
 Command = Sequence[str | os.PathLike[str]]
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -118,3 +120,60 @@ def _tee(cmd: list[str], *, cwd, env, input) -> subprocess.CompletedProcess[str]
 def output(cmd: Command, **kwargs) -> str:
     """Run a command quietly and return its stripped stdout."""
     return run(cmd, capture=True, quiet=True, **kwargs).stdout.strip()
+
+
+def read_from(cmd: Command, consume: Callable[[IO[bytes]], T], *, env=None) -> T:
+    """Run a command, handing its standard output to `consume` as a binary stream.
+
+    For output too large to hold or to copy to disk first (`docker save` of an image).
+
+    Raises:
+        CommandError: the command failed (its last line of stderr), or was not found.
+    """
+    return _piped(cmd, env, stdout=consume)
+
+
+def write_to(cmd: Command, produce: Callable[[IO[bytes]], None], *, env=None) -> None:
+    """Run a command, letting `produce` write its standard input as a binary stream.
+
+    Raises:
+        CommandError: the command failed (its last line of stderr), or was not found.
+    """
+    _piped(cmd, env, stdin=produce)
+
+
+def _piped(cmd: Command, env, *, stdout=None, stdin=None):
+    echo(cmd)
+    full_env = {**os.environ, **env} if env else None
+    args = [str(part) for part in cmd]
+    try:
+        process = subprocess.Popen(
+            args,
+            env=full_env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
+    # stderr is read at the end: the commands this serves (docker save, docker load) write
+    # little there, far less than a pipe holds.
+    result = None
+    try:
+        if stdout:
+            result = stdout(process.stdout)
+            process.stdout.read()  # drain, so the command is never left blocked on a pipe
+        else:
+            with process.stdin:
+                stdin(process.stdin)
+    except BrokenPipeError:
+        pass  # the command ended early: its exit code and stderr say why
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        errors = process.stderr.read().decode(errors="replace")
+        process.wait()
+    _checked(cmd, subprocess.CompletedProcess(args, process.returncode, "", errors), True)
+    return result

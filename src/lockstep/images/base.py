@@ -181,8 +181,8 @@ def _from_registry(engine: Engine, address: str, recorded: Manifest, tag: str) -
 
 
 def _from_image_archive(root: Path, engine: Engine, recorded: Manifest, tag: str) -> Base | str:
-    if not (root / store.path_for(recorded.image)).with_suffix(".tar.dvc").exists():
-        return f"no image archive ({store.path_for(recorded.image)}.dvc is not in the project)"
+    if not (root / store.dvc_file_for(recorded.image)).exists():
+        return f"no image archive ({store.dvc_file_for(recorded.image)} is not in the project)"
     try:
         store.load(root, engine, recorded.image, [None])
     except LockstepError as exc:

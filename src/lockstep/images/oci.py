@@ -97,7 +97,7 @@ def write_image_archive(archive: Path, *, layer: Path, config: bytes, tag: str, 
             with members[name]() as data:
                 size = data.seek(0, io.SEEK_END)
                 data.seek(0)
-                tar.addfile(_tar_info(name, size, epoch), data)
+                tar.addfile(tar_info(name, size, epoch), data)
 
 
 def _bytes_member(data: bytes) -> Callable[[], io.BytesIO]:
@@ -105,7 +105,7 @@ def _bytes_member(data: bytes) -> Callable[[], io.BytesIO]:
     return lambda: io.BytesIO(data)
 
 
-def _tar_info(name: str, size: int, epoch: int) -> tarfile.TarInfo:
+def tar_info(name: str, size: int, epoch: int) -> tarfile.TarInfo:
     """Archive member metadata that depends on nothing but the name, size and epoch."""
     info = tarfile.TarInfo(name)
     info.size = size

@@ -1,15 +1,15 @@
 """Keep images in the DVC remote, so a rerun works air-gapped with no registry at all.
 
-`invoke archive` saves an image (`docker save`) as `images/<id>.tar`, tracks it with DVC
-(`images/<id>.tar.dvc`, committed to git) and pushes it to the DVC remote; any DVC remote works.
-A rerun streams it back through DVC's API from the cache or the remote and `docker load`s it.
+`invoke archive` (and `invoke publish`) writes an image as an OCI layout in `images/<id>/`
+(`lockstep.images.layout`: one file per layer), tracks the folder with DVC (`images/<id>.dvc`,
+committed to git) and pushes it to the DVC remote; any DVC remote works. DVC stores each file
+once, so image versions share every layer they have in common. A rerun fetches the folder
+through DVC's API from the cache or the remote, checks every blob, and loads it.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -17,102 +17,111 @@ from lockstep import lineage, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
-from lockstep.images import manifest, oci
+from lockstep.images import layout, manifest
 from lockstep.shell import say
 
 FOLDER = "images"
 
 
 def path_for(image_id: str) -> str:
-    """Project-relative path of an image's archive."""
-    return f"{FOLDER}/{image_id.removeprefix('sha256:')}.tar"
+    """Project-relative path of an image's layout folder."""
+    return f"{FOLDER}/{image_id.removeprefix('sha256:')}"
+
+
+def dvc_file_for(image_id: str) -> str:
+    """Project-relative path of the .dvc file that tracks an image's layout."""
+    return path_for(image_id) + ".dvc"
 
 
 def save(root: Path, engine: Engine, image_id: str) -> Path:
-    """Archive an image into the DVC remote; return its .dvc file."""
+    """Write an image's layout and track it with DVC (not pushed yet); return its .dvc file.
+
+    A layout is tracked only once complete: an interrupted save leaves no .dvc file, and its
+    partial folder is replaced by the next one.
+    """
     target = root / path_for(image_id)
-    dvc_file = target.with_name(target.name + ".dvc")
+    dvc_file = root / dvc_file_for(image_id)
     if dvc_file.exists():
-        say(f"{dvc_file.relative_to(root)} exists; pushing it")
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        engine.run("save", "--output", str(target), image_id)
-        shell.run(["dvc", "add", target.relative_to(root)], cwd=root)
-        # The archive lives in the DVC cache and remote; a copy in the workspace only uses disk.
-        target.unlink()
-    try:
-        shell.run(["dvc", "push", dvc_file.relative_to(root)], cwd=root)
-    except CommandError as exc:
-        raise LockstepError(
-            f"cannot push the archive to the DVC remote: {exc.message}",
-            "configure one with `dvc remote add -d NAME URL`",
-        ) from None
+        return dvc_file
+    if engine.image_id(image_id) != image_id:
+        raise ImageNotFoundError(
+            f"image {image_id[:19]} is not in the local engine, so it cannot be archived",
+            "get it first (`invoke pull REV`), or rerun `invoke repro` to record a new one",
+        )
+    say(f"archive: writing {target.relative_to(root)}/ (one file per layer)")
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".lockstep-", dir=target.parent) as tmp:
+        layout.write(engine, image_id, Path(tmp) / "layout")
+        (Path(tmp) / "layout").rename(target)
+    shell.run(["dvc", "add", "--quiet", target.relative_to(root)], cwd=root)
+    # The layout lives in the DVC cache and remote; a copy in the workspace only uses disk.
+    shutil.rmtree(target)
     return dvc_file
+
+
+def push(root: Path, targets: list[Path]) -> None:
+    """Push DVC-tracked files to the default remote, with DVC's progress bars.
+
+    Raises:
+        LockstepError: the remote refused or could not be reached, in one line with a remedy.
+    """
+    try:
+        shell.run(["dvc", "push", *[t.relative_to(root) for t in targets]], cwd=root, tee=True)
+    except CommandError as exc:
+        raise remote_error("push to", root, exc) from None
+
+
+def remote_error(action: str, root: Path, exc: CommandError) -> LockstepError:
+    """One line for a DVC remote that failed: what happened, and what to do about it."""
+    detail = (
+        next(
+            (line for line in reversed(exc.log.splitlines()) if line.startswith("ERROR")),
+            exc.message,
+        )
+        .removeprefix("ERROR: ")
+        .removeprefix("unexpected error - ")
+    )
+    name = shell.output(["dvc", "remote", "default"], cwd=root, check=False) or "(none)"
+    lowered = detail.lower()
+    if "permission denied" in lowered or "authentication" in lowered:
+        hint = f"check the remote's key: dvc remote modify --local {name} keyfile PATH"
+    elif "no space" in lowered or "quota" in lowered or "failure" in lowered:
+        hint = "free space on the remote, then run again: only what is missing is sent"
+    elif "connect" in lowered or "timed out" in lowered or "resolve" in lowered:
+        hint = "check that the remote is reachable (dvc remote list shows its URL), then retry"
+    else:
+        hint = "check the remote with dvc remote list, then run again"
+    return LockstepError(f"cannot {action} the DVC remote {name!r}: {detail}", hint)
 
 
 def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> None:
     """Load an archived image, looking for its .dvc file at each revision in turn.
 
     Raises:
-        ImageNotFoundError: no revision archives it, or the archive is neither in the cache nor in
-            the remote, or it holds another image.
+        ImageNotFoundError: no revision archives it, or the layout is neither in the cache nor
+            in the remote, or it is not the image it claims to be.
     """
-    import dvc.api  # heavy; only reruns need it
+    from dvc.api import DVCFileSystem  # heavy; only reruns need it
 
     path = path_for(image_id)
     problems = []
-    with tempfile.TemporaryDirectory(prefix="lockstep-archive-", dir="/var/tmp") as tmp:
-        local = Path(tmp) / "image.tar"
+    with tempfile.TemporaryDirectory(prefix="lockstep-layout-", dir="/var/tmp") as tmp:
+        local = Path(tmp) / "layout"
         for rev in revs:
             try:
-                with (
-                    dvc.api.open(path, repo=str(root), rev=rev, mode="rb") as stream,
-                    open(local, "wb") as out,
-                ):
-                    shutil.copyfileobj(stream, out, 1 << 20)
+                DVCFileSystem(str(root), rev=rev).get(path, str(local), recursive=True)
                 break
             except Exception as exc:  # DVC raises many kinds; each just means "not here"
+                shutil.rmtree(local, ignore_errors=True)
                 problems.append(f"{rev or 'workspace'}: {type(exc).__name__}")
         else:
             raise ImageNotFoundError(
                 f"no DVC archive of {image_id[:19]} ({'; '.join(problems)})",
-                "archive it with `invoke archive` where the image exists",
+                "publish it with `invoke publish` where the image exists",
             )
-        check_archive(local, image_id)
-        engine.run("load", "--quiet", "--input", str(local), capture=True)
-    if engine.image_id(image_id) is None:
-        raise ImageNotFoundError(f"{path} did not hold {image_id[:19]}", "re-archive the image")
-
-
-def check_archive(archive: Path, image_id: str) -> None:
-    """Refuse an archive that is not exactly the one image, untagged, that it claims to be.
-
-    `docker load` would load every image an archive holds and move every tag it names; a
-    tampered or mistaken archive must not get that far. The image id is the digest of the
-    config, which names every layer's digest (checked by `docker load` itself).
-
-    Raises:
-        ImageNotFoundError: the archive holds another image, more than one, or tags.
-    """
-    problem = ""
-    try:
-        with tarfile.open(archive) as tar:
-            entries = json.loads(tar.extractfile("manifest.json").read())
-            if not isinstance(entries, list) or len(entries) != 1:
-                problem = "it does not hold exactly one image"
-            elif entries[0].get("RepoTags"):
-                problem = f"it would tag images ({', '.join(entries[0]['RepoTags'])})"
-            else:
-                config = tar.extractfile(entries[0]["Config"]).read()
-                if oci.digest(config) != image_id:
-                    problem = f"it holds image {oci.digest(config)[:19]}"
-    except (tarfile.TarError, KeyError, AttributeError, TypeError, ValueError) as exc:
-        problem = f"it is not an image archive ({type(exc).__name__})"
-    if problem:
-        raise ImageNotFoundError(
-            f"the DVC archive of {image_id[:19]} was refused: {problem}",
-            "re-archive the image with `invoke archive` where it exists",
-        )
+        say(f"loading {image_id[:19]} from its layout in the DVC remote")
+        layout.load(engine, local, image_id)
 
 
 def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
@@ -124,7 +133,9 @@ def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
     recorded = manifest.recorded_base(settings)
     if recorded and engine.image_id(recorded.image):
         ids.append(recorded.image)
-    return [save(root, engine, image_id) for image_id in ids]
+    dvc_files = [save(root, engine, image_id) for image_id in ids]
+    push(root, dvc_files)
+    return dvc_files
 
 
 def check_remote(root: Path) -> None:
