@@ -34,7 +34,7 @@ from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.images import builder
+from lockstep.images import builder, layout, store
 from lockstep.toolchain import poetry_specs
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +60,8 @@ DEPS_INSTALL = "pip install --quiet --require-hashes"
 SIDES = ("container", "native")
 # The kit echoes every command it runs; this is how a build shows.
 BUILD = re.compile(r"^\$ \S*docker build ")
+# The layers a lock bump rewrites: the exported requirements and their install (docker/Dockerfile).
+LOCK_LAYERS = re.compile(r"requirements")
 # Runs a command and writes its wall time and peak resident memory as JSON.
 PEAK = HERE / "peak.py"
 # The installed packages' size inside an image: every file in the interpreter's site-packages
@@ -90,6 +92,7 @@ class Plan:
         sizes: multiples of the 1x extract for the full pipeline figure.
         profile_sizes: multiples of the 1x extract for the stage profile.
         cold: build with --no-cache and an empty pip cache; False reuses caches (tests).
+        versions: source-only versions published to a DVC remote for the storage figure.
     """
 
     name: str = "full"
@@ -101,10 +104,13 @@ class Plan:
     sizes: tuple[int, ...] = (1, 10)
     profile_sizes: tuple[int, ...] = (1, 10, 30)
     cold: bool = True
+    versions: int = 10
 
 
 FULL = Plan()
-QUICK = Plan(name="quick", repeats=3, build_repeats=1, pipeline_repeats=1, rows_per_month=200)
+QUICK = Plan(
+    name="quick", repeats=3, build_repeats=1, pipeline_repeats=1, rows_per_month=200, versions=3
+)
 COMMANDS = {"full": "./inv bench", "quick": "./inv bench --quick"}
 
 
@@ -525,6 +531,63 @@ class Bench:
 
     # cleanup ----------------------------------------------------------------------------
 
+    # the DVC remote ------------------------------------------------------------------------
+
+    def remote_storage(self) -> list[Figure]:
+        """Figures 9 and 10: what published versions cost in a DVC remote, as layouts."""
+        ids = []
+        for number in range(self.plan.versions):
+            self.log(f"remote storage: version {number + 1}/{self.plan.versions} (a source change)")
+            self.build_ours(cold=False)
+            ids.append(self.engine.image_id(self.made[-1]))
+        with tempfile.TemporaryDirectory(prefix="lockstep-bench-remote-", dir="/var/tmp") as tmp:
+            repo, remote = Path(tmp) / "repo", Path(tmp) / "remote"
+            repo.mkdir()
+            shell.run([*GIT, "init", "--quiet"], cwd=repo, quiet=True)
+            shell.run([BIN / "dvc", "init", "--quiet"], cwd=repo, quiet=True)
+            shell.run([BIN / "dvc", "remote", "add", "-d", "bench", remote], cwd=repo, quiet=True)
+            published = []
+            for image_id in ids:
+                store.push(repo, [store.save(repo, self.engine, image_id)])
+                published.append(_tree_bytes(remote))
+            layers = self.layer_sizes(ids[0], Path(tmp) / "layout")
+        one, total = published[0], published[-1]
+        image_bytes = sum(size for size, _ in layers)
+        lock_bytes = sum(size for size, made_by in layers if LOCK_LAYERS.search(made_by))
+        versions = len(ids)
+        return [
+            Figure(
+                "remote_storage",
+                f"DVC remote: {versions} source-only versions / one version",
+                total / one,
+                "ratio",
+                1.1,
+                f"{versions} versions {total / 1e6:.0f} MB, one {one / 1e6:.0f} MB "
+                f"(one docker save each: {versions * image_bytes / 1e6:.0f} MB)",
+                {"remote_bytes_after_each": published, "image_bytes": image_bytes},
+            ),
+            Figure(
+                "remote_lock_bump",
+                "DVC remote: bytes a one-package lock bump adds / one version",
+                lock_bytes / one,
+                "ratio",
+                0.10,
+                f"the dependency layers: {lock_bytes / 1e6:.0f} MB of {one / 1e6:.0f} MB "
+                "(from the image's layers: a bump rewrites them whole)",
+                {"lock_layer_bytes": lock_bytes, "one_version_bytes": one},
+            ),
+        ]
+
+    def layer_sizes(self, image_id: str, folder: Path) -> list[tuple[int, str]]:
+        """Each layer's size and the history entry that made it, from the image's layout."""
+        layout.write(self.engine, image_id, folder)
+        checked = layout.check(folder, image_id)
+        history = json.loads(checked.config.read_bytes())["history"]
+        made_by = [entry.get("created_by", "") for entry in history if not entry.get("empty_layer")]
+        return [
+            (path.stat().st_size, text) for path, text in zip(checked.layers, made_by, strict=True)
+        ]
+
     def cleanup(self, settings: Settings) -> list[str]:
         """Remove the images this run made and the copy's commit tags (not the shared image)."""
         sha = self.project.git("rev-parse", "HEAD")[:12]
@@ -580,12 +643,21 @@ def _measure(bench: Bench) -> tuple[list[Figure], dict[str, Any]]:
     figures.append(bench.noop_build())
     figures.append(bench.noop_repro())
     figures += [bench.full_pipeline(size) for size in bench.plan.sizes]
+    figures += bench.remote_storage()
     profile = {f"{size}x": bench.profile(size) for size in bench.plan.profile_sizes}
     return _ordered(figures), profile
 
 
 def _ordered(figures: list[Figure]) -> list[Figure]:
-    order = ["cold_build", "source_rebuild", "noop_build", "noop_repro", "pipeline", "size"]
+    order = [
+        "cold_build",
+        "source_rebuild",
+        "noop_build",
+        "noop_repro",
+        "pipeline",
+        "size",
+        "remote",
+    ]
     return sorted(
         figures, key=lambda f: next(i for i, k in enumerate(order) if f.key.startswith(k))
     )
@@ -691,6 +763,11 @@ def _captured(engine: Engine | None, *cmd: Any, **kwargs: Any):
     except CommandError as exc:
         print("\n".join(exc.log.splitlines()[-40:]), file=sys.stderr)
         raise
+
+
+def _tree_bytes(folder: Path) -> int:
+    """Bytes of every file under a folder."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _timed(func: Callable, *args: Any, **kwargs: Any) -> tuple[float, Any]:

@@ -2,8 +2,9 @@
 
 Shared by `invoke rerun` and `invoke refresh`. The revision's lineage names the image its
 results were made in; the image comes from the engine (by id), else the registry (by digest),
-else the DVC archive, and its id is checked. The revision is checked out in a temporary git
-worktree: the user's checkout, index and branch are never touched. Containers take their mounts
+else its layout in the DVC remote, and its id is checked. The revision is checked out in a
+temporary git worktree (the user's checkout, index and branch are never touched), with its
+DVC-tracked inputs copied in from the DVC cache or remote. Containers take their mounts
 and settings from the current checkout, never from the revision's files.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import git, lineage
+from lockstep import git, lineage, remote
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.engines import Engine
@@ -85,6 +86,7 @@ def replay(settings: Settings, engine: Engine, rev: str) -> Iterator[Replay]:
     image_id, run = recorded_image(record, rev)
     obtain(settings, engine, image_id, run, revs=[None, commit])
     with git.worktree(root, commit) as tree:
+        remote.checkout_inputs(root, commit, tree, rev)
         yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
 
 
@@ -129,5 +131,5 @@ def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, rev
         looked.append(f"DVC archive: {exc.message}")
     raise ImageNotFoundError(
         f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
-        "push it (`invoke push`) or archive it (`invoke archive`) where it exists",
+        "publish it (`invoke publish`) where it exists",
     )

@@ -19,6 +19,16 @@ from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
 
 
+@dataclass(frozen=True)
+class Row:
+    """One revision's line in a rerun's summary."""
+
+    rev: str
+    image_id: str
+    verdict: str  # identical, DIFFERS or ERROR
+    detail: str
+
+
 @dataclass
 class Verdict:
     """What a rerun found: one row per output and per metric."""
@@ -43,6 +53,16 @@ class Verdict:
         if tolerance is not None:
             outputs = [row for row in outputs if row[1] not in self.metric_paths]
         return metrics_ok and all(same for *_, same in outputs)
+
+    def row(self, tolerance: float | None = None) -> Row:
+        """This verdict as a summary line."""
+        differing = [path for _, path, same in self.outputs if not same]
+        metrics = [name for name, *_, ok in self.metrics if not ok]
+        if self.identical(tolerance):
+            detail = f"{len(self.outputs)} outputs, {len(self.metrics)} metrics"
+            return Row(self.rev, self.image_id, "identical", detail)
+        detail = ", ".join(differing + metrics) or "no output was compared"
+        return Row(self.rev, self.image_id, "DIFFERS", detail)
 
     def table(self) -> str:
         """The verdict as readable text."""
@@ -95,6 +115,17 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
             )
             verdict.metrics.append((f"{path}:{key}", a, b, ok))
     return verdict
+
+
+def summary(rows: list[Row]) -> str:
+    """The verdict table of several reruns, one line per revision."""
+    width = max([len(row.rev) for row in rows] + [8])
+    lines = [f"{'revision':{width}}  {'image':19}  {'verdict':9}  detail"]
+    for row in rows:
+        lines.append(
+            f"{row.rev:{width}}  {row.image_id[:19] or '-':19}  {row.verdict:9}  {row.detail}"
+        )
+    return "\n".join(lines)
 
 
 def parse_tolerance(text: str | None) -> float | None:

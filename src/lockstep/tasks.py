@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from invoke import Collection, Context, Exit, task
@@ -26,20 +27,21 @@ from lockstep import (
     git,
     lineage,
     pipeline,
+    remote,
     rerun,
     workspace,
 )
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
-from lockstep.images import registry, store
+from lockstep.images import registry
 from lockstep.refresh import cycle, report
 from lockstep.runtime import params
 
 
 def collection(root: Path) -> Collection:
     """The kit's tasks for the project at `root`, with their defaults in one place."""
-    namespace = Collection(build, repro, push, pull, archive, refresh, test, lint, format_)
+    namespace = Collection(build, repro, push, publish, pull, gate, refresh, test, lint, format_)
     namespace.add_task(lineage_, name="lineage")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
@@ -115,18 +117,18 @@ def push(c):
         print(f"{image_id}  {digest}")
 
 
-@task(help={"rev": "git revision whose recorded images to pull"})
-def pull(c, rev):
-    """Pull the images a revision recorded, by digest, checking their ids."""
-    for image_id in guard(registry.pull_recorded, settings(c), engine(c), rev):
-        print(image_id)
-
-
 @task
-def archive(c):
-    """Store the recorded images in the DVC remote (reruns need no registry)."""
-    for dvc_file in exclusive(c, "invoke archive", store.save_recorded, settings(c), engine(c)):
-        print(f"{dvc_file.relative_to(root(c))}  (commit it)")
+def publish(c):
+    """Send results, data and images to the DVC remote (and registry); say what to commit."""
+    changed = exclusive(c, "invoke publish", remote.publish, settings(c), engine(c))
+    print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
+
+
+@task(help={"rev": "git revision (tag, branch, commit) whose data and images to bring here"})
+def pull(c, rev):
+    """Bring what a revision needs from the DVC remote: its data, outputs and images."""
+    for image_id in exclusive(c, "invoke pull", remote.pull, settings(c), engine(c), rev):
+        print(image_id)
 
 
 @task(
@@ -137,14 +139,42 @@ def archive(c):
 )
 def rerun_(c, rev, tolerance=None):
     """Rerun past results in their recorded images and verify them."""
-    revs = [name for word in rev.split() for name in guard(git.expand, root(c), word)]
+    verify(c, rev, tolerance)
+
+
+@task(
+    help={
+        "tags": "which releases: a tag glob or revisions, space-separated (default: 'model/*')",
+        "tolerance": "accept metric differences up to this absolute value",
+    }
+)
+def gate(c, tags="model/*", tolerance=None):
+    """Rerun every release from what the remotes hold; fail unless each is identical."""
+    verify(c, tags, tolerance)
+
+
+def verify(c: Context, words: str, tolerance: str | None) -> None:
+    """Rerun each revision, print its verdict and a summary; exit 1 unless all are identical.
+
+    A revision that cannot be rerun (its image or data found nowhere) is a failed row, and the
+    others still run: a gate reports every release.
+    """
+    revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
-    failed = []
+    rows = []
     for name in revs:
-        verdict = guard(rerun.rerun, settings(c), engine(c), name, tolerance=limit)
+        try:
+            verdict = rerun.rerun(settings(c), engine(c), name, tolerance=limit)
+        except LockstepError as exc:
+            print(f"error: {name}: {exc}\n", file=sys.stderr)
+            rows.append(rerun.Row(name, "", "ERROR", exc.message))
+            continue
+        except KeyboardInterrupt:
+            raise Exit("interrupted: nothing was left running; rerun to continue", 130) from None
         print(verdict.table() + "\n")
-        if not verdict.identical(limit):
-            failed.append(name)
+        rows.append(verdict.row(limit))
+    print(rerun.summary(rows))
+    failed = [row.rev for row in rows if row.verdict != "identical"]
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
     print(f"reproduced: {', '.join(revs)}")

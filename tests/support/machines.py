@@ -37,11 +37,12 @@ def plain_user(name: str, *, home: bool = False) -> pwd.struct_passwd:
 class SecondEngine:
     """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
 
-    def __init__(self) -> None:
+    def __init__(self, number: int = 0) -> None:
+        """`number` tells apart engines that run at the same time (bridge, subnet)."""
         # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
-        self.bridge = f"lsbr{os.getpid() % 10000}"
-        self.subnet = f"172.29.{os.getpid() % 200 + 20}"
+        self.bridge = f"ls{number}br{os.getpid() % 10000}"
+        self.subnet = f"172.{29 - number}.{os.getpid() % 200 + 20}"
         self.host = f"unix://{self.root}/docker.sock"
         self.process: subprocess.Popen | None = None
 

@@ -7,7 +7,7 @@ kit checks that it does.
 
 from __future__ import annotations
 
-from lockstep import git, lineage
+from lockstep import lineage
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, RegistryError
@@ -95,20 +95,3 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
         base_repo = repository(settings.registry, base.IMAGE_NAME)
         pushed[recorded.image] = push(engine, recorded.image, [tag], base_repo)
     return pushed
-
-
-def pull_recorded(settings: Settings, engine: Engine, rev: str) -> list[str]:
-    """Pull, by digest, every image the lineage at `rev` names; return their ids."""
-    git.resolve(settings.root, rev)  # an unknown revision says so
-    record = lineage.read_at(settings.root, rev)
-    pulled = []
-    for image_id, run in record.images().items():
-        env = run.environment
-        if not env.registry_digest:
-            raise RegistryError(
-                f"image {image_id[:19]} at {rev} was never pushed",
-                "push it with `invoke push` where it exists, or use `invoke rerun`",
-            )
-        pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
-        pulled.append(image_id)
-    return pulled

@@ -1,6 +1,6 @@
 """Keep images in the DVC remote, so a rerun works air-gapped with no registry at all.
 
-`invoke archive` (and `invoke publish`) writes an image as an OCI layout in `images/<id>/`
+`invoke publish` writes an image as an OCI layout in `images/<id>/`
 (`lockstep.images.layout`: one file per layer), tracks the folder with DVC (`images/<id>.dvc`,
 committed to git) and pushes it to the DVC remote; any DVC remote works. DVC stores each file
 once, so image versions share every layer they have in common. A rerun fetches the folder
@@ -125,7 +125,7 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
 
 
 def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
-    """Archive the images the lineage names and the offline base; return their .dvc files."""
+    """Track the lineage's images and the offline base as layouts; return their .dvc files."""
     root = settings.root
     record = lineage.read(root / lineage.PATH)
     check_remote(root)
@@ -133,9 +133,7 @@ def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
     recorded = manifest.recorded_base(settings)
     if recorded and engine.image_id(recorded.image):
         ids.append(recorded.image)
-    dvc_files = [save(root, engine, image_id) for image_id in ids]
-    push(root, dvc_files)
-    return dvc_files
+    return [save(root, engine, image_id) for image_id in ids]
 
 
 def check_remote(root: Path) -> None:
@@ -143,6 +141,6 @@ def check_remote(root: Path) -> None:
     proc = shell.run(["dvc", "remote", "default"], cwd=root, capture=True, quiet=True, check=False)
     if proc.returncode or not proc.stdout.strip():
         raise LockstepError(
-            "no DVC remote to archive images in (DVC has no default remote)",
+            "no DVC remote to publish to (DVC has no default remote)",
             "configure one with `dvc remote add -d NAME URL`",
         )

@@ -22,6 +22,8 @@ FIGURES = {
     "pipeline_1x",
     "size_vs_baseline",
     "size_vs_floor",
+    "remote_storage",
+    "remote_lock_bump",
 }
 
 
@@ -48,6 +50,7 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
         sizes=(1,),
         profile_sizes=(1,),
         cold=False,  # caches on: a cold build takes minutes
+        versions=2,
     )
     out = tmp_path / "results.json"
 
@@ -64,13 +67,17 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
             figure["value"] <= figure["goal"] and all(figure["checks"].values())
         )
         timings = [v for name, v in figure["raw"].items() if name.endswith("_s")]
-        assert key.startswith("size") or timings, key
+        assert key.startswith(("size", "remote")) or timings, key
         assert all(values and all(v > 0 for v in values) for values in timings), figure["raw"]
     assert figures["source_rebuild"]["checks"] == {"dependency layers reused": True}
     assert figures["noop_build"]["checks"] == {"no build started": True}
     assert figures["noop_repro"]["checks"] == {"nothing ran": True}
     assert figures["pipeline_1x"]["checks"] == {"identical outputs": True}
     assert figures["pipeline_1x"]["raw"]["rows_per_month"] == plan.rows_per_month
+    storage = figures["remote_storage"]["raw"]
+    one, two = storage["remote_bytes_after_each"]
+    assert one > storage["image_bytes"] / 2 and 1 < two / one < 1.1, storage
+    assert 0 < figures["remote_lock_bump"]["raw"]["lock_layer_bytes"] < one
     sizes = figures["size_vs_floor"]["raw"]
     assert 0 < sizes["base_bytes"] < sizes["floor_bytes"] and sizes["packages_bytes"] > 0
 

@@ -20,6 +20,7 @@ from lockstep import lineage
 
 from tests.support import commands, projects
 from tests.support.registry import Registry
+from tests.support.sshd import SSHServer
 
 A, B = "model/a", "model/b"
 START = "start"  # the first commit: no lineage yet
@@ -123,3 +124,11 @@ def make_history(kit, root: Path, registry: Registry) -> History:
     digests = {entry["registry_digest"] for entry in record_a["stages"].values()}
     assert len(digests) == 1 and None not in digests, digests
     return History(kit, root, registry, image_ids.pop(), digests.pop(), pushed)
+
+
+@pytest.fixture(scope="session")
+def ssh_server() -> Iterator[SSHServer]:
+    """OpenSSH's sshd on 127.0.0.1 at a free port: the DVC remote teammates share."""
+    server = SSHServer().start()
+    yield server
+    server.stop()

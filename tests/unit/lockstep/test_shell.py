@@ -69,3 +69,31 @@ def test_input_reaches_standard_input() -> None:
     assert shell.output([PYTHON, "-c", script], input="abc") == "ABC"
     teed = shell.run([PYTHON, "-c", script], tee=True, quiet=True, input="def")
     assert teed.stdout == "DEF\n"
+
+
+def test_read_from_hands_the_output_over_as_a_binary_stream():
+    assert shell.read_from(["printf", "a\\0b"], lambda stream: stream.read()) == b"a\0b"
+
+
+def test_write_to_feeds_standard_input(tmp_path):
+    target = tmp_path / "out"
+    shell.write_to(["sh", "-c", f"cat > {target}"], lambda stdin: stdin.write(b"x" * 100_000))
+    assert target.read_bytes() == b"x" * 100_000
+
+
+def test_a_piped_command_that_fails_early_reports_its_own_error():
+    def produce(stdin):
+        for _ in range(1000):
+            stdin.write(b"y" * 65536)
+
+    with pytest.raises(CommandError, match="sh failed: refused the input"):
+        shell.write_to(["sh", "-c", "echo refused the input >&2; exit 3"], produce)
+
+
+def test_a_stream_reader_that_fails_leaves_no_process_behind():
+    def consume(stream):
+        stream.read(1)
+        raise ValueError("reader broke")
+
+    with pytest.raises(ValueError, match="reader broke"):
+        shell.read_from(["yes"], consume)

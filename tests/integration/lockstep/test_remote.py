@@ -1,0 +1,256 @@
+"""Results travel to a teammate's machine through a real SSH remote (OpenSSH's sshd, DVC's SSH
+plugin).
+
+Machine A publishes two versions of the project that differ only in source code, then a third
+whose committed metrics were edited by hand (tampered). Each version has a raw input tracked by
+DVC, as most projects' data is. Machine B is a fresh clone on a second, empty Docker engine with
+an empty DVC cache and no Debian mirror: everything it needs comes from the SSH remote.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from lockstep import lineage
+from lockstep.images import debs
+
+from tests.support import commands, machines, projects
+from tests.support.sshd import SSHServer
+
+pytestmark = pytest.mark.docker
+
+REMOTE = "origin"
+RAW = "data/raw/bureau.csv"
+# A stage reading the raw input: a replay that lacks it fails.
+RAW_STAGE = {
+    "cmd": f"python -c \"import shutil; shutil.copyfile('{RAW}', 'outputs/bureau.csv')\"",
+    "deps": [RAW],
+    "params": [{"environment.yaml": ["fingerprint"]}],
+    "outs": ["outputs/bureau.csv"],
+}
+UNREACHABLE = "http://127.0.0.1:9/debian"
+
+
+@dataclass
+class Published:
+    root: Path
+    server: SSHServer
+    url: str
+    sizes: dict[str, int]  # bytes in the remote after each version's publish
+
+
+def remote_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def use_remote(kit, root: Path, server: SSHServer, *, key: Path | None = None) -> None:
+    """This machine's key for the committed SSH remote (config.local: never committed)."""
+    kit.dvc(root, "remote", "modify", "--local", REMOTE, "keyfile", str(key or server.key))
+
+
+def publish(kit, root: Path, server: SSHServer, **kwargs) -> subprocess.CompletedProcess[str]:
+    return kit.invoke(root, "publish", env=server.env(), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def published(kit, ssh_server: SSHServer):
+    root = kit.copy("publisher")
+    kit.change_source(root, uuid.uuid4().hex)  # an image of its own, removed at the end
+    # The base's .deb files, in the DVC cache as on the machine that built the base.
+    shutil.copytree(kit.debs(), root / debs.FOLDER)
+    kit.dvc(root, "add", "--quiet", debs.FOLDER)
+    projects.set_param(root, "max_iter", "40")
+    raw = root / RAW
+    raw.parent.mkdir(parents=True)
+    raw.write_text("month,score\n2024-01,612\n2024-02,640\n")
+    kit.dvc(root, "add", RAW)
+    pipeline = yaml.safe_load((root / "dvc.yaml").read_text())
+    pipeline["stages"]["bureau"] = RAW_STAGE
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    name = f"publisher-{uuid.uuid4().hex[:8]}"
+    url = ssh_server.url(name)
+    kit.dvc(root, "remote", "add", "--default", REMOTE, url)
+    use_remote(kit, root, ssh_server)
+    commands.commit_all(root, "an SSH remote, a raw input tracked by DVC, quick params")
+    built_at = kit.git(root, "rev-parse", "HEAD").strip()
+    storage = ssh_server.storage(name)
+    sizes = {}
+    try:
+        for version in ("v1", "v2"):
+            if version == "v2":
+                kit.change_source(root, "v2: a source change only")
+            kit.invoke(root, "repro")
+            proc = publish(kit, root, ssh_server)
+            assert "published; commit" in proc.stdout, proc.stdout
+            commands.commit_all(root, f"{version}: results, published", tag=f"model/{version}")
+            sizes[version] = remote_bytes(storage)
+        metrics = root / "reports/metrics.json"
+        values = json.loads(metrics.read_text())
+        values["auc"] = round(values["auc"] + 0.05, 6)  # a better model, by hand
+        metrics.write_text(json.dumps(values, indent=2) + "\n")
+        commands.commit_all(root, "v3: tampered metrics", tag="model/v3")
+        yield Published(root, ssh_server, url, sizes)
+    finally:
+        projects.remove_images_built_at(kit, built_at)
+        for commit in kit.git(root, "rev-list", f"{built_at}..HEAD").split():
+            projects.remove_images_built_at(kit, commit)
+
+
+@pytest.fixture(scope="module")
+def machine_b(kit, published: Published, second_engine, tmp_path_factory):
+    """A fresh clone on an empty engine, with the key to the remote and nothing else."""
+    root = tmp_path_factory.mktemp("machine-b") / "clone"
+    commands.run(["git", "clone", "--quiet", published.root, root])
+    use_remote(kit, root, published.server)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.lockstep.base]\n", f'[tool.lockstep.base]\nmirrors = ["{UNREACHABLE}"]\n'
+        )
+    )
+    assert not (root / ".dvc/cache").exists()
+    env = {**published.server.env(), "DOCKER_HOST": second_engine.host}
+    return root, env
+
+
+def test_versions_that_differ_in_source_only_share_their_layers_in_the_remote(published):
+    # One image per version, written as one file per layer: v2 adds its source layers only.
+    assert published.sizes["v2"] / published.sizes["v1"] <= 1.1, published.sizes
+    assert published.sizes["v1"] > 200_000_000  # the images are there, not only data
+
+
+def test_a_fresh_machine_reruns_a_release_with_everything_from_the_ssh_remote(
+    kit, published, machine_b
+) -> None:
+    root, env = machine_b
+    image_id = next(iter(lineage.read_at(published.root, "model/v1").images()))
+
+    proc = kit.invoke(root, "rerun", "model/v1", env=env, timeout=900)
+
+    assert "reproduced: model/v1" in proc.stdout, proc.stdout + proc.stderr
+    assert f"loading {image_id[:19]} from its layout in the DVC remote" in proc.stderr
+    assert f"1 DVC-tracked input(s) of model/v1: {RAW}.dvc" in proc.stderr
+    assert re.search(r"bureau\s+outputs/bureau.csv\s+identical", proc.stdout), proc.stdout
+    on_b = commands.run(
+        ["/usr/bin/docker", "--host", env["DOCKER_HOST"], "image", "inspect", image_id], check=False
+    )
+    assert on_b.returncode == 0, f"{image_id} is not in the second engine"
+
+
+def test_the_gate_reruns_every_release_and_fails_on_the_tampered_one(kit, machine_b) -> None:
+    root, env = machine_b
+
+    proc = kit.invoke(root, "gate", env=env, check=False, timeout=1800)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = proc.stdout[proc.stdout.index("revision ") :]
+    assert re.search(r"model/v1\s+sha256:\S+\s+identical", summary), summary
+    assert re.search(r"model/v2\s+sha256:\S+\s+identical", summary), summary
+    assert re.search(r"model/v3\s+sha256:\S+\s+DIFFERS\s+.*reports/metrics.json", summary)
+    assert "not reproduced: model/v3" in proc.stderr
+
+
+def test_pull_restores_a_revisions_data_and_outputs(kit, published, machine_b) -> None:
+    root, env = machine_b
+    clone = root.parent / "pull"
+    commands.run(["git", "clone", "--quiet", "--branch", "model/v2", published.root, clone])
+    use_remote(kit, clone, published.server)
+
+    proc = kit.invoke(clone, "pull", "model/v2", env=env)
+
+    assert proc.stdout.split() == list(lineage.read(clone / lineage.PATH).images())
+    status = kit.dvc(clone, "status", "--json")
+    assert json.loads(status.stdout) == {}, status.stdout  # everything checked out, unchanged
+    assert (clone / RAW).read_text().startswith("month,score")
+
+
+def test_publish_again_sends_nothing(kit, published) -> None:
+    proc = publish(kit, published.root, published.server)
+    assert "published; commit nothing" in proc.stdout
+    assert "docker save" not in proc.stderr
+    assert re.search(r"Everything is up to date", proc.stderr), proc.stderr
+
+
+@pytest.mark.parametrize("problem", ["wrong key", "unreachable"])
+def test_a_remote_that_refuses_gives_one_line(kit, published, tmp_path, problem) -> None:
+    root = kit.copy(f"publish-{problem.replace(' ', '-')}", dest=tmp_path / "copy")
+    shutil.copy(published.root / lineage.PATH, root / lineage.PATH)
+    (root / "data.csv").write_text("a,b\n1,2\n")
+    kit.dvc(root, "add", "data.csv")  # something to send: the first push meets the remote
+    server = published.server
+    url = published.url
+    if problem == "unreachable":
+        url = url.replace(f":{server.port}/", f":{commands.free_port()}/")
+    kit.dvc(root, "remote", "add", "--default", REMOTE, url)
+    use_remote(
+        kit, root, server, key=server.folder / "host_key" if problem == "wrong key" else None
+    )
+
+    proc = publish(kit, root, server, check=False)
+
+    error = commands.one_error(proc)
+    assert f"cannot push to the DVC remote '{REMOTE}'" in error, error
+    expected = "check the remote's key" if problem == "wrong key" else "is reachable"
+    assert expected in error, error
+    assert "docker save" not in proc.stderr  # refused before any image was written
+
+
+def workflow_steps(workflow: Path, job: str) -> dict[str, str]:
+    """The `run:` scripts of a GitHub Actions job, by step name."""
+    steps = yaml.safe_load(workflow.read_text())["jobs"][job]["steps"]
+    return {step["name"]: step["run"] for step in steps if "run" in step}
+
+
+def test_the_refresh_workflow_goes_from_no_champion_to_a_release_decision(
+    kit, published, tmp_path
+) -> None:
+    """The workflow's own commands, on a fresh runner: an empty engine, a clone with no tag."""
+    origin = tmp_path / "origin.git"
+    commands.run(["git", "init", "--quiet", "--bare", "--initial-branch", "main", origin])
+    kit.git(published.root, "push", "--quiet", str(origin), "model/v2^{commit}:refs/heads/main")
+    runner = tmp_path / "runner"
+    commands.run(["git", "clone", "--quiet", origin, runner])
+    server = published.server
+    real_home = Path.home()
+    outputs, summary = tmp_path / "github-output", tmp_path / "step-summary"
+    env = {
+        "HOME": str(tmp_path / "home"),  # a runner's own: the secrets make its ssh setup
+        "DVC_SSH_KEY": server.key.read_text(),
+        "DVC_SSH_KNOWN_HOSTS": (server.home / ".ssh/known_hosts").read_text(),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        # Package downloads are not what this tests: the machine's caches serve them.
+        "UV_CACHE_DIR": str(real_home / ".cache/uv"),
+        "PIP_CACHE_DIR": str(real_home / ".cache/pip"),
+    }
+    steps = workflow_steps(kit.repo / ".github/workflows/refresh.yml", "refresh")
+    engine = machines.SecondEngine(number=1).start()
+    ran = {}
+    try:
+        for name in ("Connect the remotes", "First champion", "Refresh"):
+            # As GitHub runs a step: bash --noprofile --norc -eo pipefail {0}
+            ran[name] = commands.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps[name]],
+                runner,
+                env={**env, "DOCKER_HOST": engine.host},
+                timeout=1800,
+            )
+    finally:
+        engine.stop()
+
+    assert kit.git(origin, "tag", "--list") == "model/v1\n"  # the first champion, pushed
+    assert kit.git(origin, "rev-parse", "model/v1") == kit.git(origin, "rev-parse", "main")
+    code = re.search(r"code=(\d+)", outputs.read_text()).group(1)
+    assert code in ("0", "3"), ran["Refresh"].stderr
+    report = summary.read_text()
+    decision = "release recommended" if code == "3" else "no action"
+    assert decision in report.lower(), report
+    assert "from its layout in the DVC remote" in ran["First champion"].stderr
