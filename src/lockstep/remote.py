@@ -21,8 +21,9 @@ from pathlib import Path
 from lockstep import git, lineage, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import LockstepError
+from lockstep.errors import ImageNotFoundError, LockstepError
 from lockstep.images import debs, registry, store
+from lockstep.lineage import StageRun
 from lockstep.shell import say
 
 # DVC-tracked files a replay does not need in its worktree: image layouts and the base's .debs.
@@ -53,16 +54,18 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
     Returns:
         The ids of the images now in the engine.
     """
-    from lockstep import replay  # replay uses this module for its inputs
-
     root = settings.root
     commit = git.resolve(root, rev)
-    record = lineage.read_at(root, commit)
+    record = lineage.read_at(root, rev)
     say(f"pull: fetching what {rev} tracks into the DVC cache")
     fetch(root, commit)
     images = []
     for image_id, run in record.images().items():
-        replay.obtain(settings, engine, image_id, run, revs=[commit])
+        obtain(settings, engine, image_id, run, revs=[commit])
+        tag = run.environment.image_tag
+        if tag and engine.image_id(tag) is None:
+            # The content tag it was built under: a build of the same inputs reuses it.
+            engine.run("tag", image_id, tag, capture=True)
         images.append(image_id)
     if commit == git.commit(root):
         say("pull: checking the files out into the workspace")
@@ -70,11 +73,37 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
         if checkout.returncode:
             output = checkout.stdout + checkout.stderr
             missing = output.partition("following targets:")[2].split("Is your cache")[0]
+            names = ", ".join(missing.split()) or output.strip().splitlines()[-1]
             raise LockstepError(
-                f"{rev}: not in the DVC cache nor the remote: {', '.join(missing.split())}",
+                f"{rev}: not in the DVC cache nor the remote: {names}",
                 "publish them where they exist (`invoke publish`); everything else is restored",
             )
     return images
+
+
+def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, revs: list) -> None:
+    """Make the recorded image available locally, checking its id; say where it looked."""
+    if engine.image_id(image_id) == image_id:
+        return
+    looked = ["not in the local engine"]
+    env = run.environment
+    if env.registry_digest:
+        try:
+            registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+            return
+        except LockstepError as exc:
+            looked.append(f"registry: {exc.message}")
+    else:
+        looked.append("never pushed to a registry")
+    try:
+        store.load(settings.root, engine, image_id, revs)
+        return
+    except LockstepError as exc:
+        looked.append(f"DVC archive: {exc.message}")
+    raise ImageNotFoundError(
+        f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
+        "publish it (`invoke publish`) where it exists",
+    )
 
 
 def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:

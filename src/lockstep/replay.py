@@ -20,8 +20,7 @@ from lockstep import git, lineage, remote
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.engines import Engine
-from lockstep.errors import ImageNotFoundError, LineageError, LockstepError, RevisionError
-from lockstep.images import registry, store
+from lockstep.errors import LineageError, LockstepError, RevisionError
 from lockstep.lineage import LineageRecord, StageRun
 
 
@@ -84,7 +83,7 @@ def replay(settings: Settings, engine: Engine, rev: str) -> Iterator[Replay]:
             "it was made before the kit; use a revision made with `invoke repro`",
         ) from None
     image_id, run = recorded_image(record, rev)
-    obtain(settings, engine, image_id, run, revs=[None, commit])
+    remote.obtain(settings, engine, image_id, run, revs=[None, commit])
     with git.worktree(root, commit) as tree:
         remote.checkout_inputs(root, commit, tree, rev)
         yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
@@ -108,28 +107,3 @@ def recorded_image(record: LineageRecord, rev: str) -> tuple[str, StageRun]:
     image_id = max(runs, key=lambda run: run.ran_at).environment.image_id
     # Any stage's run in that image may be the one that says where it was pushed.
     return image_id, record.images()[image_id]
-
-
-def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, revs: list) -> None:
-    """Make the recorded image available locally, checking its id; say where it looked."""
-    if engine.image_id(image_id) == image_id:
-        return
-    looked = ["not in the local engine"]
-    env = run.environment
-    if env.registry_digest:
-        try:
-            registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
-            return
-        except LockstepError as exc:
-            looked.append(f"registry: {exc.message}")
-    else:
-        looked.append("never pushed to a registry")
-    try:
-        store.load(settings.root, engine, image_id, revs)
-        return
-    except LockstepError as exc:
-        looked.append(f"DVC archive: {exc.message}")
-    raise ImageNotFoundError(
-        f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
-        "publish it (`invoke publish`) where it exists",
-    )

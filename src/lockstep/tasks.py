@@ -154,26 +154,28 @@ def gate(c, tags="model/*", tolerance=None):
 
 
 def verify(c: Context, words: str, tolerance: str | None) -> None:
-    """Rerun each revision, print its verdict and a summary; exit 1 unless all are identical.
+    """Rerun each revision and print its verdict; exit 1 unless all are identical.
 
-    A revision that cannot be rerun (its image or data found nowhere) is a failed row, and the
-    others still run: a gate reports every release.
+    One revision that cannot be rerun ends with its one-line error. With several, it is a
+    failed row and the others still run (a gate reports every release), and a summary table
+    ends the output.
     """
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
     rows = []
     for name in revs:
         try:
-            verdict = rerun.rerun(settings(c), engine(c), name, tolerance=limit)
-        except LockstepError as exc:
-            print(f"error: {name}: {exc}\n", file=sys.stderr)
-            rows.append(rerun.Row(name, "", "ERROR", exc.message))
+            verdict = guard(rerun.rerun, settings(c), engine(c), name, tolerance=limit)
+        except Exit as exc:
+            if len(revs) == 1 or exc.code == 130:
+                raise
+            print(exc.message, file=sys.stderr)
+            rows.append(rerun.Row(name, "", "ERROR", exc.message.removeprefix("error: ")))
             continue
-        except KeyboardInterrupt:
-            raise Exit("interrupted: nothing was left running; rerun to continue", 130) from None
         print(verdict.table() + "\n")
         rows.append(verdict.row(limit))
-    print(rerun.summary(rows))
+    if len(rows) > 1:
+        print(rerun.summary(rows))
     failed = [row.rev for row in rows if row.verdict != "identical"]
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)

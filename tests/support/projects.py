@@ -181,6 +181,12 @@ class Kit:
         self.copies.append(root)
         return root
 
+    def archive_debs(self, root: Path) -> None:
+        """Put the base's `.deb` files in a copy's DVC cache, as on the machine that built the
+        base (copies leave them out): `publish` and `pull` then find every file DVC tracks."""
+        shutil.copytree(self.debs(), root / debs.FOLDER)
+        self.dvc(root, "add", "--quiet", debs.FOLDER)
+
     @staticmethod
     def change_source(root: Path, token: str) -> None:
         """A harmless source change, so the copy's image inputs differ from any other's."""
@@ -272,12 +278,15 @@ def set_registry(root: Path, address: str) -> None:
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file in a checkout: .git and the kit's machine-local state excepted
-    (the workspace lock file, which every writer opens, lives there)."""
+    """sha256 of every file in a checkout: .git and the machine-local state of the kit (the
+    workspace lock file, which every writer opens) and of DVC (its cache and tmp) excepted."""
     hashes = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        local = relative.parts[0] in (".git", paths.STATE)
+        local = relative.parts[0] in (".git", paths.STATE) or relative.parts[:2] in (
+            (".dvc", "cache"),
+            (".dvc", "tmp"),
+        )
         if not local and path.is_file() and not path.is_symlink():
             hashes[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return hashes

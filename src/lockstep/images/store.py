@@ -86,8 +86,11 @@ def remote_error(action: str, root: Path, exc: CommandError) -> LockstepError:
     lowered = detail.lower()
     if "permission denied" in lowered or "authentication" in lowered:
         hint = f"check the remote's key: dvc remote modify --local {name} keyfile PATH"
-    elif "no space" in lowered or "quota" in lowered or "failure" in lowered:
+    elif "no space" in lowered or "quota" in lowered:
         hint = "free space on the remote, then run again: only what is missing is sent"
+    elif "failed to upload" in lowered:
+        # SFTP reports a full disk as a bare "Failure": DVC can only count the files.
+        hint = "the remote refused them: check its free space and permissions, then run again"
     elif "connect" in lowered or "timed out" in lowered or "resolve" in lowered:
         hint = "check that the remote is reachable (dvc remote list shows its URL), then retry"
     else:

@@ -95,6 +95,7 @@ def history(kit, registry: Registry) -> Iterator[History]:
     image is this session's own (the setting is part of the image's inputs), removed at the end.
     """
     root = kit.copy("history")
+    kit.archive_debs(root)
     projects.set_registry(root, registry.address)
     projects.set_param(root, "max_iter", "40")  # a quicker fit than the project's
     kit.git(root, "rm", "--quiet", lineage.PATH)

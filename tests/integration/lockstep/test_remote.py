@@ -10,9 +10,12 @@ an empty DVC cache and no Debian mirror: everything it needs comes from the SSH 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,6 @@ from pathlib import Path
 import pytest
 import yaml
 from lockstep import lineage
-from lockstep.images import debs
 
 from tests.support import commands, machines, projects
 from tests.support.sshd import SSHServer
@@ -60,13 +62,21 @@ def publish(kit, root: Path, server: SSHServer, **kwargs) -> subprocess.Complete
     return kit.invoke(root, "publish", env=server.env(), **kwargs)
 
 
+def remote_copy(kit, published, dest: Path, name: str) -> tuple[Path, Path]:
+    """A copy whose lineage names machine A's images, with a new, empty remote; its storage."""
+    root = kit.copy(name, dest=dest)
+    shutil.copy(published.root / lineage.PATH, root / lineage.PATH)
+    storage_name = f"{name}-{uuid.uuid4().hex[:8]}"
+    kit.dvc(root, "remote", "add", "--default", REMOTE, published.server.url(storage_name))
+    use_remote(kit, root, published.server)
+    return root, published.server.storage(storage_name)
+
+
 @pytest.fixture(scope="module")
 def published(kit, ssh_server: SSHServer):
     root = kit.copy("publisher")
     kit.change_source(root, uuid.uuid4().hex)  # an image of its own, removed at the end
-    # The base's .deb files, in the DVC cache as on the machine that built the base.
-    shutil.copytree(kit.debs(), root / debs.FOLDER)
-    kit.dvc(root, "add", "--quiet", debs.FOLDER)
+    kit.archive_debs(root)
     projects.set_param(root, "max_iter", "40")
     raw = root / RAW
     raw.parent.mkdir(parents=True)
@@ -86,7 +96,9 @@ def published(kit, ssh_server: SSHServer):
     try:
         for version in ("v1", "v2"):
             if version == "v2":
-                kit.change_source(root, "v2: a source change only")
+                # A source change every stage depends on: all rerun, in a new image.
+                io_module = root / "src/credit_model/io.py"
+                io_module.write_text(io_module.read_text() + "# v2: a source change only\n")
             kit.invoke(root, "repro")
             proc = publish(kit, root, ssh_server)
             assert "published; commit" in proc.stdout, proc.stdout
@@ -122,6 +134,8 @@ def machine_b(kit, published: Published, second_engine, tmp_path_factory):
 
 
 def test_versions_that_differ_in_source_only_share_their_layers_in_the_remote(published):
+    v1, v2 = (lineage.read_at(published.root, f"model/{v}").images() for v in ("v1", "v2"))
+    assert set(v2) - set(v1), "v2's stages should have run in an image of its own"
     # One image per version, written as one file per layer: v2 adds its source layers only.
     assert published.sizes["v2"] / published.sizes["v1"] <= 1.1, published.sizes
     assert published.sizes["v1"] > 200_000_000  # the images are there, not only data
@@ -158,7 +172,9 @@ def test_the_gate_reruns_every_release_and_fails_on_the_tampered_one(kit, machin
     assert "not reproduced: model/v3" in proc.stderr
 
 
-def test_pull_restores_a_revisions_data_and_outputs(kit, published, machine_b) -> None:
+def test_pull_restores_a_revision_so_that_repro_has_nothing_to_do(
+    kit, published, machine_b
+) -> None:
     root, env = machine_b
     clone = root.parent / "pull"
     commands.run(["git", "clone", "--quiet", "--branch", "model/v2", published.root, clone])
@@ -171,6 +187,13 @@ def test_pull_restores_a_revisions_data_and_outputs(kit, published, machine_b) -
     assert json.loads(status.stdout) == {}, status.stdout  # everything checked out, unchanged
     assert (clone / RAW).read_text().startswith("month,score")
 
+    # Nothing to rebuild or regenerate: the image has its content tag, the extract is pulled.
+    proc = kit.invoke(clone, "repro", env=env)
+
+    assert "docker build" not in proc.stderr, proc.stderr
+    assert "Running stage" not in proc.stdout + proc.stderr
+    assert "outputs identical to the committed dvc.lock" in proc.stderr
+
 
 def test_publish_again_sends_nothing(kit, published) -> None:
     proc = publish(kit, published.root, published.server)
@@ -181,18 +204,15 @@ def test_publish_again_sends_nothing(kit, published) -> None:
 
 @pytest.mark.parametrize("problem", ["wrong key", "unreachable"])
 def test_a_remote_that_refuses_gives_one_line(kit, published, tmp_path, problem) -> None:
-    root = kit.copy(f"publish-{problem.replace(' ', '-')}", dest=tmp_path / "copy")
-    shutil.copy(published.root / lineage.PATH, root / lineage.PATH)
+    server = published.server
+    root, _ = remote_copy(kit, published, tmp_path / "copy", problem.replace(" ", "-"))
     (root / "data.csv").write_text("a,b\n1,2\n")
     kit.dvc(root, "add", "data.csv")  # something to send: the first push meets the remote
-    server = published.server
-    url = published.url
     if problem == "unreachable":
-        url = url.replace(f":{server.port}/", f":{commands.free_port()}/")
-    kit.dvc(root, "remote", "add", "--default", REMOTE, url)
-    use_remote(
-        kit, root, server, key=server.folder / "host_key" if problem == "wrong key" else None
-    )
+        url = published.url.replace(f":{server.port}/", f":{commands.free_port()}/")
+        kit.dvc(root, "remote", "modify", REMOTE, "url", url)
+    else:
+        use_remote(kit, root, server, key=server.folder / "host_key")
 
     proc = publish(kit, root, server, check=False)
 
@@ -254,3 +274,51 @@ def test_the_refresh_workflow_goes_from_no_champion_to_a_release_decision(
     decision = "release recommended" if code == "3" else "no action"
     assert decision in report.lower(), report
     assert "from its layout in the DVC remote" in ran["First champion"].stderr
+
+
+def test_an_interrupted_publish_tracks_nothing_half_written_and_resumes(
+    kit, published, tmp_path
+) -> None:
+    root, storage = remote_copy(kit, published, tmp_path / "copy", "interrupted")
+    process = subprocess.Popen(
+        [kit.invoke_cli, "-r", root, "publish"],
+        env=kit.env(root, **published.server.env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in process.stderr:
+        if "archive: writing images/" in line:
+            break
+    time.sleep(1)  # inside `docker save`
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(60) == 130, rest
+    assert "interrupted: nothing was left running" in rest
+    assert not list((root / "images").glob("*.dvc"))  # nothing tracked as published
+    assert not [p for p in (root / "images").iterdir() if not p.name.startswith(".")]
+
+    proc = publish(kit, root, published.server)
+
+    assert "published; commit images/" in proc.stdout
+    layouts = [str(path.relative_to(root)) for path in (root / "images").glob("*.dvc")]
+    status = kit.dvc(root, "status", "--cloud", "--json", *layouts)
+    assert json.loads(status.stdout or "{}") == {}, status.stdout  # the remote has every blob
+    assert remote_bytes(storage) > 200_000_000
+
+
+def test_a_full_remote_disk_gives_one_line(kit, published, tmp_path) -> None:
+    machines.require_root("mounts a small filesystem as the remote's disk")
+    root, storage = remote_copy(kit, published, tmp_path / "copy", "full-disk")
+    (root / "data.bin").write_bytes(os.urandom(3_000_000))
+    kit.dvc(root, "add", "data.bin")
+    commands.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", storage])
+    try:
+        proc = publish(kit, root, published.server, check=False)
+    finally:
+        commands.run(["umount", storage])
+
+    error = commands.one_error(proc)
+    assert f"cannot push to the DVC remote '{REMOTE}'" in error, error
+    assert "failed to upload; the remote refused them: check its free space" in error, error
+    assert "docker save" not in proc.stderr
