@@ -150,20 +150,25 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     with Repo(str(root)) as repo:
         cache = repo.cache.local_cache_dir
     say(f"replay: {len(targets)} DVC-tracked input(s) of {rev}: {', '.join(targets)}")
-    missing = []
+    unreachable = None
     try:
         fetch(root, commit, targets)
     except LockstepError as exc:
-        missing.append(exc.message)
+        unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
     try:
         with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
         names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])
+        if unreachable:
+            raise LockstepError(
+                f"missing data at {rev}: {names} is not in the DVC cache, "
+                f"and {unreachable.message}",
+                unreachable.hint,
+            ) from None
         raise LockstepError(
-            f"missing data at {rev}: {names} is neither in the DVC cache nor in the remote"
-            + (f" ({missing[0]})" if missing else ""),
+            f"missing data at {rev}: {names} is neither in the DVC cache nor in the remote",
             f"publish it where it exists (`invoke publish`), or `invoke pull {rev}` first",
         ) from None
     except DvcException as exc:

@@ -137,7 +137,11 @@ def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
     Raises:
         CommandError: uv failed (its output is above).
     """
+    # Bytecode at install time, as pip does: uv skips it by default, and then every host
+    # command (dvc, invoke, a stage run with --local) recompiles what it imports, seconds each
+    # when the environment forbids writing .pyc files (PYTHONDONTWRITEBYTECODE).
     uv = [root / paths.POETRY / "bin" / "uv", "pip", "install", "--quiet", "--no-deps"]
+    uv.append("--compile-bytecode")
     # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
     # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
     ca = config.ca_bundle()

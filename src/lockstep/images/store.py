@@ -69,19 +69,14 @@ def push(root: Path, targets: list[Path]) -> None:
     try:
         shell.run(["dvc", "push", *[t.relative_to(root) for t in targets]], cwd=root, tee=True)
     except CommandError as exc:
-        raise remote_error("push to", root, exc) from None
+        errors = [line for line in exc.log.splitlines() if line.startswith("ERROR")]
+        raise remote_error("push to", root, errors[-1] if errors else exc.message) from None
 
 
-def remote_error(action: str, root: Path, exc: CommandError) -> LockstepError:
+def remote_error(action: str, root: Path, detail: str) -> LockstepError:
     """One line for a DVC remote that failed: what happened, and what to do about it."""
-    detail = (
-        next(
-            (line for line in reversed(exc.log.splitlines()) if line.startswith("ERROR")),
-            exc.message,
-        )
-        .removeprefix("ERROR: ")
-        .removeprefix("unexpected error - ")
-    )
+    lines = detail.strip().splitlines() or ["no reason given"]
+    detail = lines[-1].removeprefix("ERROR: ").removeprefix("unexpected error - ")
     name = shell.output(["dvc", "remote", "default"], cwd=root, check=False) or "(none)"
     lowered = detail.lower()
     if "permission denied" in lowered or "authentication" in lowered:

@@ -195,6 +195,23 @@ def test_pull_restores_a_revision_so_that_repro_has_nothing_to_do(
     assert "outputs identical to the committed dvc.lock" in proc.stderr
 
 
+def test_a_replay_whose_data_is_out_of_reach_says_so_in_one_line(kit, published, tmp_path):
+    clone = tmp_path / "clone"
+    commands.run(["git", "clone", "--quiet", published.root, clone])
+    closed = published.url.replace(f":{published.server.port}/", f":{commands.free_port()}/")
+    kit.dvc(clone, "remote", "modify", "--local", REMOTE, "url", closed)
+    use_remote(kit, clone, published.server)
+    before = projects.checkout_state(clone)
+
+    proc = kit.invoke(clone, "rerun", "model/v1", env=published.server.env(), check=False)
+
+    error = commands.one_error(proc)
+    assert error.startswith(f"error: missing data at model/v1: {RAW}"), error
+    assert "not in the DVC cache, and cannot fetch from the DVC remote 'origin'" in error, error
+    assert "check that the remote is reachable" in error, error
+    assert projects.checkout_state(clone) == before
+
+
 def test_publish_again_sends_nothing(kit, published) -> None:
     proc = publish(kit, published.root, published.server)
     assert "published; commit nothing" in proc.stdout
