@@ -10,7 +10,7 @@ The committed manifest (`lockstep.images.manifest`) records the packages and the
 
 1. the engine already holds the recorded image;
 2. the configured registry has it (checked by id);
-3. the DVC remote holds its image archive (`invoke archive`);
+3. the DVC remote holds its image layout (`invoke publish`);
 4. the recorded `.deb` files, from the DVC cache or remote, rebuild it (no mirror needed);
 5. a Debian snapshot mirror, when `snapshot` is set, serves the recorded versions;
 6. the live mirror: versions may have moved on. The kit proceeds, lists each change, and writes
