@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 # The reaper container testcontainers starts comes from a registry that is unreachable here.
 os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+# A suite started in the background (`.ci/run &`) inherits an ignored SIGINT, and so would every
+# command it starts: the Ctrl-C tests need the default, which a handled signal gives a child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest
 from lockstep import config, engines, pipeline

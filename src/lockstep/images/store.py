@@ -86,6 +86,9 @@ def remote_error(action: str, root: Path, detail: str) -> LockstepError:
     elif "failed to upload" in lowered:
         # SFTP reports a full disk as a bare "Failure": DVC can only count the files.
         hint = "the remote refused them: check its free space and permissions, then run again"
+    elif "failed to download" in lowered:
+        # DVC's API counts the files; the cause (often an unreachable remote) stays in its log.
+        hint = "check that the remote is reachable (dvc remote list shows its URL) and holds them"
     elif "connect" in lowered or "timed out" in lowered or "resolve" in lowered:
         hint = "check that the remote is reachable (dvc remote list shows its URL), then retry"
     else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lockstep import remote
+import subprocess
 
-from tests.support import commands
+from lockstep import remote
 
 
 def test_inputs_are_the_tracked_dvc_files_but_images_and_the_base_debs(tmp_path):
@@ -12,7 +12,7 @@ def test_inputs_are_the_tracked_dvc_files_but_images_and_the_base_debs(tmp_path)
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("outs: []\n")
     (tmp_path / "untracked.dvc").write_text("outs: []\n")
-    commands.git(tmp_path, "init", "--quiet")
-    commands.git(tmp_path, "add", "data", "images", "docker", "x.dvc")
+    for args in (["init", "--quiet"], ["add", "data", "images", "docker", "x.dvc"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True)
 
     assert remote.inputs(tmp_path, tmp_path) == ["data/raw.csv.dvc", "x.dvc"]

@@ -19,6 +19,7 @@ from lockstep.images import store
             "the remote refused them: check its free space and permissions",
         ),
         ("unexpected error - [Errno 111] Connect call failed", "check that the remote is"),
+        ("1 files failed to download", "check that the remote is reachable"),
         ("something else entirely", "check the remote with dvc remote list"),
     ],
 )
