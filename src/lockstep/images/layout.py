@@ -1,10 +1,11 @@
 """Images as OCI image layouts: a folder of content-addressed blobs, one file per layer.
 
-A layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md) keeps every
-layer as its own file named by its digest, so DVC, which stores each file once by content,
-stores a layer once however many image versions share it: ten versions that differ only in
-source code cost one copy of the dependencies. The layers stay uncompressed tars (their digest is
-then the layer's diff_id, which the image id names), so the same layer is the same file.
+A layout (the OCI image specification's `image-layout`: `oci-layout`, `index.json` and
+`blobs/sha256/<digest>`) keeps every layer as its own file named by its digest, so DVC, which
+stores each file once by content, stores a layer once however many image versions share it:
+ten versions that differ only in source code cost one copy of the dependencies. The layers stay
+uncompressed tars (their digest is then the layer's diff_id, which the image id names), so the
+same layer is the same file.
 
 skopeo would write the same folder, but it is one more system package for every teammate; the
 docker CLI already streams the image (`docker save`) and takes it back (`docker load`), and what
