@@ -86,6 +86,8 @@ class Settings:
     # The module whose check(path) validates params.yaml before a run; "" for the kit's own.
     params: str = ""
     workdir: str = "/workspace"
+    # The paths `invoke lint` and `invoke format` give ruff; an adopted project opts in to each.
+    lint: tuple[str, ...] = (".",)
     base: BaseSettings = BaseSettings()
     refresh: RefreshSettings = RefreshSettings()
 
@@ -106,6 +108,18 @@ def ca_bundle(setting: str = "") -> Path | None:
     """The first CA bundle that exists: the setting, the usual variables, the system's."""
     candidates = [setting, *map(os.environ.get, CA_VARIABLES), *SYSTEM_CA_BUNDLES]
     return next((Path(path) for path in candidates if path and Path(path).is_file()), None)
+
+
+def refresh_configured(root: Path) -> bool:
+    """True unless pyproject.toml is readable and has no [tool.lockstep.refresh] table.
+
+    An unreadable file counts as configured: the task is offered, and says what is wrong.
+    """
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return True
+    return "refresh" in data.get("tool", {}).get("lockstep", {})
 
 
 def load(root: Path) -> Settings:

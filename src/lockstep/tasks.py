@@ -41,7 +41,10 @@ from lockstep.runtime import params
 
 def collection(root: Path) -> Collection:
     """The kit's tasks for the project at `root`, with their defaults in one place."""
-    namespace = Collection(build, repro, push, publish, pull, gate, refresh, test, lint, format_)
+    namespace = Collection(build, repro, push, publish, pull, gate, test, lint, format_)
+    if config.refresh_configured(root):
+        # The champion/challenger refresh needs the project's data window and scoring command.
+        namespace.add_task(refresh)
     namespace.add_task(lineage_, name="lineage")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
@@ -204,22 +207,34 @@ def refresh(c, as_of="", promote=False):
 def test(c, unit=False, k=""):
     """Run the test suite (Docker tests included unless --unit)."""
     target = "tests/unit" if unit else "tests"
+    if not (root(c) / target).is_dir():
+        print(f"no tests yet: put pytest tests under {target}/ and `invoke test` runs them")
+        return
     select = f" -k {shlex.quote(k)}" if k else ""
     c.run(f"pytest {target}{select}", echo=True, pty=False)
 
 
 @task
 def lint(c):
-    """Check style: ruff check and ruff format --check."""
-    c.run("ruff check .", echo=True)
-    c.run("ruff format --check .", echo=True)
+    """Check style: ruff check and ruff format --check, on [tool.lockstep] lint's paths."""
+    for command in ("ruff check", "ruff format --check"):
+        run_ruff(c, command)
 
 
 @task(name="format")
 def format_(c):
-    """Fix what ruff can fix, then format the code."""
-    c.run("ruff check --fix .", echo=True)
-    c.run("ruff format .", echo=True)
+    """Fix what ruff can fix, then format the code ([tool.lockstep] lint's paths)."""
+    for command in ("ruff check --fix", "ruff format"):
+        run_ruff(c, command)
+
+
+def run_ruff(c: Context, command: str) -> None:
+    """Run a ruff command on the paths the project opted into, or say there are none."""
+    paths = settings(c).lint
+    if not paths:
+        print('nothing to lint: list paths in pyproject.toml\'s [tool.lockstep] lint = ["..."]')
+        return
+    c.run(f"{command} {shlex.join(paths)}", echo=True)
 
 
 def root(c: Context) -> Path:

@@ -149,14 +149,16 @@ def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
     shell.run([*uv, "--python", venv / "bin" / "python", *args], cwd=root, env=env)
 
 
-def ensure_poetry(root: Path) -> Path:
+def ensure_poetry(root: Path, pins: Path | None = None) -> Path:
     """Return the pinned poetry executable, installing it into .lockstep/poetry if needed.
 
     Poetry and its plugins install from the committed, hash-checked TOOLCHAIN file, which must
-    pin the versions pyproject.toml asks for (`requires-poetry`, `requires-plugins`).
+    pin the versions pyproject.toml asks for (`requires-poetry`, `requires-plugins`). Both are
+    read from `pins` (default: `root`): adoption installs the Poetry of files not yet in place.
     """
-    specs = poetry_specs(root)
-    locked = root / TOOLCHAIN
+    pins = pins or root
+    specs = poetry_specs(pins)
+    locked = pins / TOOLCHAIN
     text = locked.read_text() if locked.is_file() else ""
     missing = [spec for spec in specs if not re.search(rf"(?m)^{re.escape(spec)}[ ;\\]", text)]
     if missing:
@@ -167,7 +169,7 @@ def ensure_poetry(root: Path) -> Path:
     home = root / paths.POETRY
     poetry = home / "bin" / "poetry"
     marker = home / "toolchain.txt"
-    wanted = pinned_tools(root)
+    wanted = pinned_tools(pins)
     if poetry.exists() and marker.exists() and marker.read_text() == wanted:
         return poetry
     say(f"installing {' '.join(specs)} and uv into {paths.POETRY} (every file hash-checked)")
@@ -175,7 +177,7 @@ def ensure_poetry(root: Path) -> Path:
     shell.run([sys.executable, "-m", "venv", home], cwd=root)
     pip = [home / "bin" / "python", *PIP_QUIET, "install", "--require-hashes"]
     shell.run([*pip, "-r", locked], cwd=root)
-    shell.run([*pip, "--no-deps", "-r", root / UV_TOOLCHAIN], cwd=root)
+    shell.run([*pip, "--no-deps", "-r", pins / UV_TOOLCHAIN], cwd=root)
     marker.write_text(wanted)
     return poetry
 

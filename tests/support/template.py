@@ -39,13 +39,22 @@ def lockstep(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 def inv(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`./inv ARGS` in a project, as its user runs it: outside any virtualenv."""
+    return commands.run([project / "inv", *args], project, env=_user_env(), check=check)
+
+
+def shell(project: Path, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """A bash command line in a project, as its user types it: outside any virtualenv."""
+    return commands.run(["bash", "-c", script], project, env=_user_env(), check=check)
+
+
+def _user_env() -> dict[str, str]:
     path = os.pathsep.join(
         part for part in os.environ.get("PATH", "").split(os.pathsep) if Path(part) != BIN
     )
     env = {**os.environ, "PATH": path}
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
         env.pop(name, None)
-    return commands.run([project / "inv", *args], project, env=env, check=check)
+    return env
 
 
 def share_poetry(project: Path) -> None:

@@ -2,7 +2,8 @@
 
 It checks the project can be adopted, makes every stage depend on the environment fingerprint
 (editing dvc.yaml in place: comments, order, quoting and the stages' commands, dependencies and
-outputs stay exactly as written) and git-ignores the kit's folders.
+outputs stay exactly as written), writes environment.yaml, sets the DVC remote, adds the kit's
+commands to the README and git-ignores the kit's folders.
 """
 
 from __future__ import annotations
@@ -10,18 +11,24 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import sys
 import tomllib
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import yaml
-from lockstep import git, paths
+from lockstep import git, paths, pipeline, shell
 from lockstep.errors import TemplateError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-ENVIRONMENT_FILE = "environment.yaml"
+ENVIRONMENT_FILE = pipeline.ENVIRONMENT_FILE
 FINGERPRINT_KEY = "fingerprint"
+UNBUILT = "unbuilt"
+# The DVC remote adopt adds: where `./inv publish` sends results, data and images.
+REMOTE = "lockstep"
+README_SECTION = "readme-section.md"
 # Written to .gitignore when missing: the toolchain's environment and the kit's caches.
 IGNORED = ("/.venv/", f"/{paths.STATE}/", "__pycache__/")
 # Any of these means the kit is there already.
@@ -60,21 +67,21 @@ def check_adoptable(root: Path) -> None:
 
 
 def refuse_clashes(root: Path, files: Iterable[Path]) -> None:
-    """Refuse to adopt when a file the kit adds exists already.
+    """Refuse to adopt when a file the kit adds exists already (pyproject.toml is merged).
 
     Raises:
-        TemplateError: naming the files, with a special word for pyproject.toml.
+        TemplateError: naming the files.
     """
-    clashes = [str(path) for path in files if (root / path).exists() or (root / path).is_symlink()]
-    if not clashes:
-        return
-    hint = "move them aside, adopt, then carry over what you need"
-    if "pyproject.toml" in clashes:
-        hint = (
-            "adopt writes a pyproject.toml holding the kit's locked dependencies (poetry.lock is "
-            "the kit's) and does not merge them into an existing one: " + hint
+    clashes = [
+        str(path)
+        for path in files
+        if str(path) != "pyproject.toml" and ((root / path).exists() or (root / path).is_symlink())
+    ]
+    if clashes:
+        raise TemplateError(
+            f"{root} already has {', '.join(clashes)}",
+            "move them aside, adopt, then carry over what you need",
         )
-    raise TemplateError(f"{root} already has {', '.join(clashes)}", hint)
 
 
 def depend_on_environment(dvc_yaml: Path) -> list[str]:
@@ -141,6 +148,46 @@ def ignore_kit_folders(gitignore: Path) -> list[str]:
         block = "# lockstep: the toolchain's environment and the kit's caches\n"
         gitignore.write_text(text + separator + block + "\n".join(missing) + "\n")
     return missing
+
+
+def write_environment(root: Path) -> bool:
+    """Write environment.yaml (`fingerprint: unbuilt`) when missing, so plain `dvc repro` works.
+
+    Results of such a run depend on "unbuilt": the first `./inv build` records the image's
+    fingerprint, which makes them stale until `./inv repro` runs them in the image.
+    """
+    if (root / ENVIRONMENT_FILE).exists():
+        return False
+    pipeline.write_environment(root, UNBUILT)
+    return True
+
+
+def use_remote(root: Path, url: str, *, replace: bool) -> str | None:
+    """Make `url` the default DVC remote (named `lockstep`) unless the project has one it keeps.
+
+    Args:
+        root: the project.
+        url: a folder (relative to the project, or absolute) or a URL.
+        replace: the user chose this remote, so it replaces the project's default.
+
+    Returns:
+        The project's own default remote when it is kept, else None.
+    """
+    dvc = [sys.executable, "-m", "dvc", "remote"]
+    current = shell.run([*dvc, "default"], cwd=root, capture=True, check=False, quiet=True)
+    kept = current.stdout.strip() if current.returncode == 0 else ""
+    if kept and not replace:
+        return kept
+    shell.run([*dvc, "add", "--project", "--default", "--force", REMOTE, url], cwd=root)
+    return None
+
+
+def add_readme_section(readme: Path) -> None:
+    """Append the kit's commands to the project's README (made when it has none)."""
+    text = readme.read_text() if readme.exists() else f"# {readme.parent.name}\n"
+    section = resources.files(__package__).joinpath(README_SECTION).read_text()
+    separator = "" if text.endswith("\n") else "\n"
+    readme.write_text(text + separator + "\n" + section)
 
 
 def _depends_on_fingerprint(params: list) -> bool:

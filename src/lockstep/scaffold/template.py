@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import git, shell
+from lockstep import git, lockfile, paths, shell, toolchain
 from lockstep.errors import CommandError, TemplateError
-from lockstep.scaffold import adoption
+from lockstep.scaffold import adoption, dependencies
 from lockstep.shell import say
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -166,29 +166,77 @@ def adopt(
     """Bring the kit into an existing DVC project, leaving its pipeline's stages as they are.
 
     Adds the kit's files (the kit in src/lockstep, `inv`, tasks.py, docker/, the devcontainer,
-    pyproject.toml with the kit's locked dependencies, poetry.lock), makes every stage depend on
-    the environment fingerprint, git-ignores the kit's folders and commits the result.
+    pyproject.toml with the kit's locked dependencies and the project's own, merged into the
+    project's pyproject.toml if it has one, and poetry.lock locking them all), makes every stage
+    depend on the environment fingerprint, writes environment.yaml, sets the DVC remote, adds the
+    kit's commands to the README, git-ignores the kit's folders and commits the result. Nothing
+    in the project changes until the lock has succeeded.
 
     Raises:
-        TemplateError: not a DVC project, already adopted, uncommitted changes, or files the
-            kit would add exist already.
+        TemplateError: not a DVC project, already adopted, uncommitted changes, files the kit
+            would add exist already, or the project's requirements cannot be locked.
     """
     root = root.absolute()
     adoption.check_adoptable(root)
+    found = dependencies.declared(root)
+    theirs = root / "pyproject.toml"
     with tempfile.TemporaryDirectory(prefix="lockstep-adopt-") as tmp:
         # Named like the project, so the project name defaults to its folder's name.
         staged = Path(tmp) / root.name
         render(source, staged, {**(answers or {}), "mode": "adopt"}, defaults, vcs_ref)
         files = sorted(path.relative_to(staged) for path in staged.rglob("*") if not path.is_dir())
         adoption.refuse_clashes(root, files)
+        merged = dependencies.merge(
+            (staged / "pyproject.toml").read_text(),
+            theirs.read_text() if theirs.exists() else None,
+            found,
+        )
+        (staged / "pyproject.toml").write_text(merged)
+        for line in found.skipped:
+            say(f"not imported (nothing to lock): {line}")
+        if found.requirements or theirs.exists():
+            say(f"importing the dependencies of {', '.join(found.sources() or ['pyproject.toml'])}")
+            _lock(root, staged)
         for relative in files:
             (root / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staged / relative, root / relative)
-    adoption.depend_on_environment(root / "dvc.yaml")
-    adoption.ignore_kit_folders(root / ".gitignore")
     recorded = read_answers(root)
+    adoption.depend_on_environment(root / "dvc.yaml")
+    adoption.write_environment(root)
+    # An answer given (or typed at the prompt) replaces the project's default remote.
+    chosen = not defaults or "dvc_remote" in (answers or {})
+    kept = adoption.use_remote(root, recorded["dvc_remote"], replace=chosen)
+    if kept:
+        say(
+            f"`./inv publish` sends to your default DVC remote {kept!r} (--data dvc_remote=URL "
+            "at adoption sets another)"
+        )
+    adoption.add_readme_section(root / "README.md")
+    adoption.ignore_kit_folders(root / ".gitignore")
     _commit(root, f"Adopt the lockstep kit {recorded.get('_commit', '')}")
     return recorded
+
+
+def _lock(root: Path, staged: Path) -> None:
+    """Lock the staged pyproject.toml with the project's pinned Poetry.
+
+    Poetry installs into the project's .lockstep/ (where `./inv` finds it later); that folder is
+    removed again when the lock fails and it was not there before.
+    """
+    existed = (root / paths.STATE).exists()
+    try:
+        poetry = toolchain.ensure_poetry(root, pins=staged)
+        lockfile.lock(poetry, staged)
+    except BaseException as exc:
+        if not existed:
+            shutil.rmtree(root / paths.STATE, ignore_errors=True)
+        if isinstance(exc, CommandError):
+            raise TemplateError(
+                f"cannot lock the project's dependencies with the kit's: {exc.message}",
+                "change the requirement Poetry names (nothing was changed), commit, and adopt "
+                "again",
+            ) from None
+        raise
 
 
 def render(

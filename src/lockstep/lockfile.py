@@ -1,0 +1,71 @@
+"""Re-lock poetry.lock through the package index pip is configured with.
+
+Poetry reads its default index through a per-version JSON API, and ignores pip's configuration.
+Behind a mirror or proxy that serves only the simple index pip reads (common in companies),
+`poetry lock` fails with "Package X not found" where `pip install` works. So the kit locks in a
+temporary copy of pyproject.toml that declares pip's index as Poetry's primary source, then
+writes back an ordinary lock for the unchanged pyproject.toml: no source entries, and the
+content-hash Poetry itself computes for it. The committed files name no index, and install
+anywhere.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import tomlkit
+from lockstep import config, shell
+from lockstep.files import atomic_write
+from lockstep.shell import say
+
+# pip's configured index and Poetry's content hash are reachable only through their internals.
+# Both run in the pinned Poetry's own environment, whose pip and Poetry versions are pinned
+# with it (docker/toolchain/poetry.txt).
+PIP_INDEX = """\
+from pip._internal.configuration import Configuration
+from pip._internal.models.index import PyPI
+configuration = Configuration(isolated=False)
+configuration.load()
+values = dict(configuration.items())
+keys = (":env:.index-url", "install.index-url", "global.index-url")
+print(next((values[key] for key in keys if key in values), PyPI.simple_url))
+"""
+CONTENT_HASH = """\
+import sys
+from poetry.factory import Factory
+print(Factory().create_poetry(sys.argv[1]).locker._get_content_hash())
+"""
+SOURCE = "pip-index"
+
+
+def lock(poetry: Path, root: Path) -> None:
+    """Write `root`'s poetry.lock for its pyproject.toml, keeping locked versions that still fit.
+
+    Raises:
+        CommandError: Poetry cannot resolve the dependencies; its message says which.
+    """
+    python = poetry.parent / "python"
+    # Locking needs no project environment: without this, Poetry makes a virtualenv per
+    # temporary folder in the user's cache.
+    env = {"POETRY_VIRTUALENVS_CREATE": "false"}
+    if bundle := config.ca_bundle():
+        env["REQUESTS_CA_BUNDLE"] = str(bundle)
+    index = shell.output([python, "-c", PIP_INDEX], cwd=root, env=env).strip()
+    document = tomlkit.parse((root / "pyproject.toml").read_text())
+    sources = document.setdefault("tool", {}).setdefault("poetry", {}).setdefault("source", [])
+    sources.append({"name": SOURCE, "url": index, "priority": "primary"})
+    with tempfile.TemporaryDirectory(prefix="lockstep-lock-") as tmp:
+        work = Path(tmp)
+        (work / "pyproject.toml").write_text(tomlkit.dumps(document))
+        if (root / "poetry.lock").is_file():
+            shutil.copyfile(root / "poetry.lock", work / "poetry.lock")
+        say("locking the dependencies with Poetry, through pip's package index")
+        shell.run([poetry, "lock", "--directory", work], cwd=root, env=env, tee=True)
+        locked = tomlkit.parse((work / "poetry.lock").read_text())
+    for package in locked["package"]:
+        package.pop("source", None)
+    content_hash = shell.output([python, "-c", CONTENT_HASH, root], cwd=root, env=env).strip()
+    locked["metadata"]["content-hash"] = content_hash
+    atomic_write(root / "poetry.lock", tomlkit.dumps(locked).encode())
