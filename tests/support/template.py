@@ -57,10 +57,11 @@ def _user_env() -> dict[str, str]:
     return env
 
 
-def share_poetry(project: Path) -> None:
-    """Let a project reuse the kit's Poetry install when it locks the same toolchain."""
+def share_poetry(project: Path, pins: Path | None = None) -> None:
+    """Let a project reuse the kit's Poetry install when it locks the same toolchain (the one
+    `pins` has, for a project that does not have the kit's files yet)."""
     shared = REPO / paths.POETRY
     marker = shared / "toolchain.txt"
-    if marker.is_file() and marker.read_text() == toolchain.pinned_tools(project):
+    if marker.is_file() and marker.read_text() == toolchain.pinned_tools(pins or project):
         (project / paths.STATE).mkdir(exist_ok=True)
         (project / paths.POETRY).symlink_to(shared)

@@ -95,3 +95,21 @@ def test_ca_bundle_prefers_the_setting_then_the_environment_then_the_system(tmp_
 def test_a_setting_that_should_be_a_table_says_so(tmp_path, body, message):
     with pytest.raises(ConfigError, match=message):
         config.load(write(tmp_path, body))
+
+
+def test_lint_paths_default_to_the_whole_project_and_an_adopted_one_opts_in(tmp_path):
+    assert config.load(write(tmp_path, '[tool.lockstep]\nimage = "x"\n')).lint == (".",)
+    adopted = write(tmp_path, '[tool.lockstep]\nimage = "x"\nlint = []\n')
+    assert config.load(adopted).lint == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "configured"),
+    [
+        ('[tool.lockstep]\nimage = "x"\n', False),
+        ('[tool.lockstep]\nimage = "x"\n[tool.lockstep.refresh]\nwindow = "a.b"\n', True),
+        ("[tool.lockstep\n", True),  # unreadable: offered, and the task says what is wrong
+    ],
+)
+def test_refresh_is_offered_only_to_a_project_that_configures_it(tmp_path, body, configured):
+    assert config.refresh_configured(write(tmp_path, body)) is configured

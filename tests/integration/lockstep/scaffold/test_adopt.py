@@ -135,7 +135,7 @@ def raw_data() -> str:
 
 
 @pytest.fixture(scope="module")
-def theirs(tmp_path_factory) -> Path:
+def theirs(tmp_path_factory, kit_source) -> Path:
     """Their DVC project: raw data added with `dvc add`, stages with `dvc stage add`, top-level
     metrics, reproduced natively with the kit's own DVC and libraries, committed."""
     root = tmp_path_factory.mktemp("adopt") / NAME
@@ -160,7 +160,7 @@ def theirs(tmp_path_factory) -> Path:
     commands.run([dvc, "repro", "--quiet"], root, env=env)
     commands.commit_all(root, "their pipeline")
     # The kit's Poetry, as `./inv` would install it (git-ignored here until adopt ignores it).
-    template.share_poetry(root)
+    template.share_poetry(root, pins=kit_source)
     with (root / ".git/info/exclude").open("a") as exclude:
         exclude.write(f"/{paths.STATE}/\n")
     return root
@@ -311,3 +311,10 @@ def test_adopting_twice_a_folder_without_dvc_or_clashing_requirements_says_why(
     assert clash.returncode == 2
     assert "requirements.txt asks for pandas<2 but the kit pins pandas 3.1.1" in clash.stderr
     assert commands.git(old, "status", "--porcelain", "--ignored") == ""
+
+
+def test_the_readme_walk_through_is_what_this_test_runs():
+    readme = (template.REPO / "README.md").read_text()
+    section = readme[readme.index("### Adopting an existing DVC project") :]
+    block = section[section.index("```sh\n") + 6 : section.index("\n```")]
+    assert block.splitlines() == WALKTHROUGH

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,12 +131,47 @@ def test_gitignore_gains_only_what_it_lacks(tmp_path):
     assert adoption.ignore_kit_folders(path) == []
 
 
-def test_clashing_files_are_named_and_pyproject_explained(tmp_path):
+def test_clashing_files_are_named_but_pyproject_is_merged(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\n")
     (tmp_path / "tasks.py").write_text("")
-    adoption.refuse_clashes(tmp_path, [Path("inv")])
-    with pytest.raises(TemplateError, match=r"has pyproject.toml, tasks.py.*does not merge"):
+    adoption.refuse_clashes(tmp_path, [Path("inv"), Path("pyproject.toml")])
+    with pytest.raises(TemplateError, match=r"already has tasks.py; move them aside"):
         adoption.refuse_clashes(tmp_path, [Path("pyproject.toml"), Path("tasks.py"), Path("inv")])
+
+
+def test_environment_yaml_is_written_once_so_plain_dvc_repro_works(tmp_path):
+    assert adoption.write_environment(tmp_path)
+    assert yaml.safe_load((tmp_path / "environment.yaml").read_text()) == {"fingerprint": "unbuilt"}
+    (tmp_path / "environment.yaml").write_text("fingerprint: abc\n")
+    assert not adoption.write_environment(tmp_path)
+    assert (tmp_path / "environment.yaml").read_text() == "fingerprint: abc\n"
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_the_remote_answer_replaces_their_default_only_when_chosen(tmp_path, replace):
+    project = git_project(tmp_path, {"README.md": "x\n"})
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "init", "-q"], cwd=project, check=True)
+    assert adoption.use_remote(project, "/srv/ours", replace=False) is None  # none before
+    subprocess.run([*dvc, "remote", "add", "-d", "theirs", "/srv/theirs"], cwd=project, check=True)
+    kept = adoption.use_remote(project, "/srv/ours", replace=replace)
+    default = subprocess.run(
+        [*dvc, "remote", "default"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert (kept, default) == ((None, "lockstep") if replace else ("theirs", "theirs"))
+
+
+def test_the_readme_gains_the_kits_commands_after_its_own_text(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Theirs\nno newline at the end")
+    adoption.add_readme_section(readme)
+    text = readme.read_text()
+    assert text.startswith("# Theirs\nno newline at the end\n\n## Reproducible runs (lockstep)\n")
+    assert "./inv repro" in text
+    made = tmp_path / "new" / "README.md"
+    made.parent.mkdir()
+    adoption.add_readme_section(made)
+    assert made.read_text().startswith("# new\n\n## Reproducible runs (lockstep)\n")
 
 
 def git_project(root: Path, files: dict[str, str]) -> Path:
