@@ -16,7 +16,7 @@ KIT = Path(__file__).resolve().parents[3] / "src" / "lockstep"
 LAYERS = [
     ["lockstep", "errors", "paths", "files"],
     ["shell", "config"],
-    ["git", "engines", "workspace", "toolchain", "runtime", "runtime.*"],
+    ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
     ["lineage", "containers", "images", "images.debs", "images.manifest", "images.oci"],
     ["images.rootfs", "images.layout", "images.store"],
     ["images.base"],
