@@ -25,8 +25,9 @@ EXAMPLE = yaml.safe_load((REPO / "template" / "example-answers.yml").read_text()
 NOT_RENDERED = ("dvc.lock", "environment.yaml", "outputs/", "reports/", "images/", "copier.yml")
 TEMPLATE_ITSELF = "template/"
 PINNED = "127.0.0.1:5000/base@sha256:" + "ab" * 32
-# The example's own tasks, which other projects leave out (see template/project/tasks.py.jinja).
-EXAMPLE_TASKS = {"bench"}
+# The example's own tasks, which other projects leave out (see template/project/tasks.py.jinja),
+# and `refresh`, offered only with [tool.lockstep.refresh] settings, which only the example has.
+EXAMPLE_TASKS = {"bench", "refresh"}
 BIN = Path(sys.executable).parent
 
 
