@@ -8,6 +8,7 @@ dvc.lock and every metric with REV's metrics.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,8 @@ class Verdict:
     metric_paths: set[str] = field(default_factory=set)
     # Metrics files DVC could not read on one side, and why: each fails the rerun.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    # The usual suspects of nondeterminism in the stages whose outputs differ.
+    hints: list[str] = field(default_factory=list)
 
     def identical(self, tolerance: float | None = None) -> bool:
         """True when every output and metric matches (metrics within tolerance when given).
@@ -80,6 +83,7 @@ class Verdict:
         lines = [f"rerun of {self.rev} in {self.image_id[:19]}", "", "stage / output  verdict"]
         for stage, path, same in self.outputs:
             lines.append(f"{stage:10} {path:50} {'identical' if same else 'DIFFERS'}")
+        lines += self.hints
         lines += ["", f"{'metric':40} {'recorded':>12} {'rerun':>12} {'delta':>12}"]
         for name, old, new, ok in self.metrics:
             delta = new - old if old is not None and new is not None else math.nan
@@ -130,6 +134,9 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
     verdict.metric_paths |= {
         path for _, path, _ in verdict.outputs if metrics_only(tree, path, verdict.metric_paths)
     }
+    differing = {stage for stage, _, same in verdict.binding(tolerance) if not same}
+    for stage in sorted(differing):
+        verdict.hints += suspects(stage, recorded.get("stages", {}).get(stage, {}))
     return verdict
 
 
@@ -219,6 +226,39 @@ def parse_tolerance(text: str | None) -> float | None:
             "give the largest metric difference to accept, e.g. --tolerance 0.001",
         )
     return value
+
+
+# Params that set how many threads or processes compute: more than one can reorder
+# floating-point reductions. Seeds left unset draw new random numbers on every run.
+THREADS = re.compile(r"n_?jobs|n_?threads?|num_threads|threads?|thread_count|(n_|num_)?workers")
+SEEDS = re.compile(r"seed|random_seed|random_state")
+ENV_THREADS = re.compile(r"\b([A-Z]+_NUM_THREADS)=(\S+)")
+THREADS_WHY = "multi-threaded reductions can change the last bits of a result"
+
+
+def suspects(stage: str, entry: dict) -> list[str]:
+    """Hints at what may make a stage nondeterministic, from its entry in a dvc.lock.
+
+    Its params (thread counts other than 1, seeds set to null) and thread counts its command
+    sets in the environment (`OMP_NUM_THREADS=4`): one line each.
+    """
+    found = []
+    for file, values in sorted(entry.get("params", {}).items()):
+        for key, value in sorted(leaves(values).items()):
+            name = key.rsplit(".", 1)[-1].lower()
+            if THREADS.fullmatch(name) and value != 1 and not isinstance(value, bool):
+                why = f"{THREADS_WHY}; set it to 1, or compare with --tolerance"
+            elif SEEDS.fullmatch(name) and value is None:
+                why = "an unset seed draws new random numbers on every run; set it to a number"
+            else:
+                continue
+            found.append(f"hint: stage {stage}: {file} {key} = {value} ({why})")
+    cmd = entry.get("cmd", "")
+    for var, value in ENV_THREADS.findall(" ".join(cmd) if isinstance(cmd, list) else cmd):
+        if value != "1":
+            why = f"{THREADS_WHY}; set it to 1, or compare with --tolerance"
+            found.append(f"hint: stage {stage}: its cmd sets {var}={value} ({why})")
+    return found
 
 
 def leaves(data, prefix: str = "") -> dict:

@@ -63,6 +63,31 @@ def test_an_unreadable_metrics_file_fails_and_says_why():
     )
 
 
+@pytest.mark.parametrize(
+    ("params", "cmd", "expected"),
+    [
+        ({"train": {"n_jobs": 2}}, "", ["params.yaml train.n_jobs = 2"]),
+        ({"train.nthread": -1}, "", ["params.yaml train.nthread = -1"]),
+        ({"fit": {"xgb": {"num_threads": 0}}}, "", ["params.yaml fit.xgb.num_threads = 0"]),
+        ({"train": {"random_state": None}}, "", ["params.yaml train.random_state = None"]),
+        ({}, "OMP_NUM_THREADS=4 python fit.py", ["its cmd sets OMP_NUM_THREADS=4"]),
+        ({"train": {"n_jobs": 1, "workers": 1, "seed": 7, "rate": None}}, "", []),
+        (
+            {},
+            ["MKL_NUM_THREADS=1 python a.py", "OPENBLAS_NUM_THREADS=8 b"],
+            ["its cmd sets OPENBLAS_NUM_THREADS=8"],
+        ),
+    ],
+)
+def test_suspects_of_nondeterminism(params, cmd, expected):
+    entry = {"cmd": cmd, "params": {"params.yaml": params}} if params else {"cmd": cmd}
+    found = rerun.suspects("train", entry)
+    assert [line.split(" (")[0] for line in found] == [
+        f"hint: stage train: {text}" for text in expected
+    ]
+    assert all("set it to" in line for line in found)
+
+
 @pytest.mark.parametrize("text", ["abc", "-1", "nan", "inf", ""])
 def test_a_tolerance_that_is_not_a_number_says_so(text):
     with pytest.raises(ConfigError, match="is not a number of 0 or more"):
@@ -169,13 +194,19 @@ def test_a_faithful_rerun_compares_every_metric_and_is_identical(project, tmp_pa
     ]
     # The directory of metrics counts as one; `live` holds a plot too, so its bytes count.
     assert verdict.metric_paths == {*METRICS, "d"}
+    assert not verdict.hints
 
 
-def test_a_differing_rerun_names_the_metric(project, tmp_path):
+def test_a_differing_rerun_names_the_metric_and_the_suspects(project, tmp_path):
     verdict = compare(project, rerun_tree(project, tmp_path, AUC="0.6"))
 
     assert not verdict.identical()
     assert ("live/metrics.json:auc", 0.5, 0.6, False) in verdict.metrics
+    assert [line.split(" (")[0] for line in verdict.hints] == [
+        "hint: stage train: params.yaml train.n_jobs = -1",
+        "hint: stage train: params.yaml train.seed = None",
+    ]
+    assert verdict.hints[0] in verdict.table()
     # A tolerance excuses the metric, not the directory that holds a plot next to it.
     assert not compare(project, tmp_path / "tree", tolerance=0.2).identical(tolerance=0.2)
 
