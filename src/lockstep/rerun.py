@@ -7,8 +7,8 @@ dvc.lock and every metric with REV's metrics.
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,8 @@ from lockstep import git, lineage, replay, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
+
+MISSING = "missing"
 
 
 @dataclass(frozen=True)
@@ -39,42 +41,65 @@ class Verdict:
     metrics: list[tuple[str, float | None, float | None, bool]] = field(default_factory=list)
     # Metric files: with a tolerance, their bytes may differ as long as their values agree.
     metric_paths: set[str] = field(default_factory=set)
+    # Metrics files DVC could not read on one side, and why: each fails the rerun.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    # The usual suspects of nondeterminism in the stages whose outputs differ.
+    hints: list[str] = field(default_factory=list)
 
     def identical(self, tolerance: float | None = None) -> bool:
         """True when every output and metric matches (metrics within tolerance when given).
 
         A tolerance is for metrics only: every other output must be byte-identical. A
-        comparison that checked no output proves nothing, and is never identical.
+        comparison that checked nothing proves nothing, and is never identical.
         """
-        if not self.outputs:
+        if self.unchecked(tolerance) or self.unreadable:
             return False
         metrics_ok = all(ok for *_, ok in self.metrics)
-        outputs = self.outputs
-        if tolerance is not None:
-            outputs = [row for row in outputs if row[1] not in self.metric_paths]
-        return metrics_ok and all(same for *_, same in outputs)
+        return metrics_ok and all(same for *_, same in self.binding(tolerance))
+
+    def unchecked(self, tolerance: float | None = None) -> str:
+        """Why this comparison checked nothing, or "" when it checked something."""
+        if not self.outputs:
+            return "no output was compared"
+        if not (self.binding(tolerance) or self.metrics or self.unreadable):
+            # A tolerance excuses the bytes of metrics files, so only their values count.
+            return "nothing was compared: every output is a metrics file, holding no metric value"
+        return ""
 
     def row(self, tolerance: float | None = None) -> Row:
         """This verdict as a summary line."""
-        differing = [path for _, path, same in self.outputs if not same]
-        metrics = [name for name, *_, ok in self.metrics if not ok]
         if self.identical(tolerance):
             detail = f"{len(self.outputs)} outputs, {len(self.metrics)} metrics"
             return Row(self.rev, self.image_id, "identical", detail)
-        detail = ", ".join(differing + metrics) or "no output was compared"
-        return Row(self.rev, self.image_id, "DIFFERS", detail)
+        if reason := self.unchecked(tolerance):
+            return Row(self.rev, self.image_id, "ERROR", reason)
+        differing = [path for _, path, same in self.binding(tolerance) if not same]
+        metrics = [name for name, *_, ok in self.metrics if not ok]
+        unreadable = [f"{path} ({why})" for path, why in self.unreadable]
+        return Row(self.rev, self.image_id, "DIFFERS", ", ".join(differing + metrics + unreadable))
 
-    def table(self) -> str:
+    def table(self, tolerance: float | None = None) -> str:
         """The verdict as readable text."""
         lines = [f"rerun of {self.rev} in {self.image_id[:19]}", "", "stage / output  verdict"]
         for stage, path, same in self.outputs:
             lines.append(f"{stage:10} {path:50} {'identical' if same else 'DIFFERS'}")
+        lines += self.hints
         lines += ["", f"{'metric':40} {'recorded':>12} {'rerun':>12} {'delta':>12}"]
         for name, old, new, ok in self.metrics:
             delta = new - old if old is not None and new is not None else math.nan
             mark = "" if ok else "  DIFFERS"
             lines.append(f"{name:40} {_num(old):>12} {_num(new):>12} {delta:>12.3g}{mark}")
+        for path, why in self.unreadable:
+            lines.append(f"{path:40} unreadable: {why}  DIFFERS")
+        if reason := self.unchecked(tolerance):
+            lines += ["", f"error: {reason}"]
         return "\n".join(lines)
+
+    def binding(self, tolerance: float | None) -> list[tuple[str, str, bool]]:
+        """The outputs whose bytes must match: with a tolerance, metrics files are excused."""
+        if tolerance is None:
+            return self.outputs
+        return [row for row in self.outputs if row[1] not in self.metric_paths]
 
 
 def rerun(
@@ -104,17 +129,72 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
             verdict.outputs.append((stage, "(not in the revision's dvc.lock)", False))
         for path, md5 in sorted(old.items()):
             verdict.outputs.append((stage, path, new.get(path) == md5))
-    verdict.metric_paths = set(metric_files(declared))
-    for path in sorted(verdict.metric_paths):
-        old = flatten(json.loads(git.show(root, commit, path)))
-        new = flatten(json.loads((tree / path).read_text()))
-        for key in sorted(old.keys() | new.keys()):
-            a, b = old.get(key), new.get(key)
-            ok = a == b or (
-                tolerance is not None and None not in (a, b) and abs(a - b) <= tolerance
-            )
-            verdict.metrics.append((f"{path}:{key}", a, b, ok))
+    compare_metrics(verdict, read_metrics(root, commit), read_metrics(tree), tolerance)
+    # An output directory of nothing but metrics files is one too: its values decide.
+    verdict.metric_paths |= {
+        path for _, path, _ in verdict.outputs if metrics_only(tree, path, verdict.metric_paths)
+    }
+    differing = {stage for stage, _, same in verdict.binding(tolerance) if not same}
+    for stage in sorted(differing):
+        verdict.hints += suspects(stage, recorded.get("stages", {}).get(stage, {}))
     return verdict
+
+
+def compare_metrics(verdict: Verdict, at_rev: dict, in_rerun: dict, tolerance) -> None:
+    """Add a row per metric value to `verdict`, and one per file unreadable on either side.
+
+    `at_rev` and `in_rerun` are what `read_metrics` found on each side.
+    """
+    verdict.metric_paths |= set(at_rev) | set(in_rerun)
+    for path in sorted(set(at_rev) | set(in_rerun)):
+        old, new = at_rev.get(path, MISSING), in_rerun.get(path, MISSING)
+        if isinstance(old, str):
+            remedy = f" from git and the DVC cache; `invoke pull {verdict.rev}` brings it"
+            why = old + remedy if old == MISSING else old
+            verdict.unreadable.append((path, f"at {verdict.rev}: {why}"))
+        elif isinstance(new, str):
+            why = f"{MISSING}: the rerun did not write it" if new == MISSING else new
+            verdict.unreadable.append((path, f"in the rerun: {why}"))
+        else:
+            for key in sorted(old.keys() | new.keys()):
+                a, b = old.get(key), new.get(key)
+                ok = a == b or (
+                    tolerance is not None and None not in (a, b) and abs(a - b) <= tolerance
+                )
+                verdict.metrics.append((f"{path}:{key}", a, b, ok))
+
+
+def metrics_only(tree: Path, output: str, metric_paths: set[str]) -> bool:
+    """Whether an output is a directory of files in `tree`, every one a metrics file."""
+    files = [path for path in (tree / output).rglob("*") if path.is_file()]
+    return bool(files) and all(path.relative_to(tree).as_posix() in metric_paths for path in files)
+
+
+def read_metrics(repo_dir: Path, commit: str | None = None) -> dict[str, dict[str, float] | str]:
+    """Every metrics file DVC knows in a repository: its flattened values, or why it is unreadable.
+
+    DVC's own collection, so nothing is missed: stages' `metrics:` and the top-level
+    `metrics:` dvclive writes, files inside output directories, JSON, YAML or TOML. At
+    `commit`, files come from git or, for DVC outputs, the DVC cache; else from the workspace.
+
+    Raises:
+        LockstepError: DVC cannot even list the metrics (a malformed dvc.yaml).
+    """
+    from dvc.repo import Repo  # heavy; only reruns need it
+
+    with Repo(str(repo_dir), rev=commit) as repo:
+        # No `revs`: the one result is the revision the repository was opened at.
+        (result,) = repo.metrics.show(hide_workspace=False, on_error="return").values()
+    if "error" in result:
+        raise LockstepError(
+            f"DVC cannot list the metrics {f'at {commit}' if commit else 'of the rerun'}: "
+            f"{_one_line(result['error'])}",
+            "check the revision's dvc.yaml with `dvc metrics show`",
+        )
+    return {
+        path: flatten(found["data"]) if "data" in found else _why(found["error"])
+        for path, found in result["data"].items()
+    }
 
 
 def summary(rows: list[Row]) -> str:
@@ -148,26 +228,70 @@ def parse_tolerance(text: str | None) -> float | None:
     return value
 
 
-def metric_files(dvc_yaml: dict) -> list[str]:
-    """Paths of every stage's metrics files."""
-    paths = []
-    for stage in (dvc_yaml or {}).get("stages", {}).values():
-        for item in stage.get("metrics", []):
-            paths.append(next(iter(item)) if isinstance(item, dict) else item)
-    return paths
+# Params that set how many threads or processes compute: more than one can reorder
+# floating-point reductions. Seeds left unset draw new random numbers on every run.
+THREADS = re.compile(r"n_?jobs|n_?threads?|num_threads|threads?|thread_count|(n_|num_)?workers")
+SEEDS = re.compile(r"seed|random_seed|random_state")
+ENV_THREADS = re.compile(r"\b([A-Z]+_NUM_THREADS)=(\S+)")
+THREADS_WHY = "multi-threaded reductions can change the last bits of a result"
 
 
-def flatten(data, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of nested JSON, keyed by dotted path."""
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    if isinstance(data, bool) or not isinstance(data, int | float):
-        return {}
-    return {prefix.rstrip("."): float(data)}
+def suspects(stage: str, entry: dict) -> list[str]:
+    """Hints at what may make a stage nondeterministic, from its entry in a dvc.lock.
+
+    Its params (thread counts other than 1, seeds set to null) and thread counts its command
+    sets in the environment (`OMP_NUM_THREADS=4`): one line each.
+    """
+    found = []
+    for file, values in sorted(entry.get("params", {}).items()):
+        for key, value in sorted(leaves(values).items()):
+            name = key.rsplit(".", 1)[-1].lower()
+            if THREADS.fullmatch(name) and value != 1 and not isinstance(value, bool):
+                why = f"{THREADS_WHY}; set it to 1, or compare with --tolerance"
+            elif SEEDS.fullmatch(name) and value is None:
+                why = "an unset seed draws new random numbers on every run; set it to a number"
+            else:
+                continue
+            found.append(f"hint: stage {stage}: {file} {key} = {value} ({why})")
+    cmd = entry.get("cmd", "")
+    for var, value in ENV_THREADS.findall(" ".join(cmd) if isinstance(cmd, list) else cmd):
+        if value != "1":
+            why = f"{THREADS_WHY}; set it to 1, or compare with --tolerance"
+            found.append(f"hint: stage {stage}: its cmd sets {var}={value} ({why})")
+    return found
+
+
+def leaves(data, prefix: str = "") -> dict:
+    """Every leaf of nested mappings, keyed by dotted path."""
+    if not isinstance(data, dict):
+        return {prefix.rstrip("."): data}
+    out = {}
+    for key, value in data.items():
+        out.update(leaves(value, f"{prefix}{key}."))
+    return out
+
+
+def flatten(data) -> dict[str, float]:
+    """Numeric leaves of nested metrics, keyed by dotted path."""
+    return {
+        key: float(value)
+        for key, value in leaves(data).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
 
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
+
+
+def _why(error: Exception) -> str:
+    """Why DVC could not read a metrics file: missing (its errors vary), or DVC's reason."""
+    # A DVC output whose file, or whose directory's listing, is not in the cache fails with
+    # an OSError, or with DVC's own error caused by one.
+    if isinstance(error, OSError) or isinstance(error.__cause__, OSError):
+        return MISSING
+    return _one_line(error)
+
+
+def _one_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -175,7 +175,7 @@ def verify(c: Context, words: str, tolerance: str | None) -> None:
             print(exc.message, file=sys.stderr)
             rows.append(rerun.Row(name, "", "ERROR", exc.message.removeprefix("error: ")))
             continue
-        print(verdict.table() + "\n")
+        print(verdict.table(limit) + "\n")
         rows.append(verdict.row(limit))
     if len(rows) > 1:
         print(rerun.summary(rows))
