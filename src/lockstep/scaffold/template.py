@@ -29,7 +29,7 @@ from lockstep.shell import say
 
 ANSWERS_FILE = ".copier-answers.yml"
 # The repository this kit's source sits in: the template's home when it is the kit's own clone.
-KIT_ROOT = Path(__file__).resolve().parents[2]
+KIT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_CONFIG = "copier.yml"
 
 
