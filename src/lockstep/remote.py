@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from lockstep import git, lineage, shell
 from lockstep.config import Settings
@@ -106,6 +107,21 @@ def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, rev
     )
 
 
+def checkout_remote(root: Path) -> dict[str, Any]:
+    """`Repo` arguments that keep DVC on the checkout's default remote at any revision.
+
+    At another revision DVC reads that revision's .dvc/config, whose remote may be one the
+    project has left, or one planted in its history: these name the checkout's instead.
+    """
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        name = repo.config["core"].get("remote")
+        if not name:
+            return {}
+        return {"remote": name, "remote_config": dict(repo.config["remote"].get(name, {}))}
+
+
 def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
     """Fetch into the local DVC cache what `commit` tracks (only `targets`, when given).
 
@@ -120,7 +136,7 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
 
     try:
         # DVC resolves targets against the working directory.
-        with contextlib.chdir(root), Repo(str(root)) as repo:
+        with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
             repo.fetch(targets=targets, revs=[commit], workspace=False)
     except DvcException as exc:
         raise store.remote_error("fetch from", root, str(exc)) from None

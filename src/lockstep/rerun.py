@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from lockstep import git, lineage, replay, shell
+from lockstep import git, lineage, remote, replay, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -59,7 +59,7 @@ class Verdict:
 
     def unchecked(self, tolerance: float | None = None) -> str:
         """Why this comparison checked nothing, or "" when it checked something."""
-        if not self.outputs:
+        if not (self.outputs or self.metrics or self.unreadable):
             return "no output was compared"
         if not (self.binding(tolerance) or self.metrics or self.unreadable):
             # A tolerance excuses the bytes of metrics files, so only their values count.
@@ -121,13 +121,15 @@ def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolera
     recorded = yaml.safe_load(git.show(root, commit, "dvc.lock")) or {}
     declared = yaml.safe_load(git.show(root, commit, "dvc.yaml")) or {}
     rerun_lock = lineage.read_dvc_lock(tree)
-    # Every stage dvc.yaml declares is compared: one dvc.lock never recorded cannot pass.
-    for stage in sorted(set(declared.get("stages", {})) | set(recorded.get("stages", {}))):
-        new = lineage.stage_outputs(rerun_lock, stage)
-        old = lineage.stage_outputs(recorded, stage)
-        if not old:
+    locked = recorded.get("stages", {})
+    # Every stage dvc.yaml declares must have been recorded: one never run cannot pass. A
+    # `foreach` stage is recorded once per item, as `stage@item`.
+    for stage in sorted(declared.get("stages", {})):
+        if not any(name == stage or name.startswith(f"{stage}@") for name in locked):
             verdict.outputs.append((stage, "(not in the revision's dvc.lock)", False))
-        for path, md5 in sorted(old.items()):
+    for stage in sorted(locked):
+        new = lineage.stage_outputs(rerun_lock, stage)
+        for path, md5 in sorted(lineage.stage_outputs(recorded, stage).items()):
             verdict.outputs.append((stage, path, new.get(path) == md5))
     compare_metrics(verdict, read_metrics(root, commit), read_metrics(tree), tolerance)
     # An output directory of nothing but metrics files is one too: its values decide.
@@ -182,7 +184,9 @@ def read_metrics(repo_dir: Path, commit: str | None = None) -> dict[str, dict[st
     """
     from dvc.repo import Repo  # heavy; only reruns need it
 
-    with Repo(str(repo_dir), rev=commit) as repo:
+    # At a revision, a metric DVC lacks in the cache is read from the checkout's remote.
+    pinned = remote.checkout_remote(repo_dir) if commit else {}
+    with Repo(str(repo_dir), rev=commit, **pinned) as repo:
         # No `revs`: the one result is the revision the repository was opened at.
         (result,) = repo.metrics.show(hide_workspace=False, on_error="return").values()
     if "error" in result:
