@@ -317,5 +317,6 @@ def test_adopting_twice_a_folder_without_dvc_or_clashing_requirements_says_why(
 def test_the_readme_walk_through_is_what_this_test_runs():
     readme = (template.REPO / "README.md").read_text()
     section = readme[readme.index("### Adopting an existing DVC project") :]
-    block = section[section.index("```sh\n") + 6 : section.index("\n```")]
+    start = section.index("```sh\n") + len("```sh\n")
+    block = section[start : section.index("\n```", start)]
     assert block.splitlines() == WALKTHROUGH
