@@ -71,6 +71,10 @@ class WorkspaceBusyError(LockstepError):
     """Another run holds the workspace lock."""
 
 
+class ExperimentError(LockstepError):
+    """A DVC experiment cannot run as asked: an unknown subcommand, or one run outside the image."""
+
+
 class LineageError(LockstepError):
     """The lineage record is missing, unreadable, or from an unknown schema."""
 

@@ -7,6 +7,7 @@ worktrees for replays, and the commits it makes for the user.
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +154,57 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
         shell.run(["git", "worktree", "prune"], cwd=root, quiet=True, check=False)
         with contextlib.suppress(OSError):
             parent.rmdir()
+
+
+def identity_env(root: Path) -> dict[str, str]:
+    """The author and committer git would use here, as GIT_* variables; empty when unknown.
+
+    For git clients that read no configuration of the user's (DVC in a container), so that
+    their commits name the same person as the user's own.
+    """
+    env = {}
+    for role in ("AUTHOR", "COMMITTER"):
+        proc = shell.run(
+            ["git", "var", f"GIT_{role}_IDENT"], cwd=root, capture=True, quiet=True, check=False
+        )
+        match = re.fullmatch(r"(.*) <(.*)> \d+ [+-]\d{4}", proc.stdout.strip())
+        if proc.returncode == 0 and match:
+            env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = match.groups()
+    return env
+
+
+def refs(root: Path, prefix: str) -> dict[str, str]:
+    """Every ref under `prefix` (`refs/exps/`), with the object it names."""
+    listed = shell.output(
+        ["git", "for-each-ref", "--format=%(objectname) %(refname)", prefix], cwd=root
+    )
+    return {ref: sha for sha, ref in (line.split(" ", 1) for line in listed.splitlines())}
+
+
+def put_file(root: Path, ref: str, path: str) -> str:
+    """Make `ref` name its commit with the working tree's `path` in it; return the commit.
+
+    The new commit keeps the old one's parents, author, committer, dates and message, so it
+    differs only by that file; it is the old commit when the file was already there as it is
+    now. The ref moves only if nobody moved it meanwhile.
+    """
+    old = resolve(root, ref)
+    blob = shell.output(["git", "hash-object", "-w", "--", path], cwd=root)
+    with tempfile.TemporaryDirectory(prefix="lockstep-index-") as folder:
+        # A scratch index: the user's own index and working tree stay as they are.
+        index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+        shell.run(["git", "read-tree", old], cwd=root, env=index, quiet=True)
+        cacheinfo = f"100644,{blob},{path}"
+        update = ["git", "update-index", "--add", "--cacheinfo", cacheinfo]
+        shell.run(update, cwd=root, env=index, quiet=True)
+        tree = shell.output(["git", "write-tree"], cwd=root, env=index)
+    # The old commit object with only its tree line changed: all else stays byte for byte.
+    raw = shell.run(["git", "cat-file", "commit", old], cwd=root, capture=True, quiet=True).stdout
+    if raw.startswith(f"tree {tree}\n"):
+        return old
+    rewritten = re.sub(r"\Atree [0-9a-f]+\n", f"tree {tree}\n", raw)
+    new = shell.output(
+        ["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=root, input=rewritten
+    )
+    shell.run(["git", "update-ref", "-m", f"lockstep: add {path}", ref, new, old], cwd=root)
+    return new

@@ -1,4 +1,4 @@
-"""`invoke repro`: run `dvc repro` in the project's image and record lineage for what ran.
+"""`invoke repro` and `invoke exp run`: DVC in the project's image, and lineage for what ran.
 
 In a container by default (building the image first when its inputs changed); directly with
 `local=True`, or when already inside a lockstep image (the devcontainer), where DVC is at hand.
@@ -7,9 +7,11 @@ The workspace lock is held from the build to the lineage write.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import yaml
@@ -51,31 +53,58 @@ def write_environment(root: Path, value: str) -> None:
 def repro(
     settings: Settings, dvc_args: Sequence[str], *, local: bool = False, strict: bool = False
 ) -> int:
-    """Run the pipeline, record lineage and print the verdict; return DVC's exit code.
+    """Run `dvc repro` with `dvc_args`, record lineage and print the verdict; see `run`."""
+    return run(settings, ["repro", *dvc_args], local=local, strict=strict)
+
+
+def run(
+    settings: Settings,
+    dvc_command: Sequence[str],
+    *,
+    local: bool = False,
+    strict: bool = False,
+    recording: Callable[[Path], AbstractContextManager[object]] | None = None,
+) -> int:
+    """Run a DVC command that reproduces stages, record lineage, print the verdict.
 
     Lineage is recorded from what the run left, not from what DVC printed: the stages whose
     dvc.lock entries it changed and, when it succeeded, those whose outputs it rewrote (a forced
     rerun gives the same entry). However the run ends (a failure, Ctrl-C), the stages DVC
     committed get their lineage. The verdict says whether the outputs are those the committed
     dvc.lock records, and how the environment compares with the recorded one.
+
+    Args:
+        settings: the project's settings.
+        dvc_command: what follows `dvc` (`["repro", "--force"]`, `["exp", "run", ...]`).
+        local: run DVC right here rather than in the image.
+        strict: refuse a base image that differs from its committed manifest.
+        recording: given the root, a context entered just before DVC starts and left, when
+            the run ends without an exception, after the lineage is written: for what must
+            follow from the lineage while the workspace is still locked.
+
+    Returns:
+        DVC's exit code.
     """
     root = settings.root
-    with workspace.locked(root, "invoke repro"):
+    with workspace.locked(root, f"invoke {dvc_command[0]}"):
         if local or fingerprint.inside_image():
-            env, command, drift = _prepare_here(settings, dvc_args)
+            env, command, drift = _prepare_here(settings, dvc_command)
         else:
-            env, command, drift = _prepare_container(settings, dvc_args, strict=strict)
-        before, started = lineage.read_dvc_lock(root), time.time()
-        code = 1
-        try:
-            code = command()
-        finally:
-            after = lineage.read_dvc_lock(root)
-            ran = lineage.changed_stages(before, after)
-            if code == 0:
-                ran += [s for s in lineage.rewritten_stages(root, after, started) if s not in ran]
-            if ran:
-                lineage.update(root, ran, env, after)
+            env, command, drift = _prepare_container(settings, dvc_command, strict=strict)
+        with recording(root) if recording else contextlib.nullcontext():
+            before, started = lineage.read_dvc_lock(root), time.time()
+            code = 1
+            try:
+                code = command()
+            finally:
+                after = lineage.read_dvc_lock(root)
+                ran = lineage.changed_stages(before, after)
+                if code == 0:
+                    ran += [
+                        s for s in lineage.rewritten_stages(root, after, started) if s not in ran
+                    ]
+                if ran:
+                    lineage.update(root, ran, env, after)
         say(verdict(root, drift))
     return code
 
@@ -100,7 +129,7 @@ def verdict(root: Path, environment: str) -> str:
     )
 
 
-def _prepare_container(settings: Settings, dvc_args: Sequence[str], *, strict: bool):
+def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict: bool):
     """The environment of a run in the image, the run itself, and how the environment compares."""
     engine, image = build(settings, strict=strict)
     env = _environment(
@@ -114,7 +143,10 @@ def _prepare_container(settings: Settings, dvc_args: Sequence[str], *, strict: b
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
     )
-    run = Run(settings, engine, image.id, ["dvc", "repro", *dvc_args])
+    # DVC commits experiments itself, with a git library that reads none of the user's
+    # configuration in the container: without this they would be signed by the container.
+    identity = git.identity_env(settings.root)
+    run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity)
     return env, run.start, _environment_drift(settings, image)
 
 
@@ -143,7 +175,7 @@ def _committed(root: Path, path: str) -> str | None:
         return None
 
 
-def _prepare_here(settings: Settings, dvc_args: Sequence[str]):
+def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
     """The environment of a run right here (.venv, or inside the devcontainer), and the run."""
     inside = fingerprint.inside_image()
     value = fingerprint.fingerprint(fingerprint.describe()) if inside else None
@@ -165,7 +197,7 @@ def _prepare_here(settings: Settings, dvc_args: Sequence[str]):
     )
 
     def command() -> int:
-        cmd = ["dvc", "repro", *dvc_args]
+        cmd = ["dvc", *dvc_command]
         return shell.run(cmd, cwd=settings.root, tee=True, check=False).returncode
 
     return env, command, f"where: {where}"

@@ -23,6 +23,7 @@ from lockstep import (
     config,
     devcontainer,
     engines,
+    experiments,
     files,
     git,
     lineage,
@@ -41,7 +42,7 @@ from lockstep.runtime import params
 
 def collection(root: Path) -> Collection:
     """The kit's tasks for the project at `root`, with their defaults in one place."""
-    namespace = Collection(build, repro, push, publish, pull, gate, test, lint, format_)
+    namespace = Collection(build, repro, exp, push, publish, pull, gate, test, lint, format_)
     if config.refresh_configured(root):
         # The champion/challenger refresh needs the project's data window and scoring command.
         namespace.add_task(refresh)
@@ -96,6 +97,28 @@ def repro(c, local=False, force=False, strict=False):
     code = guard(pipeline.repro, settings(c), args, local=local, strict=strict)
     if code:
         raise Exit(f"dvc repro failed with exit code {code}", code=code)
+
+
+@task(
+    positional=["subcommand"],
+    help={
+        "subcommand": "run: the one DVC experiment command that runs stages",
+        "local": "run DVC directly in .venv instead of in the image",
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
+    },
+)
+def exp(c, subcommand, local=False, strict=False):
+    """Run a DVC experiment in the image: `exp run -- -S train.seed=8 -n my-exp`.
+
+    The arguments after -- are `dvc exp run`'s. The experiment's commit (refs/exps, see
+    `dvc exp show`) holds the lineage of the stages it ran. Not with --queue, --run-all or
+    --temp, which would run it outside the image.
+    """
+    guard(params.check_with, settings(c).params, root(c) / "params.yaml")
+    args = shlex.split(c.remainder)
+    code = guard(experiments.run, settings(c), subcommand, args, local=local, strict=strict)
+    if code:
+        raise Exit(f"dvc exp run failed with exit code {code}", code=code)
 
 
 @task(help={"json": "print the raw record instead of a table"})

@@ -112,3 +112,46 @@ def test_unmerged_files_are_listed(repo: Path) -> None:
     git.commit_all(repo, "main")
     git.shell.run(["git", "merge", "--quiet", "side"], cwd=repo, quiet=True, check=False)
     assert git.unmerged_files(repo) == ["a.txt"]
+
+
+def test_the_identity_is_the_one_git_would_commit_with(repo: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "someone else")
+    assert git.identity_env(repo) == {
+        **GIT_IDENTITY,
+        "GIT_COMMITTER_NAME": "someone else",
+    }
+
+
+def test_put_file_changes_only_that_file_of_the_commit_a_ref_names(repo: Path) -> None:
+    base = git.commit(repo)
+    (repo / "a.txt").write_text("experiment\n")
+    git.commit_all(repo, "an experiment\n\nwith a body")
+    made = git.commit(repo)
+    ref = "refs/exps/ab/cdef/exp-1"
+    git.shell.run(["git", "update-ref", ref, made], cwd=repo)
+    git.shell.run(["git", "reset", "--quiet", "--hard", base], cwd=repo)
+    (repo / "reports").mkdir()
+    (repo / "reports" / "lineage.json").write_text("{}\n")
+
+    new = git.put_file(repo, ref, "reports/lineage.json")
+
+    assert git.refs(repo, "refs/exps/") == {ref: new}
+    assert git.show(repo, new, "reports/lineage.json") == "{}"
+    assert git.show(repo, new, "a.txt") == "experiment"
+    describe = ["git", "show", "--no-patch", "--format=%P%n%an%n%ae%n%ad%n%cn%n%cd%n%B"]
+    assert git.shell.output([*describe, new], cwd=repo) == git.shell.output(
+        [*describe, made], cwd=repo
+    )
+    assert git.changed_files(repo) == ["reports/lineage.json"]  # the tree and index as they were
+    assert git.put_file(repo, ref, "reports/lineage.json") == new  # already there: no change
+
+
+def test_refs_lists_only_those_under_the_prefix(repo: Path) -> None:
+    sha = git.commit(repo)
+    for ref in ("refs/exps/ab/cd/one", "refs/exps/ab/cd/two", "refs/exps/exec/EXEC_HEAD"):
+        git.shell.run(["git", "update-ref", ref, sha], cwd=repo)
+    assert git.refs(repo, "refs/exps/ab/cd/") == {
+        "refs/exps/ab/cd/one": sha,
+        "refs/exps/ab/cd/two": sha,
+    }
+    assert git.refs(repo, "refs/exps/ff/") == {}

@@ -22,7 +22,7 @@ LAYERS = [
     ["images.base"],
     ["images.builder", "images.registry", "remote"],
     ["pipeline", "replay"],
-    ["devcontainer", "rerun", "refresh", "refresh.*"],
+    ["devcontainer", "experiments", "rerun", "refresh", "refresh.*"],
     ["tasks", "scaffold", "scaffold.*"],
 ]
 
