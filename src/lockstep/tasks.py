@@ -240,24 +240,23 @@ def test(c, unit=False, k=""):
 @task
 def lint(c):
     """Check style: ruff check and ruff format --check, on [tool.lockstep] lint's paths."""
-    for command in ("ruff check", "ruff format --check"):
-        run_ruff(c, command)
+    run_ruff(c, "ruff check", "ruff format --check")
 
 
 @task(name="format")
 def format_(c):
     """Fix what ruff can fix, then format the code ([tool.lockstep] lint's paths)."""
-    for command in ("ruff check --fix", "ruff format"):
-        run_ruff(c, command)
+    run_ruff(c, "ruff check --fix", "ruff format")
 
 
-def run_ruff(c: Context, command: str) -> None:
-    """Run a ruff command on the paths the project opted into, or say there are none."""
+def run_ruff(c: Context, *commands: str) -> None:
+    """Run ruff commands on the paths the project opted into, or say there are none."""
     paths = settings(c).lint
     if not paths:
         print('nothing to lint: list paths in pyproject.toml\'s [tool.lockstep] lint = ["..."]')
         return
-    c.run(f"{command} {shlex.join(paths)}", echo=True)
+    for command in commands:
+        c.run(f"{command} {shlex.join(paths)}", echo=True)
 
 
 def root(c: Context) -> Path:
