@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -84,11 +85,17 @@ def _parsed(dvc_args: Sequence[str]) -> argparse.Namespace | None:
     from dvc.cli import DvcParserError, parse_args  # heavy; only experiments need it
 
     sink = io.StringIO()
+    # DVC's parser logs its complaint before raising; the run prints it once, so silence it
+    # here, whatever handlers DVC's logging has (one may hold a stream closed since).
+    parser_log = logging.getLogger("dvc.cli.parser")
+    was_disabled, parser_log.disabled = parser_log.disabled, True
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             return parse_args(["exp", SUBCOMMAND, *dvc_args])
     except (DvcParserError, SystemExit):
         return None
+    finally:
+        parser_log.disabled = was_disabled
 
 
 @contextlib.contextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import logging
+
 import pytest
 from lockstep import experiments
 from lockstep.errors import ExperimentError
@@ -40,3 +43,19 @@ def test_runs_in_the_workspace_pass(args) -> None:
 def test_other_subcommands_point_to_dvc() -> None:
     with pytest.raises(ExperimentError, match=r"no `exp show`; run `dvc exp show` directly"):
         experiments.check("show", [])
+
+
+def test_arguments_dvc_refuses_pass_even_when_dvcs_logging_holds_a_closed_stream() -> None:
+    # As after another in-process DVC command whose captured output is gone: DVC's handler
+    # raises on its closed stream, so its parser's complaint must not reach it.
+    from dvc.logger import LoggerHandler
+
+    stream = io.StringIO()
+    handler = LoggerHandler(stream)
+    logging.getLogger("dvc").addHandler(handler)
+    stream.close()
+    try:
+        experiments.check("run", ["--no-such-option"])
+        experiments.check("run", ["-m"])
+    finally:
+        logging.getLogger("dvc").removeHandler(handler)
