@@ -12,11 +12,18 @@ anywhere.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+if not __package__:
+    # Run as a script by `./inv lock` with Poetry's own Python (tomlkit is one of Poetry's
+    # dependencies), while the project's environment is missing or its lock stale.
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import tomlkit
 from lockstep import config, shell
+from lockstep.errors import LockstepError
 from lockstep.files import atomic_write
 from lockstep.shell import say
 
@@ -69,3 +76,11 @@ def lock(poetry: Path, root: Path) -> None:
     content_hash = shell.output([python, "-c", CONTENT_HASH, root], cwd=root, env=env).strip()
     locked["metadata"]["content-hash"] = content_hash
     atomic_write(root / "poetry.lock", tomlkit.dumps(locked).encode())
+
+
+if __name__ == "__main__":
+    try:
+        lock(Path(sys.argv[1]), Path(sys.argv[2]))
+    except LockstepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

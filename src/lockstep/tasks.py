@@ -27,9 +27,11 @@ from lockstep import (
     files,
     git,
     lineage,
+    lockfile,
     pipeline,
     remote,
     rerun,
+    toolchain,
     workspace,
 )
 from lockstep.config import Settings
@@ -42,7 +44,7 @@ from lockstep.runtime import params
 
 def collection(root: Path) -> Collection:
     """The kit's tasks for the project at `root`, with their defaults in one place."""
-    namespace = Collection(build, repro, exp, push, publish, pull, gate, test, lint, format_)
+    namespace = Collection(build, repro, exp, push, publish, pull, gate, lock, test, lint, format_)
     if config.refresh_configured(root):
         # The champion/challenger refresh needs the project's data window and scoring command.
         namespace.add_task(refresh)
@@ -224,6 +226,18 @@ def refresh(c, as_of="", promote=False):
     if result.get("promoted"):
         print(f"promoted: {result['promoted']}")
     raise Exit(code=result["exit_code"])
+
+
+@task
+def lock(c):
+    """Re-lock poetry.lock after editing pyproject.toml's dependencies, then commit it.
+
+    Poetry locks through the package index pip is configured with (see lockstep.lockfile).
+    `./inv lock` runs this before anything else, since a stale lock cannot be installed.
+    """
+    project = root(c)
+    guard(lambda: lockfile.lock(toolchain.ensure_poetry(project), project))
+    print("locked: review `git diff poetry.lock`, then commit it")
 
 
 @task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})

@@ -37,8 +37,11 @@ PIP_QUIET = ("-m", "pip", "--disable-pip-version-check", "--quiet")
 
 
 def main(root: Path, argv: list[str]) -> None:
-    """Make sure .venv matches the lock, then exec invoke with `argv`."""
+    """Make sure .venv matches the lock, then exec invoke with `argv` (`lock`: re-lock first)."""
     try:
+        if argv == ["lock"]:
+            relock(root)
+            return
         prepare(root)
     except LockstepError as exc:
         code = exc.returncode if isinstance(exc, CommandError) else exc.exit_code
@@ -68,6 +71,21 @@ def prepare(root: Path) -> None:
     if not (stamp.exists() and stamp.read_text() == digest):
         sync(root, venv)
         stamp.write_text(digest)
+
+
+def relock(root: Path) -> None:
+    """`./inv lock`: re-lock poetry.lock (lockstep.lockfile), then bring .venv up to date.
+
+    Handled here, before invoke, because a stale lock is what it is for and the environment
+    cannot be installed from one; run with Poetry's own Python, which has tomlkit.
+    """
+    poetry = ensure_poetry(root)
+    script = Path(__file__).resolve().with_name("lockfile.py")
+    proc = shell.run([poetry.parent / "python", script, poetry, root], cwd=root, check=False)
+    if proc.returncode:
+        raise SystemExit(proc.returncode)  # the lock's error is above
+    prepare(root)
+    print("locked: review `git diff poetry.lock`, then commit it")
 
 
 def inputs_digest(root: Path) -> str:
@@ -219,7 +237,7 @@ def check_lock(poetry: Path, root: Path) -> None:
     if proc.returncode != 0:
         raise LockfileError(
             "poetry.lock is out of date with pyproject.toml",
-            "re-lock it with `poetry lock` and commit it (see the README's Dependencies section)",
+            "re-lock it with `./inv lock` and commit it (see the README's Dependencies section)",
         )
 
 
