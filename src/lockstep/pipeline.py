@@ -18,9 +18,9 @@ import yaml
 from lockstep import engines, git, lineage, shell, workspace
 from lockstep.config import Settings
 from lockstep.containers import Run
-from lockstep.errors import LockstepError
+from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.images import builder, manifest
+from lockstep.images import builder, manifest, reproducible
 from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
@@ -32,11 +32,25 @@ ENVIRONMENT_HEADER = (
 
 
 def build(
-    settings: Settings, target: str = "runtime", *, update_base: bool = False, strict: bool = False
+    settings: Settings,
+    target: str = "runtime",
+    *,
+    update_base: bool = False,
+    strict: bool = False,
+    check: bool = False,
 ):
-    """Build (or reuse) the image and record its fingerprint as the pipeline's dependency."""
+    """Build (or reuse) the image and record its fingerprint as the pipeline's dependency.
+
+    With `check`, the runtime image is built a second time from empty caches and must come out
+    the same (`lockstep.images.reproducible`).
+    """
     engine = engines.find(settings.docker_cli())
-    image = builder.build(settings, engine, target, update_base=update_base, strict=strict)
+    if check and target != "runtime":
+        raise ConfigError("--check compares runtime images", "leave out --target")
+    if check:
+        image = reproducible.check(settings, engine)
+    else:
+        image = builder.build(settings, engine, target, update_base=update_base, strict=strict)
     if target == "runtime":
         write_environment(settings.root, image.fingerprint)
     return engine, image

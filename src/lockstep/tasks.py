@@ -37,7 +37,7 @@ from lockstep import (
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
-from lockstep.images import registry
+from lockstep.images import environment, layers, registry
 from lockstep.refresh import cycle, report
 from lockstep.runtime import params
 
@@ -60,9 +60,11 @@ def collection(root: Path) -> Collection:
         "target": "Dockerfile target: runtime (default) or dev",
         "update-base": "rebuild the Debian base from the live mirror and record its packages",
         "strict": "refuse a base image that differs from docker/base/packages.lock",
+        "plan": "print the image's layers: which distributions share one, and their sizes",
+        "check": "build again from empty caches and require the same image id",
     }
 )
-def build(c, target="runtime", update_base=False, strict=False):
+def build(c, target="runtime", update_base=False, strict=False, plan=False, check=False):
     """Build the pinned image (reused when its inputs have not changed)."""
     _, image = exclusive(
         c,
@@ -72,7 +74,10 @@ def build(c, target="runtime", update_base=False, strict=False):
         target,
         update_base=update_base,
         strict=strict,
+        check=check,
     )
+    if plan:
+        print(layers.table(json.loads(image.labels[environment.LAYERS_LABEL])))
     print(f"{image.tag}  {image.commit_tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 

@@ -11,30 +11,33 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 from lockstep import git, paths, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import BuildError, CommandError
 from lockstep.files import atomic_write
-from lockstep.images import base, debs
+from lockstep.images import assembly, base, debs, environment, tars
+from lockstep.images.assembly import LABEL
 from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
-LABEL = "io.lockstep"
 # Bump when the way images are built changes, so an old image is never taken for a new one.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONTEXT_FILES = (
     "pyproject.toml",
     "poetry.lock",
     "docker/toolchain/uv.txt",
     "docker/toolchain/poetry.txt",
     "docker/toolchain/compile-bytecode.sh",
+    "docker/toolchain/install-packages.sh",
 )
 CONTEXT_DIRS = ("src",)
-# The digest of the last pyproject.toml and poetry.lock that `poetry check --lock` accepted.
+# Where the runtime image holds the project's source (the Dockerfile's PYTHONPATH).
+SOURCE_FOLDER = "opt/project"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Image:
     log: str = dataclasses.field(default="", compare=False, repr=False)
     # The base image as this call obtained it (how, and what differs from the record).
     base_image: base.Base | None = dataclasses.field(default=None, compare=False, repr=False)
+    # The distributions this call installed ("name version"): none when the lock is unchanged.
+    installed: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -129,6 +134,10 @@ def build(
 ) -> Image:
     """Build the image for `target` unless an image with the same content exists.
 
+    The runtime image is the environment image (`lockstep.images.environment`) plus one layer
+    holding the project's source, assembled byte-reproducibly; the dev image is the Dockerfile's
+    `dev` stage built on it by BuildKit.
+
     Args:
         settings: the project's settings.
         engine: the Docker engine.
@@ -149,33 +158,72 @@ def build(
         say(f"{existing.tag} is up to date ({existing.id[:19]})")
         return dataclasses.replace(existing, base_image=found)
     check_lock(settings)
-    repo = repository(settings, target)
-    staging = f"{repo}:staging-{key[:12]}"
     labels = {
         "commit": git.commit(settings.root),
         "lock-sha256": lock_hash(settings),
         "base": f"{found.ref}@{found.id}",
         "content-key": key,
     }
-    log = run_build(settings, engine, target, staging, found.ref, labels)
-    description = describe(engine, staging)
+    tags = [f"{repository(settings, target)}:{key[:12]}", commit_tag(settings, target)]
+    if target == "runtime":
+        env = environment.obtain(settings, engine, found.ref, found.id)
+        assemble(settings, engine, env, labels, tags)
+        image = _existing(settings, engine, target, key)
+        return dataclasses.replace(image, base_image=found, installed=env.installed)
+    runtime = build(settings, engine, update_base=update_base, strict=strict)
+    staging = f"{tags[0]}-staging"
+    log = run_build(settings, engine, target, staging, found.ref, labels, runtime.tag)
+    # Label the fingerprint, computed inside the image, in a metadata-only build.
+    description = environment.describe(engine, staging)
     final = {
         "fingerprint": description["fingerprint"],
         "python": description["python"],
         "dvc": description["distributions"].get("dvc", ""),
     }
-    tag, by_commit = f"{repo}:{key[:12]}", commit_tag(settings, target)
-    # The fingerprint is only known once the image exists: add it as labels in a second,
-    # metadata-only build, tagged with the final names.
     dockerfile = f"FROM {staging}\nLABEL " + " ".join(
         f'{LABEL}.{name}="{value}"' for name, value in final.items()
     )
-    engine.run("build", "--quiet", "-t", tag, "-t", by_commit, "-", input=dockerfile, capture=True)
+    engine.run("build", "--quiet", *_tag_args(tags), "-", input=dockerfile, capture=True)
     engine.run("image", "rm", staging, capture=True, quiet=True)
     return dataclasses.replace(_existing(settings, engine, target, key), log=log, base_image=found)
 
 
-def run_build(settings, engine, target, tag, base_ref, labels) -> str:
+def assemble(
+    settings: Settings, engine: Engine, env: environment.Environment, labels: dict, tags: list
+) -> str:
+    """Load the runtime image: the environment's layers and one of the source; its id."""
+    files = {
+        f"{SOURCE_FOLDER}/{path.relative_to(settings.root).as_posix()}": path
+        for path in _source_files(settings)
+    }
+    data = io.BytesIO()
+    written = tars.write(data, tars.from_files(files, normal_modes=True), settings.base.epoch)
+    source = assembly.Part(
+        f"project source: src/ in {SOURCE_FOLDER}",
+        written.digest,
+        written.size,
+        lambda out: (out.write(data.getvalue()), written)[1],
+    )
+    parts = [*env.parts(), source]
+    every = env.labels | {f"{LABEL}.{name}": value for name, value in labels.items()}
+    document = assembly.config(env.record, parts, every, settings.base.epoch)
+    return assembly.load(engine, document, parts, tags, have=len(parts) - 1)
+
+
+def _source_files(settings: Settings) -> list[Path]:
+    return sorted(
+        path
+        for folder in CONTEXT_DIRS
+        for path in settings.path(folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+
+
+def _tag_args(tags: list[str]) -> list[str]:
+    return [arg for tag in tags for arg in ("-t", tag)]
+
+
+def run_build(settings, engine, target, tag, base_ref, labels, runtime_ref="") -> str:
     """Run `docker build` for one target, streaming and returning its log."""
     args = [
         "build",
@@ -186,9 +234,13 @@ def run_build(settings, engine, target, tag, base_ref, labels) -> str:
         target,
         "--build-arg",
         f"BASE_IMAGE={base_ref}",
+        "--build-arg",
+        f"SOURCE_DATE_EPOCH={settings.base.epoch}",
         "-t",
         tag,
     ]
+    if runtime_ref:
+        args += ["--build-arg", f"RUNTIME_IMAGE={runtime_ref}"]
     for name, value in labels.items():
         args += ["--label", f"{LABEL}.{name}={value}"]
     ca = settings.ca_bundle_path()
@@ -203,22 +255,6 @@ def run_build(settings, engine, target, tag, base_ref, labels) -> str:
             "(set PIP_CERT or ca_bundle in [tool.lockstep])",
             log=exc.log,
         ) from None
-
-
-def describe(engine: Engine, ref: str) -> dict:
-    """What the fingerprint covers, computed inside the image (no network)."""
-    out = engine.output(
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        ref,
-        "python",
-        "-m",
-        "lockstep.runtime.fingerprint",
-        "--json",
-    )
-    return json.loads(out)
 
 
 def check_lock(settings: Settings) -> None:

@@ -1,0 +1,310 @@
+"""The environment image: the Dockerfile's `base` stage and the locked distributions.
+
+It is the runtime image without the project's source (`lockstep.images.builder` adds that). The
+kit assembles it (`lockstep.images.assembly`) instead of letting `docker build` install the
+lock as one layer, so that:
+
+- its layers follow the layer plan (`lockstep.images.layers`): one per heavy distribution, the
+  long tail in a few groups, so a lock bump ships one small layer, not all of them;
+- a lock bump installs only the distribution that changed (`lockstep.images.packages`);
+- two builds of the same inputs give the same image id on any engine, with empty caches
+  (`lockstep.images.tars`), which `invoke build --check` verifies.
+
+BuildKit still runs the Dockerfile's `base` stage (the user, the venv, ENV, USER, CMD) and its
+`export` stage (uv, Poetry, and the hashed requirements exported from poetry.lock); the layers
+`base` adds are rewritten byte-reproducibly and its settings taken as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockstep import shell
+from lockstep.config import Settings
+from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep.errors import BuildError, CommandError
+from lockstep.files import atomic_write
+from lockstep.images import assembly, layers, packages, tars
+from lockstep.images.assembly import LABEL, Part
+from lockstep.shell import say
+
+# The environment has no source of its own: the project's fingerprint module is mounted.
+FINGERPRINT_MODULE = "src/lockstep/runtime/fingerprint.py"
+# Bump when the way environments are assembled changes.
+FORMAT_VERSION = 1
+KEY_FILES = (
+    "pyproject.toml",
+    "poetry.lock",
+    "docker/toolchain/uv.txt",
+    "docker/toolchain/poetry.txt",
+    packages.INSTALL_SCRIPT,
+    packages.COMPILE_SCRIPT,
+    # The fingerprint the environment is labelled with is computed by this module.
+    FINGERPRINT_MODULE,
+)
+KEY_LABEL = f"{LABEL}.environment-key"
+LAYERS_LABEL = f"{LABEL}.layers"
+# The exported runtime requirements, in the `export` stage.
+REQUIREMENTS = "/requirements/main.txt"
+# Where the image keeps them (`lockstep.runtime.fingerprint` reads them there).
+IMAGE_REQUIREMENTS = "opt/lockstep/requirements.txt"
+# Layers a BuildKit stage adds are small (a user, an empty venv): held in memory.
+SMALL_LAYER = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An environment image in the engine.
+
+    Attributes:
+        tag: `<image>:env-<12 hex>`.
+        record: its `docker image inspect` record.
+        installed: the distributions this call installed ("name version"); empty when every
+            tree came from the cache or the image existed.
+    """
+
+    tag: str
+    record: dict
+    installed: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Its labels."""
+        return self.record["Config"].get("Labels") or {}
+
+    @property
+    def layers(self) -> list[dict]:
+        """Each layer's name, size and history line, as `invoke build --plan` prints them."""
+        return json.loads(self.labels[LAYERS_LABEL])
+
+    def parts(self) -> list[Part]:
+        """Its layers, as parts of an image built on it (all in the engine already)."""
+        return [
+            Part(layer["history"], digest, layer["bytes"])
+            for layer, digest in zip(self.layers, self.record["RootFS"]["Layers"], strict=True)
+        ]
+
+
+def key(settings: Settings, base_id: str) -> str:
+    """Everything the environment is made of: recipe, lock, toolchain, base image, epoch."""
+    hasher = hashlib.sha256(
+        f"{FORMAT_VERSION}\0{base_id}\0{settings.base.epoch}\0"
+        f"{layers.OWN_LAYER_BYTES}\0{layers.GROUPS}\0".encode()
+    )
+    for name in (settings.dockerfile, *KEY_FILES):
+        data = settings.path(name).read_bytes()
+        hasher.update(f"{name}\0{len(data)}\0".encode() + data)
+    return hasher.hexdigest()
+
+
+def obtain(
+    settings: Settings,
+    engine: Engine,
+    base_ref: str,
+    base_id: str,
+    *,
+    cache: Path | None = None,
+    uv_cache: str = packages.UV_CACHE_VOLUME,
+    fresh: bool = False,
+) -> Environment:
+    """The environment image for the current lock: found in the engine, or assembled.
+
+    Args:
+        settings: the project's settings.
+        engine: the Docker engine.
+        base_ref: the base image's reference (`lockstep-base:<12 hex>`).
+        base_id: the base image's id.
+        cache: where distribution trees are kept (default: the user's cache).
+        uv_cache: the volume holding uv's download cache.
+        fresh: assemble a second one from scratch, BuildKit's cache unused (`build --check`).
+    """
+    env_key = key(settings, base_id)
+    tag = f"{settings.image}:env-{env_key[:12]}{'-check' if fresh else ''}"
+    record = None if fresh else engine.inspect(tag)
+    labels = (record or {}).get("Config", {}).get("Labels") or {}
+    if labels.get(KEY_LABEL) == env_key and f"{LABEL}.fingerprint" in labels:
+        return Environment(tag, record)
+    cache = cache or packages.cache_root()
+    epoch = settings.base.epoch
+    stage = engine.inspect(_stage(settings, engine, "base", base_ref, fresh))
+    export = _stage(settings, engine, "export", base_ref, fresh)
+    exported = _read(engine, export, REQUIREMENTS)
+    requirements = packages.parse(exported)
+    base_layers = engine.inspect(base_id)["RootFS"]["Layers"]
+    parts = [Part(f"base image {base_ref}", digest, 0) for digest in base_layers]
+    parts += _stage_parts(engine, stage, len(base_layers), cache, epoch)
+    # By content, not BuildKit's image id, which a rebuild of the same stage changes.
+    salt = packages.salt(settings.root, "".join(part.digest for part in parts))
+    found = {r: packages.cached(cache, r, salt) for r in requirements}
+    missing = [r for r, package in found.items() if package is None]
+    if missing:
+        kept = packages.install(
+            settings.root,
+            engine,
+            export,
+            missing,
+            salt,
+            cache=cache,
+            ca_bundle=settings.ca_bundle_path(),
+            uv_cache=uv_cache,
+        )
+        found.update(zip(missing, kept, strict=True))
+    plan = layers.plan([found[r] for r in requirements])
+    for layer in plan:
+        written = layers.digest(layer, cache, epoch)
+        parts.append(
+            Part(
+                layer.describe(),
+                written.digest,
+                written.size,
+                lambda out, layer=layer: tars.write(out, layers.entries(layer), epoch),
+            )
+        )
+    # Last: it changes with every bump, and a layer's change reloads the ones after it.
+    parts.append(_requirements_part(exported.encode(), epoch))
+    names = ["base"] * len(base_layers) + ["user and venv"] * (len(parts) - len(base_layers))
+    names[len(parts) - len(plan) - 1 :] = [*(layer.name for layer in plan), "requirements"]
+    summary = [
+        {"layer": name, "bytes": part.size, "history": part.description}
+        for name, part in zip(names, parts, strict=True)
+    ]
+    labels = {KEY_LABEL: env_key, LAYERS_LABEL: json.dumps(summary, separators=(",", ":"))}
+    candidates = engine.output(
+        "image", "ls", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}"
+    ).split()
+    have = assembly.present(engine, [p.digest for p in parts], [stage["Id"], *candidates])
+    say(f"environment: {len(plan)} package layers, {len(parts) - have} to load")
+    draft = assembly.load(
+        engine, assembly.config(stage, parts, labels, epoch), parts, [], have=have
+    )
+    source = settings.path("src")
+    described = describe(engine, draft, "--volume", f"{source}:/opt/project/src:ro")
+    labels |= {
+        f"{LABEL}.fingerprint": described["fingerprint"],
+        f"{LABEL}.python": described["python"],
+        f"{LABEL}.dvc": described["distributions"].get("dvc", ""),
+    }
+    assembly.load(
+        engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
+    )
+    engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
+    installed = tuple(f"{r.name} {r.version}" for r in missing)
+    return Environment(tag, engine.inspect(tag), installed)
+
+
+def describe(engine: Engine, ref: str, *options: str) -> dict:
+    """What the fingerprint covers, computed inside the image (no network)."""
+    out = engine.output(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        *options,
+        ref,
+        "python",
+        "-m",
+        "lockstep.runtime.fingerprint",
+        "--json",
+    )
+    return json.loads(out)
+
+
+def _stage(settings: Settings, engine: Engine, target: str, base_ref: str, fresh: bool) -> str:
+    """Build one stage of the Dockerfile with BuildKit; its image id."""
+    tag = f"{settings.image}-build:{target}{'-check' if fresh else ''}"
+    args = [
+        "build",
+        "--progress=plain",
+        "-f",
+        str(settings.path(settings.dockerfile)),
+        "--target",
+        target,
+        "--build-arg",
+        f"BASE_IMAGE={base_ref}",
+        "--build-arg",
+        f"SOURCE_DATE_EPOCH={settings.base.epoch}",
+        "-t",
+        tag,
+    ]
+    if fresh:
+        args.append("--no-cache")
+    ca = settings.ca_bundle_path()
+    if ca:
+        args += ["--secret", f"id=ca,src={ca}"]
+    try:
+        engine.run(*args, str(settings.root), tee=True)
+    except CommandError as exc:
+        raise BuildError(
+            f"docker build of stage {target!r} failed: {exc.message}",
+            "read the build log above; a network error often means a missing CA bundle "
+            "(set PIP_CERT or ca_bundle in [tool.lockstep])",
+            log=exc.log,
+        ) from None
+    return engine.image_id(tag) or ""
+
+
+def _requirements_part(data: bytes, epoch: int) -> Part:
+    """The exported requirements, where the fingerprint reads which distributions count."""
+    info = tarfile.TarInfo(IMAGE_REQUIREMENTS)
+    info.size, info.mode = len(data), 0o644
+    entries = [tars.Entry(info, lambda: io.BytesIO(data))]
+    buffer = io.BytesIO()
+    written = tars.write(buffer, entries, epoch)
+    return Part(
+        f"exported requirements: /{IMAGE_REQUIREMENTS}",
+        written.digest,
+        written.size,
+        lambda out: (out.write(buffer.getvalue()), written)[1],
+    )
+
+
+def _read(engine: Engine, image: str, path: str) -> str:
+    return engine.output("run", "--rm", "--network", "none", "--user", "0", image, "cat", path)
+
+
+def _stage_parts(engine: Engine, stage: dict, skip: int, cache: Path, epoch: int) -> list[Part]:
+    """The layers the `base` stage adds to the base image, rewritten byte-reproducibly.
+
+    Each is kept in the cache by the digest BuildKit gave it, so the stage's image is read
+    (`docker save`) only when the stage changed.
+    """
+    raw = stage["RootFS"]["Layers"][skip:]
+    folder = cache / "layers"
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = {digest: folder / f"stage-{digest[7:]}-{epoch}.tar" for digest in raw}
+    if not all(path.exists() for path in kept.values()):
+        saved = shell.read_from([engine.cli, "save", stage["Id"]], _small_layers, env=BUILDKIT_ENV)
+        for digest, path in kept.items():
+            buffer = io.BytesIO()
+            tars.write(buffer, tars.from_tar(io.BytesIO(saved[digest])), epoch)
+            atomic_write(path, buffer.getvalue())
+    parts = []
+    for number, path in enumerate(kept.values(), 1):
+        data = path.read_bytes()
+        written = tars.Written("sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+        parts.append(
+            Part(
+                f"docker/Dockerfile stage base, layer {number}",
+                written.digest,
+                written.size,
+                lambda out, data=data, written=written: (out.write(data), written)[1],
+            )
+        )
+    return parts
+
+
+def _small_layers(stream) -> dict[str, bytes]:
+    """The small layer tars of a `docker save` stream, by their sha256."""
+    found = {}
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            small = member.isfile() and member.size <= SMALL_LAYER
+            if small and member.name.endswith("layer.tar"):
+                data = tar.extractfile(member).read()
+                found["sha256:" + hashlib.sha256(data).hexdigest()] = data
+    return found
