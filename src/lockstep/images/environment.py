@@ -17,10 +17,12 @@ BuildKit still runs the Dockerfile's `base` stage (the user, the venv, ENV, USER
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,20 +157,21 @@ def obtain(
         )
         found.update(zip(missing, kept, strict=True))
     plan = layers.plan([found[r] for r in requirements])
-    for layer in plan:
-        written = layers.digest(layer, cache, epoch)
-        parts.append(
-            Part(
-                layer.describe(),
-                written.digest,
-                written.size,
-                lambda out, layer=layer: tars.write(out, layers.entries(layer), epoch),
-            )
-        )
-    # Last: it changes with every bump, and a layer's change reloads the ones after it.
-    parts.append(_requirements_part(exported.encode(), epoch))
-    names = ["base"] * len(base_layers) + ["user and venv"] * (len(parts) - len(base_layers))
-    names[len(parts) - len(plan) - 1 :] = [*(layer.name for layer in plan), "requirements"]
+    (cache / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache / "tmp") as scratch:
+        parts += [layers.part(layer, cache, epoch, Path(scratch)) for layer in plan]
+        # Last: it changes with every bump, and a layer's change reloads the ones after it.
+        parts.append(_requirements_part(exported.encode(), epoch))
+        names = ["base"] * len(base_layers) + ["user and venv"] * (len(parts) - len(base_layers))
+        names[len(parts) - len(plan) - 1 :] = [*(layer.name for layer in plan), "requirements"]
+        environment = _load(settings, engine, tag, stage, parts, names, env_key)
+    installed = tuple(f"{r.name} {r.version}" for r in missing)
+    return dataclasses.replace(environment, installed=installed)
+
+
+def _load(settings, engine, tag, stage, parts, names, env_key) -> Environment:
+    """Load the environment (first to compute its fingerprint inside, then labelled with it)."""
+    epoch = settings.base.epoch
     summary = [
         {"layer": name, "bytes": part.size, "history": part.description}
         for name, part in zip(names, parts, strict=True)
@@ -178,11 +181,11 @@ def obtain(
         "image", "ls", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}"
     ).split()
     have = assembly.present(engine, [p.digest for p in parts], [stage["Id"], *candidates])
-    say(f"environment: {len(plan)} package layers, {len(parts) - have} to load")
+    say(f"environment: {len(parts)} layers, {len(parts) - have} to load")
     draft = assembly.load(
         engine, assembly.config(stage, parts, labels, epoch), parts, [], have=have
     )
-    source = settings.path("src")
+    source = settings.path("src").resolve()
     described = describe(engine, draft, "--volume", f"{source}:/opt/project/src:ro")
     labels |= {
         f"{LABEL}.fingerprint": described["fingerprint"],
@@ -193,8 +196,7 @@ def obtain(
         engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
     )
     engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
-    installed = tuple(f"{r.name} {r.version}" for r in missing)
-    return Environment(tag, engine.inspect(tag), installed)
+    return Environment(tag, engine.inspect(tag))
 
 
 def describe(engine: Engine, ref: str, *options: str) -> dict:

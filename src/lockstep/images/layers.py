@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lockstep.files import atomic_write
 from lockstep.images import tars
+from lockstep.images.assembly import Part
 from lockstep.images.packages import Package
 
 OWN_LAYER_BYTES = 8 * 1024 * 1024
@@ -74,20 +74,30 @@ def entries(layer: Layer) -> list[tars.Entry]:
     return tars.from_files(files)
 
 
-def digest(layer: Layer, cache: Path, epoch: int) -> tars.Written:
-    """The layer's digest and size, computed once per content and epoch and then remembered."""
+def part(layer: Layer, cache: Path, epoch: int, scratch: Path) -> Part:
+    """The layer as a part of an image.
+
+    Its digest is remembered by content and epoch. A new layer is written once, to `scratch`,
+    which a load then copies; a known one is written again only if a load needs it.
+    """
     record = cache / "layers" / f"{layer.key}-{epoch}.json"
     try:
         known = json.loads(record.read_text())
-        return tars.Written(known["digest"], known["size"])
+        written = tars.Written(known["digest"], known["size"])
+        return Part(
+            layer.describe(),
+            written.digest,
+            written.size,
+            lambda out: tars.write(out, entries(layer), epoch),
+        )
     except (OSError, ValueError, KeyError):
         pass
-    written = tars.digest_of(entries(layer), epoch)
+    path = scratch / f"{layer.key}.tar"
+    with path.open("wb") as out:
+        written = tars.write(out, entries(layer), epoch)
     record.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=record.parent, delete=False) as out:
-        json.dump({"digest": written.digest, "size": written.size}, out)
-    os.replace(out.name, record)
-    return written
+    atomic_write(record, json.dumps({"digest": written.digest, "size": written.size}).encode())
+    return Part(layer.describe(), written.digest, written.size, tars.copier(path, written))
 
 
 def table(rows: list[dict]) -> str:

@@ -7,9 +7,10 @@ scripts. A lock bump installs the one distribution that changed; every other tre
 so is every layer made only of reused trees (`lockstep.images.layers`).
 
 Installing happens in a container of the Dockerfile's `export` stage (uv is there) running
-docker/toolchain/install-packages.sh, which writes the new files to its standard output as a
-tar; the kit reads each distribution's RECORD (importlib.metadata, the standard reader) to say
-which files are whose. Bytecode, which no RECORD lists, goes with the source file it compiles.
+docker/toolchain/install-packages.sh, which copies the new files into a folder of the kit's,
+mounted, and hands them to the user. The kit reads each distribution's RECORD (with
+importlib.metadata, the standard reader) to say which files are whose; bytecode, which no
+RECORD lists, goes with the source file it compiles.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lockstep import shell
 from lockstep.engines import BUILDKIT_ENV, Engine
-from lockstep.errors import BuildError
+from lockstep.errors import BuildError, CommandError
 from lockstep.shell import say
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Parsed
@@ -110,6 +110,8 @@ def parse(exported: str) -> list[Requirement]:
         try:
             parsed = Parsed(head)
             (spec,) = parsed.specifier
+            if spec.operator != "==" or "*" in spec.version:
+                raise ValueError(spec)
         except (InvalidRequirement, ValueError):
             raise BuildError(
                 f"exported requirement {head!r} does not pin one version",
@@ -164,11 +166,14 @@ def install(
     work = cache / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     (cache / "packages").mkdir(exist_ok=True)
+    root = root.resolve()  # docker takes a relative path for a volume's name
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         listing = Path(tmp) / "requirements.txt"
         listing.write_text("".join(r.entry + "\n" for r in requirements))
         installed = Path(tmp) / "venv"
+        installed.mkdir()
         mounts = [
+            f"{installed}:/opt/lockstep/out",
             f"{root / INSTALL_SCRIPT}:/opt/lockstep/install-packages:ro",
             f"{root / COMPILE_SCRIPT}:/opt/lockstep/compile-bytecode:ro",
             f"{listing}:/opt/lockstep/requirements.txt:ro",
@@ -182,27 +187,17 @@ def install(
         for mount in mounts:
             cmd += ["--volume", mount]
         cmd += [image, "sh", "/opt/lockstep/install-packages", "/opt/lockstep/requirements.txt"]
+        cmd += ["/opt/lockstep/out", f"{os.getuid()}:{os.getgid()}"]
         try:
-            shell.read_from(cmd, lambda stream: _extract(stream, installed), env=BUILDKIT_ENV)
-        except BuildError:
-            raise
-        except Exception as exc:
+            shell.run(cmd, env=BUILDKIT_ENV)
+        except CommandError as exc:
             raise BuildError(
-                f"installing {len(requirements)} locked distributions failed: {exc}",
+                f"installing {len(requirements)} locked distributions failed: {exc.message}",
                 "read the lines above; a network error often means a missing CA bundle "
                 "(set PIP_CERT or ca_bundle in [tool.lockstep])",
             ) from None
         owners = _owners(installed)
         return [_keep(cache, installed, r, owners.get(r.name, []), salt_) for r in requirements]
-
-
-def _extract(stream, dest: Path) -> None:
-    dest.mkdir()
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
-        # The "tar" filter keeps permission bits (scripts stay executable) and refuses paths
-        # that leave `dest`; Python before 3.11.4 has no filters.
-        extra = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
-        tar.extractall(dest, **extra)
 
 
 def _owners(venv: Path) -> dict[str, list[str]]:

@@ -8,9 +8,11 @@ do not, the first differing layer is opened and its first differing file named.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from lockstep import shell
@@ -28,26 +30,8 @@ def check(settings: Settings, engine: Engine) -> builder.Image:
         BuildError: the two builds differ; the message names the first differing file.
     """
     first = builder.build(settings, engine)
-    found = first.base_image
     say("check: building again from empty caches (BuildKit, uv, distribution trees)")
-    with (
-        tempfile.TemporaryDirectory(prefix="lockstep-check-") as cache,
-        packages.fresh_uv_cache(engine) as uv_cache,
-    ):
-        env = environment.obtain(
-            settings,
-            engine,
-            found.ref,
-            found.id,
-            cache=Path(cache),
-            uv_cache=uv_cache,
-            fresh=True,
-        )
-        tag = f"{settings.image}:check-{first.label('content-key')[:12]}"
-        prefix = f"{builder.LABEL}."
-        labels = {name.removeprefix(prefix): value for name, value in first.labels.items()}
-        second = builder.assemble(settings, engine, env, labels, [tag])
-    try:
+    with from_empty_caches(settings, engine, first) as second:
         if second != first.id:
             where = first_difference(engine, first.id, second)
             raise BuildError(
@@ -55,11 +39,41 @@ def check(settings: Settings, engine: Engine) -> builder.Image:
                 "something in the build depends on the time or the machine; the named file "
                 "says what (report it if it is the kit's)",
             )
-    finally:
-        stages = [f"{settings.image}-build:{stage}-check" for stage in ("base", "export")]
-        engine.run("image", "rm", tag, env.tag, *stages, capture=True, quiet=True, check=False)
     say(f"check: reproducible, both builds gave {first.id}")
     return first
+
+
+@contextlib.contextmanager
+def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -> Iterator[str]:
+    """Assemble `like` again with nothing cached but the base image; yield the new image's id.
+
+    BuildKit runs the stages without its cache, uv downloads into a new volume, distributions
+    install into a new tree cache; the image, its tags and the caches are removed afterwards.
+    """
+    found = like.base_image
+    tag = f"{settings.image}:check-{like.label('content-key')[:12]}"
+    stages = [f"{settings.image}-build:{stage}-check" for stage in ("base", "export")]
+    prefix = f"{builder.LABEL}."
+    labels = {name.removeprefix(prefix): value for name, value in like.labels.items()}
+    env = None
+    with (
+        tempfile.TemporaryDirectory(prefix="lockstep-check-") as cache,
+        packages.fresh_uv_cache(engine) as uv_cache,
+    ):
+        try:
+            env = environment.obtain(
+                settings,
+                engine,
+                found.ref,
+                found.id,
+                cache=Path(cache),
+                uv_cache=uv_cache,
+                fresh=True,
+            )
+            yield builder.assemble(settings, engine, env, labels, [tag])
+        finally:
+            leftovers = [tag, *stages, *([env.tag] if env else [])]
+            engine.run("image", "rm", *leftovers, capture=True, quiet=True, check=False)
 
 
 def first_difference(engine: Engine, first: str, second: str) -> str:
