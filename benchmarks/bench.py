@@ -706,7 +706,8 @@ def cache_mounts(engine: Engine) -> list[str]:
         for record in records
         if record["CacheType"] == "exec.cachemount"
         and "/root/.cache/" in record["Description"]
-        and not record["InUse"]
+        # The CLI prints every field as a string: InUse is "false", which is truthy.
+        and str(record["InUse"]).lower() == "false"
     ]
 
 
