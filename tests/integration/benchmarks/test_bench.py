@@ -16,6 +16,7 @@ pytestmark = pytest.mark.docker
 
 FIGURES = {
     "cold_build",
+    "cold_build_uv",
     "source_rebuild",
     "noop_build",
     "noop_repro",
@@ -73,7 +74,12 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
         assert key.startswith(("size", "remote")) or timings, key
         assert all(values and all(v > 0 for v in values) for values in timings), figure["raw"]
     assert figures["source_rebuild"]["checks"] == {"dependency layers reused": True}
+    uv = figures["cold_build_uv"]
+    assert uv["checks"] == {"same distributions as ours": True}, uv["raw"]
+    assert uv["raw"]["ours_s"] == figures["cold_build"]["raw"]["ours_s"]
+    assert uv["raw"]["distributions"] > 0
     assert figures["size_vs_baseline"]["goal"] is None
+    assert figures["size_vs_baseline"]["raw"]["uv_baseline_bytes"] > 0
     assert figures["noop_build"]["checks"] == {"no build started": True}
     assert figures["noop_repro"]["checks"] == {"nothing ran": True}
     assert figures["pipeline_1x"]["checks"] == {"identical outputs": True}
