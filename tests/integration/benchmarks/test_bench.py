@@ -16,6 +16,7 @@ pytestmark = pytest.mark.docker
 
 FIGURES = {
     "cold_build",
+    "cold_build_uv",
     "source_rebuild",
     "noop_build",
     "noop_repro",
@@ -63,13 +64,22 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     figures = results["figures"]
     assert set(figures) == FIGURES
     for key, figure in figures.items():
-        assert figure["met"] == (
-            figure["value"] <= figure["goal"] and all(figure["checks"].values())
-        )
+        if figure["goal"] is None:  # information only
+            assert figure["met"] is (None if all(figure["checks"].values()) else False)
+        else:
+            assert figure["met"] == (
+                figure["value"] <= figure["goal"] and all(figure["checks"].values())
+            )
         timings = [v for name, v in figure["raw"].items() if name.endswith("_s")]
         assert key.startswith(("size", "remote")) or timings, key
         assert all(values and all(v > 0 for v in values) for values in timings), figure["raw"]
     assert figures["source_rebuild"]["checks"] == {"dependency layers reused": True}
+    uv = figures["cold_build_uv"]
+    assert uv["checks"] == {"same distributions as ours": True}, uv["raw"]
+    assert uv["raw"]["ours_s"] == figures["cold_build"]["raw"]["ours_s"]
+    assert uv["raw"]["distributions"] > 0
+    assert figures["size_vs_baseline"]["goal"] is None
+    assert figures["size_vs_baseline"]["raw"]["uv_baseline_bytes"] > 0
     assert figures["noop_build"]["checks"] == {"no build started": True}
     assert figures["noop_repro"]["checks"] == {"nothing ran": True}
     assert figures["pipeline_1x"]["checks"] == {"identical outputs": True}
@@ -87,5 +97,9 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
 
     table = bench.table(results)
     assert all(figure["title"] in table for figure in figures.values())
+    size_row = next(
+        line for line in table.splitlines() if figures["size_vs_baseline"]["title"] in line
+    )
+    assert size_row.endswith("| - | - |"), size_row
     leftovers = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert results["removed_images"] and not set(results["removed_images"]) & set(leftovers)
