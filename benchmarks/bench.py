@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import config, engines, paths, pipeline, shell
+from lockstep import config, engines, lockfile, paths, pipeline, shell, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.images import builder, layout, store
+from lockstep.images import builder, layout, packages, reproducible, store
 from lockstep.toolchain import poetry_specs
 
 HERE = Path(__file__).resolve().parent
@@ -56,17 +57,14 @@ GIT = ["git", "-c", "safe.directory=*", "-c", "user.name=lockstep bench"]
 GIT += ["-c", "user.email=bench@lockstep.invalid"]
 # Checks that a stage ran: DVC 3 announces every stage it runs with this line.
 RUNNING = re.compile(r"^Running stage '", re.MULTILINE)
-# A BuildKit plain-progress log: step headers and the steps served from the cache.
-STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$", re.MULTILINE)
-CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
-# The dependency install step of docker/Dockerfile (`uv pip install --quiet --require-hashes ...`).
-DEPS_INSTALL = "pip install --quiet --require-hashes"
 # The two places a pipeline runs, in the kit's container and natively on the host.
 SIDES = ("container", "native")
 # The kit echoes every command it runs; this is how a build shows.
 BUILD = re.compile(r"^\$ \S*docker build ")
 # The layers a lock bump rewrites: the exported requirements and their install (docker/Dockerfile).
-LOCK_LAYERS = re.compile(r"requirements")
+# The distribution the lock-bump figure pins to its previous release: small, and in the main
+# group (the runtime image's).
+BUMPED = "tqdm"
 # Runs a command and writes its wall time and peak resident memory as JSON.
 PEAK = HERE / "peak.py"
 # The installed packages' size inside an image: every file in the interpreter's site-packages
@@ -119,6 +117,8 @@ class Plan:
     profile_sizes: tuple[int, ...] = (1, 10, 30)
     cold: bool = True
     versions: int = 10
+    # A second build from empty caches, to compare image ids (minutes).
+    reproducible: bool = True
 
 
 FULL = Plan()
@@ -219,9 +219,34 @@ class Project:
         path.write_text(path.read_text() + f"# benchmark build {token}\n")
         return token
 
+    def change_environment(self, token: str) -> None:
+        """Give the environment new inputs (a comment in pyproject.toml), unique to `token`."""
+        with (self.root / "pyproject.toml").open("a") as pyproject:
+            pyproject.write(f"# benchmark environment {token}\n")
+
     def restore_source(self) -> None:
-        """Undo source changes."""
-        self.git("checkout", "--quiet", "--", "src")
+        """Undo source and environment changes."""
+        self.git("checkout", "--quiet", "--", "src", "pyproject.toml")
+
+    def bump(self, name: str) -> str:
+        """Re-lock with `name` pinned to the release before the locked one; 'name old -> new'."""
+        locked = self.locked_version(name)
+        listed = shell.output([BIN / "python", "-m", "pip", "index", "versions", name])
+        versions = listed.split("Available versions:", 1)[1].replace(",", " ").split()
+        older = versions[versions.index(locked) + 1]
+        path = self.root / "pyproject.toml"
+        text = path.read_text()
+        path.write_text(
+            text.replace("dependencies = [\n", f'dependencies = [\n    "{name} (=={older})",\n', 1)
+        )
+        lockfile.lock(toolchain.ensure_poetry(self.root), self.root)
+        self.git("commit", "--quiet", "--all", "-m", f"bench: {name} {older}")
+        return f"{name} {locked} -> {older}"
+
+    def locked_version(self, name: str) -> str:
+        """The version poetry.lock holds for `name`."""
+        lock = tomllib.loads((self.root / "poetry.lock").read_text())
+        return next(p["version"] for p in lock["package"] if p["name"] == name)
 
     def params(self) -> dict:
         """The copy's params.yaml."""
@@ -341,9 +366,9 @@ class Bench:
         self.build_ours(cold=False)
         seconds, reused = [], []
         for _ in range(self.plan.build_repeats):
-            elapsed, log = self.build_ours(cold=False)
+            elapsed, image = self.build_ours(cold=False)
             seconds.append(elapsed)
-            reused.append(deps_reused(log))
+            reused.append(not image.installed)
         cold = _median(self.cold_ours)
         return Figure(
             "source_rebuild",
@@ -353,22 +378,32 @@ class Bench:
             0.03,
             f"rebuild {_median(seconds):.1f} s, cold {cold:.1f} s",
             {"rebuild_s": seconds, "cold_s": self.cold_ours},
-            {"dependency layers reused": all(reused)},
+            {"no distribution installed again": all(reused)},
         )
 
-    def build_ours(self, *, cold: bool) -> tuple[float, str]:
-        """Time the kit's build of the copy after a unique source change; return it and its log."""
+    def build_ours(self, *, cold: bool) -> tuple[float, builder.Image]:
+        """Time the kit's build of the copy after a unique source change; return it and the image.
+
+        Cold: the environment too is assembled from nothing (a comment in pyproject.toml changes
+        its key), its Dockerfile stages built without BuildKit's cache and with a fresh pip
+        cache mount, its distributions installed into an empty tree cache from an empty uv
+        cache volume.
+        """
         token = self.project.change_source()
         extra = ("--no-cache", "--build-arg", f"PIP_CACHE_ID=lockstep-bench-{token}")
         engine = RecordingEngine(self.engine.cli, build_args=extra if cold else ())
-        try:
-            seconds, image = _timed(builder.build, self.project.settings(), engine)
-        finally:
-            self.project.restore_source()
-        self.made.append(image.tag)
-        if not engine.logs:
+        with contextlib.ExitStack() as cold_caches:
+            if cold:
+                self.project.change_environment(token)
+                cold_caches.enter_context(empty_caches(self.engine, token))
+            try:
+                seconds, image = _timed(builder.build, self.project.settings(), engine)
+            finally:
+                self.project.restore_source()
+        if image.tag in self.made:
             raise LockstepError("the kit reused an image instead of building", "report this bug")
-        return seconds, engine.logs[-1]
+        self.made.append(image.tag)
+        return seconds, image
 
     def build_baseline(self, name: str) -> float:
         """Time a build of one baseline (a key of BASELINES) from the pristine copy."""
@@ -597,12 +632,21 @@ class Bench:
     # the DVC remote ------------------------------------------------------------------------
 
     def remote_storage(self) -> list[Figure]:
-        """Figures 9 and 10: what published versions cost in a DVC remote, as layouts."""
+        """Figures: what published versions cost in a DVC remote, as layouts; a lock bump.
+
+        Ten versions that differ in source only, then one that differs by a one-distribution
+        lock bump (BUMPED, pinned to its previous release and re-locked through the package
+        index): its rebuild is timed against our cold build, and what publishing it adds to
+        the remote is what any registry or pull would move.
+        """
         ids = []
         for number in range(self.plan.versions):
             self.log(f"remote storage: version {number + 1}/{self.plan.versions} (a source change)")
             self.build_ours(cold=False)
             ids.append(self.engine.image_id(self.made[-1]))
+        self.log(f"lock bump: {BUMPED} pinned to its previous release, re-locked")
+        bump = self.project.bump(BUMPED)
+        rebuild_s, bumped = self.build_ours(cold=False)
         with tempfile.TemporaryDirectory(prefix="lockstep-bench-remote-", dir="/var/tmp") as tmp:
             repo, remote = Path(tmp) / "repo", Path(tmp) / "remote"
             repo.mkdir()
@@ -610,14 +654,15 @@ class Bench:
             shell.run([BIN / "dvc", "init", "--quiet"], cwd=repo, quiet=True)
             shell.run([BIN / "dvc", "remote", "add", "-d", "bench", remote], cwd=repo, quiet=True)
             published = []
-            for image_id in ids:
+            for image_id in [*ids, bumped.id]:
                 store.push(repo, [store.save(repo, self.engine, image_id)])
                 published.append(_tree_bytes(remote))
             layers = self.layer_sizes(ids[0], Path(tmp) / "layout")
-        one, total = published[0], published[-1]
+        one, total = published[0], published[-2]
+        added = published[-1] - published[-2]
         image_bytes = sum(size for size, _ in layers)
-        lock_bytes = sum(size for size, made_by in layers if LOCK_LAYERS.search(made_by))
         versions = len(ids)
+        cold = _median(self.cold_ours)
         return [
             Figure(
                 "remote_storage",
@@ -627,17 +672,26 @@ class Bench:
                 1.1,
                 f"{versions} versions {total / 1e6:.0f} MB, one {one / 1e6:.0f} MB "
                 f"(one docker save each: {versions * image_bytes / 1e6:.0f} MB)",
-                {"remote_bytes_after_each": published, "image_bytes": image_bytes},
+                {"remote_bytes_after_each": published[:-1], "image_bytes": image_bytes},
             ),
             Figure(
                 "remote_lock_bump",
-                "DVC remote: bytes a one-package lock bump adds / one version",
-                lock_bytes / one,
+                "one-distribution lock bump: bytes of new layers / image",
+                added / one,
                 "ratio",
                 0.10,
-                f"the dependency layers: {lock_bytes / 1e6:.0f} MB of {one / 1e6:.0f} MB "
-                "(from the image's layers: a bump rewrites them whole)",
-                {"lock_layer_bytes": lock_bytes, "one_version_bytes": one},
+                f"{bump}: {added / 1e6:.1f} MB added to the remote, one version {one / 1e6:.0f} MB",
+                {"bump": bump, "added_bytes": added, "one_version_bytes": one},
+                {"only the bumped distribution installed": len(bumped.installed) == 1},
+            ),
+            Figure(
+                "bump_rebuild",
+                "rebuild after a one-distribution lock bump / our cold build",
+                rebuild_s / cold,
+                "ratio",
+                0.15,
+                f"{bump}: rebuild {rebuild_s:.1f} s, cold {cold:.1f} s",
+                {"bump": bump, "rebuild_s": rebuild_s, "cold_s": self.cold_ours},
             ),
         ]
 
@@ -650,6 +704,24 @@ class Bench:
         return [
             (path.stat().st_size, text) for path, text in zip(checked.layers, made_by, strict=True)
         ]
+
+    def reproducible(self) -> Figure:
+        """Figure: two builds of the same inputs, the second from empty caches, give one id."""
+        self.log("reproducibility: a second build from empty caches (BuildKit, uv, trees)")
+        settings = self.project.settings()
+        image = builder.build(settings, self.engine)
+        with reproducible.from_empty_caches(settings, self.engine, image) as second:
+            same = second == image.id
+        return Figure(
+            "reproducible_build",
+            "two clean builds give the same image id (1 = yes)",
+            1.0 if same else 0.0,
+            "yes/no",
+            None,
+            f"{image.id[:19]} and {second[:19]}: {'identical' if same else 'different'}",
+            {"first": image.id, "second": second},
+            {"identical image ids": same},
+        )
 
     def cleanup(self, settings: Settings) -> list[str]:
         """Remove the images this run made and the copy's commit tags (not the shared image)."""
@@ -706,6 +778,8 @@ def _measure(bench: Bench) -> tuple[list[Figure], dict[str, Any]]:
     figures.append(bench.noop_build())
     figures.append(bench.noop_repro())
     figures += [bench.full_pipeline(size) for size in bench.plan.sizes]
+    if bench.plan.reproducible:
+        figures.append(bench.reproducible())
     figures += bench.remote_storage()
     profile = {f"{size}x": bench.profile(size) for size in bench.plan.profile_sizes}
     return _ordered(figures), profile
@@ -720,17 +794,30 @@ def _ordered(figures: list[Figure]) -> list[Figure]:
         "pipeline",
         "size",
         "remote",
+        "bump",
+        "reproducible",
     ]
     return sorted(
         figures, key=lambda f: next(i for i, k in enumerate(order) if f.key.startswith(k))
     )
 
 
-def deps_reused(log: str) -> bool:
-    """True when the dependency install step of a build log was served from the cache."""
-    cached = set(CACHED.findall(log))
-    steps = [number for number, _, text in STEP.findall(log) if DEPS_INSTALL in text]
-    return bool(steps) and all(number in cached for number in steps)
+@contextlib.contextmanager
+def empty_caches(engine: Engine, token: str) -> Iterator[None]:
+    """An empty tree cache and an empty uv cache volume for the kit's builds, removed after."""
+    volume = f"lockstep-bench-uv-{token}"
+    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", packages.UV_CACHE_ENV)}
+    with tempfile.TemporaryDirectory(prefix="lockstep-bench-cache-", dir="/var/tmp") as cache:
+        os.environ["XDG_CACHE_HOME"], os.environ[packages.UV_CACHE_ENV] = cache, volume
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            engine.run("volume", "rm", "--force", volume, capture=True, quiet=True, check=False)
 
 
 def simple_index() -> str:

@@ -44,6 +44,16 @@ class Part:
     write: Callable[[IO[bytes]], tars.Written] | None = None
 
 
+def in_memory(description: str, entries: list[tars.Entry], epoch: int) -> Part:
+    """A small layer (source, settings files), written once and held in memory."""
+    buffer = io.BytesIO()
+    written = tars.write(buffer, entries, epoch)
+    data = buffer.getvalue()
+    return Part(
+        description, written.digest, written.size, lambda out: (out.write(data), written)[1]
+    )
+
+
 def config(template: dict, parts: list[Part], labels: dict[str, str], epoch: int) -> bytes:
     """The image config: the template's platform and run settings, our layers and labels.
 

@@ -3,22 +3,24 @@
 Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
 into it (Dockerfile, lock, pyproject.toml, source, base image id, toolchain lock, target), and a
 commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag exists, nothing
-is built. Labels under `io.lockstep.` record the commit, the lock hash, the base image and the
-environment fingerprint.
+is built. Labels under `io.lockstep.` record the lock hash, the base image, the environment
+fingerprint and the layers (the dev image also its content key).
+
+The runtime image is assembled byte-reproducibly: the environment (`lockstep.images.environment`)
+and one layer of source. The dev image is the Dockerfile's `dev` stage on top, built by BuildKit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lockstep import git, paths, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import BuildError, CommandError
 from lockstep.files import atomic_write
 from lockstep.images import assembly, base, debs, environment, tars
 from lockstep.images.assembly import LABEL
@@ -158,12 +160,10 @@ def build(
         say(f"{existing.tag} is up to date ({existing.id[:19]})")
         return dataclasses.replace(existing, base_image=found)
     check_lock(settings)
-    labels = {
-        "commit": git.commit(settings.root),
-        "lock-sha256": lock_hash(settings),
-        "base": f"{found.ref}@{found.id}",
-        "content-key": key,
-    }
+    # What the image holds, nothing about where or when it was built: the same files must
+    # give the same image id at any commit, with any pyproject.toml edit that does not change
+    # them. The tags and lineage say which inputs and which commit built what.
+    labels = {"lock-sha256": lock_hash(settings), "base": f"{found.ref}@{found.id}"}
     tags = [f"{repository(settings, target)}:{key[:12]}", commit_tag(settings, target)]
     if target == "runtime":
         env = environment.obtain(settings, engine, found.ref, found.id)
@@ -172,7 +172,10 @@ def build(
         return dataclasses.replace(image, base_image=found, installed=env.installed)
     runtime = build(settings, engine, update_base=update_base, strict=strict)
     staging = f"{tags[0]}-staging"
-    log = run_build(settings, engine, target, staging, found.ref, labels, runtime.tag)
+    labels["content-key"] = key  # the dev image is BuildKit's: its id is not reproducible
+    extra = [f"--label={LABEL}.{name}={value}" for name, value in labels.items()]
+    extra += ["--build-arg", f"RUNTIME_IMAGE={runtime.tag}"]
+    log = environment.docker_build(settings, engine, target, staging, found.ref, *extra)
     # Label the fingerprint, computed inside the image, in a metadata-only build.
     description = environment.describe(engine, staging)
     final = {
@@ -196,16 +199,15 @@ def assemble(
         f"{SOURCE_FOLDER}/{path.relative_to(settings.root).as_posix()}": path
         for path in _source_files(settings)
     }
-    data = io.BytesIO()
-    written = tars.write(data, tars.from_files(files, normal_modes=True), settings.base.epoch)
-    source = assembly.Part(
+    source = assembly.in_memory(
         f"project source: src/ in {SOURCE_FOLDER}",
-        written.digest,
-        written.size,
-        lambda out: (out.write(data.getvalue()), written)[1],
+        tars.from_files(files, normal_modes=True),
+        settings.base.epoch,
     )
     parts = [*env.parts(), source]
+    rows = [*env.layers, {"layer": "source", "bytes": source.size, "history": source.description}]
     every = env.labels | {f"{LABEL}.{name}": value for name, value in labels.items()}
+    every[environment.LAYERS_LABEL] = json.dumps(rows, separators=(",", ":"))
     document = assembly.config(env.record, parts, every, settings.base.epoch)
     return assembly.load(engine, document, parts, tags, have=len(parts) - 1)
 
@@ -221,40 +223,6 @@ def _source_files(settings: Settings) -> list[Path]:
 
 def _tag_args(tags: list[str]) -> list[str]:
     return [arg for tag in tags for arg in ("-t", tag)]
-
-
-def run_build(settings, engine, target, tag, base_ref, labels, runtime_ref="") -> str:
-    """Run `docker build` for one target, streaming and returning its log."""
-    args = [
-        "build",
-        "--progress=plain",
-        "-f",
-        str(settings.path(settings.dockerfile)),
-        "--target",
-        target,
-        "--build-arg",
-        f"BASE_IMAGE={base_ref}",
-        "--build-arg",
-        f"SOURCE_DATE_EPOCH={settings.base.epoch}",
-        "-t",
-        tag,
-    ]
-    if runtime_ref:
-        args += ["--build-arg", f"RUNTIME_IMAGE={runtime_ref}"]
-    for name, value in labels.items():
-        args += ["--label", f"{LABEL}.{name}={value}"]
-    ca = settings.ca_bundle_path()
-    if ca:
-        args += ["--secret", f"id=ca,src={ca}"]
-    try:
-        return engine.run(*args, str(settings.root), tee=True).stdout
-    except CommandError as exc:
-        raise BuildError(
-            f"docker build of target {target!r} failed: {exc.message}",
-            "read the build log above; a network error often means a missing CA bundle "
-            "(set PIP_CERT or ca_bundle in [tool.lockstep])",
-            log=exc.log,
-        ) from None
 
 
 def check_lock(settings: Settings) -> None:
@@ -281,8 +249,9 @@ def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Imag
     tag = f"{repository(settings, target)}:{key[:12]}"
     record = engine.inspect(tag)
     labels = (record or {}).get("Config", {}).get("Labels") or {}
-    # The tag is only a name: the image must say it was built from these inputs.
-    if f"{LABEL}.fingerprint" not in labels or labels.get(f"{LABEL}.content-key") != key:
+    # The tag is only a name: the image must be one the kit finished (labelled with its
+    # fingerprint), and a dev image must say it was built from these inputs.
+    if f"{LABEL}.fingerprint" not in labels or labels.get(f"{LABEL}.content-key", key) != key:
         return None
     by_commit = commit_tag(settings, target)
     if by_commit not in (record.get("RepoTags") or []):

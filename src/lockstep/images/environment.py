@@ -49,7 +49,6 @@ KEY_FILES = (
     # The fingerprint the environment is labelled with is computed by this module.
     FINGERPRINT_MODULE,
 )
-KEY_LABEL = f"{LABEL}.environment-key"
 LAYERS_LABEL = f"{LABEL}.layers"
 # The exported runtime requirements, in the `export` stage.
 REQUIREMENTS = "/requirements/main.txt"
@@ -111,7 +110,7 @@ def obtain(
     base_id: str,
     *,
     cache: Path | None = None,
-    uv_cache: str = packages.UV_CACHE_VOLUME,
+    uv_cache: str = "",
     fresh: bool = False,
 ) -> Environment:
     """The environment image for the current lock: found in the engine, or assembled.
@@ -122,14 +121,14 @@ def obtain(
         base_ref: the base image's reference (`lockstep-base:<12 hex>`).
         base_id: the base image's id.
         cache: where distribution trees are kept (default: the user's cache).
-        uv_cache: the volume holding uv's download cache.
+        uv_cache: the volume holding uv's download cache (default: `packages.install`'s).
         fresh: assemble a second one from scratch, BuildKit's cache unused (`build --check`).
     """
     env_key = key(settings, base_id)
     tag = f"{settings.image}:env-{env_key[:12]}{'-check' if fresh else ''}"
     record = None if fresh else engine.inspect(tag)
     labels = (record or {}).get("Config", {}).get("Labels") or {}
-    if labels.get(KEY_LABEL) == env_key and f"{LABEL}.fingerprint" in labels:
+    if LAYERS_LABEL in labels and f"{LABEL}.fingerprint" in labels:
         return Environment(tag, record)
     cache = cache or packages.cache_root()
     epoch = settings.base.epoch
@@ -164,21 +163,21 @@ def obtain(
         parts.append(_requirements_part(exported.encode(), epoch))
         names = ["base"] * len(base_layers) + ["user and venv"] * (len(parts) - len(base_layers))
         names[len(parts) - len(plan) - 1 :] = [*(layer.name for layer in plan), "requirements"]
-        environment = _load(settings, engine, tag, stage, parts, names, env_key)
+        environment = _load(settings, engine, tag, stage, parts, names)
     installed = tuple(f"{r.name} {r.version}" for r in missing)
     return dataclasses.replace(environment, installed=installed)
 
 
-def _load(settings, engine, tag, stage, parts, names, env_key) -> Environment:
+def _load(settings, engine, tag, stage, parts, names) -> Environment:
     """Load the environment (first to compute its fingerprint inside, then labelled with it)."""
     epoch = settings.base.epoch
     summary = [
         {"layer": name, "bytes": part.size, "history": part.description}
         for name, part in zip(names, parts, strict=True)
     ]
-    labels = {KEY_LABEL: env_key, LAYERS_LABEL: json.dumps(summary, separators=(",", ":"))}
+    labels = {LAYERS_LABEL: json.dumps(summary, separators=(",", ":"))}
     candidates = engine.output(
-        "image", "ls", "--quiet", "--no-trunc", "--filter", f"label={KEY_LABEL}"
+        "image", "ls", "--quiet", "--no-trunc", "--filter", f"label={LAYERS_LABEL}"
     ).split()
     have = assembly.present(engine, [p.digest for p in parts], [stage["Id"], *candidates])
     say(f"environment: {len(parts)} layers, {len(parts) - have} to load")
@@ -219,35 +218,33 @@ def describe(engine: Engine, ref: str, *options: str) -> dict:
 def _stage(settings: Settings, engine: Engine, target: str, base_ref: str, fresh: bool) -> str:
     """Build one stage of the Dockerfile with BuildKit; its image id."""
     tag = f"{settings.image}-build:{target}{'-check' if fresh else ''}"
-    args = [
-        "build",
-        "--progress=plain",
-        "-f",
-        str(settings.path(settings.dockerfile)),
-        "--target",
-        target,
-        "--build-arg",
-        f"BASE_IMAGE={base_ref}",
-        "--build-arg",
-        f"SOURCE_DATE_EPOCH={settings.base.epoch}",
-        "-t",
-        tag,
-    ]
-    if fresh:
-        args.append("--no-cache")
+    docker_build(settings, engine, target, tag, base_ref, *(["--no-cache"] if fresh else []))
+    return engine.image_id(tag) or ""
+
+
+def docker_build(
+    settings: Settings, engine: Engine, target: str, tag: str, base_ref: str, *extra: str
+) -> str:
+    """`docker build` of one Dockerfile target with BuildKit, streaming and returning its log.
+
+    The CA bundle reaches it as a BuildKit secret (mounted while the installers run, never in a
+    layer); `extra` are more `docker build` arguments.
+    """
+    args = ["build", "--progress=plain", "-f", str(settings.path(settings.dockerfile))]
+    args += ["--target", target, "--build-arg", f"BASE_IMAGE={base_ref}"]
+    args += ["--build-arg", f"SOURCE_DATE_EPOCH={settings.base.epoch}", "-t", tag, *extra]
     ca = settings.ca_bundle_path()
     if ca:
         args += ["--secret", f"id=ca,src={ca}"]
     try:
-        engine.run(*args, str(settings.root), tee=True)
+        return engine.run(*args, str(settings.root), tee=True).stdout
     except CommandError as exc:
         raise BuildError(
-            f"docker build of stage {target!r} failed: {exc.message}",
+            f"docker build of target {target!r} failed: {exc.message}",
             "read the build log above; a network error often means a missing CA bundle "
             "(set PIP_CERT or ca_bundle in [tool.lockstep])",
             log=exc.log,
         ) from None
-    return engine.image_id(tag) or ""
 
 
 def _requirements_part(data: bytes, epoch: int) -> Part:
@@ -255,14 +252,7 @@ def _requirements_part(data: bytes, epoch: int) -> Part:
     info = tarfile.TarInfo(IMAGE_REQUIREMENTS)
     info.size, info.mode = len(data), 0o644
     entries = [tars.Entry(info, lambda: io.BytesIO(data))]
-    buffer = io.BytesIO()
-    written = tars.write(buffer, entries, epoch)
-    return Part(
-        f"exported requirements: /{IMAGE_REQUIREMENTS}",
-        written.digest,
-        written.size,
-        lambda out: (out.write(buffer.getvalue()), written)[1],
-    )
+    return assembly.in_memory(f"exported requirements: /{IMAGE_REQUIREMENTS}", entries, epoch)
 
 
 def _read(engine: Engine, image: str, path: str) -> str:
@@ -285,19 +275,15 @@ def _stage_parts(engine: Engine, stage: dict, skip: int, cache: Path, epoch: int
             buffer = io.BytesIO()
             tars.write(buffer, tars.from_tar(io.BytesIO(saved[digest])), epoch)
             atomic_write(path, buffer.getvalue())
-    parts = []
-    for number, path in enumerate(kept.values(), 1):
-        data = path.read_bytes()
-        written = tars.Written("sha256:" + hashlib.sha256(data).hexdigest(), len(data))
-        parts.append(
-            Part(
-                f"docker/Dockerfile stage base, layer {number}",
-                written.digest,
-                written.size,
-                lambda out, data=data, written=written: (out.write(data), written)[1],
-            )
+    # Rewriting a normalised tar gives it back byte for byte.
+    return [
+        assembly.in_memory(
+            f"docker/Dockerfile stage base, layer {number}",
+            tars.from_tar(io.BytesIO(path.read_bytes())),
+            epoch,
         )
-    return parts
+        for number, path in enumerate(kept.values(), 1)
+    ]
 
 
 def _small_layers(stream) -> dict[str, bytes]:

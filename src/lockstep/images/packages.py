@@ -41,8 +41,10 @@ COMPILE_SCRIPT = "docker/toolchain/compile-bytecode.sh"
 UV_REQUIREMENTS = "docker/toolchain/uv.txt"
 # What the trees hold is relative to this folder of the image.
 VENV = "opt/venv"
-# uv's download cache, kept by the engine between builds (like BuildKit's cache mounts).
+# uv's download cache, kept by the engine between builds (like BuildKit's cache mounts); the
+# variable names another volume (the benchmarks' cold builds start from an empty one).
 UV_CACHE_VOLUME = "lockstep-uv-cache"
+UV_CACHE_ENV = "LOCKSTEP_UV_CACHE_VOLUME"
 # Bump when the way trees are made changes, so no tree made the old way is reused.
 FORMAT_VERSION = 1
 # `poetry export` writes one entry per distribution: `name==version ; markers \` and then
@@ -153,7 +155,7 @@ def install(
     *,
     cache: Path,
     ca_bundle: Path | None,
-    uv_cache: str = UV_CACHE_VOLUME,
+    uv_cache: str = "",
 ) -> list[Package]:
     """Install `requirements` in a container of `image` and keep each one's tree in `cache`.
 
@@ -177,7 +179,7 @@ def install(
             f"{root / INSTALL_SCRIPT}:/opt/lockstep/install-packages:ro",
             f"{root / COMPILE_SCRIPT}:/opt/lockstep/compile-bytecode:ro",
             f"{listing}:/opt/lockstep/requirements.txt:ro",
-            f"{uv_cache}:/root/.cache/uv",
+            f"{uv_cache or os.environ.get(UV_CACHE_ENV) or UV_CACHE_VOLUME}:/root/.cache/uv",
         ]
         if ca_bundle:
             # Mounted for the download only: the image never holds it, and neither do the

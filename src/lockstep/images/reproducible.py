@@ -51,7 +51,7 @@ def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -
     install into a new tree cache; the image, its tags and the caches are removed afterwards.
     """
     found = like.base_image
-    tag = f"{settings.image}:check-{like.label('content-key')[:12]}"
+    tag = f"{settings.image}:check-{like.tag.rsplit(':', 1)[1]}"
     stages = [f"{settings.image}-build:{stage}-check" for stage in ("base", "export")]
     prefix = f"{builder.LABEL}."
     labels = {name.removeprefix(prefix): value for name, value in like.labels.items()}

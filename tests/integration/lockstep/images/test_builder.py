@@ -3,30 +3,19 @@ and a fingerprint that depends on what is installed, not on the image id."""
 
 from __future__ import annotations
 
-import re
+import json
 import tarfile
 import uuid
 from pathlib import Path
 
 import pytest
 from lockstep import config
-from lockstep.images import builder
+from lockstep.images import builder, layers
 from testcontainers.core.container import DockerContainer
 
 pytestmark = pytest.mark.docker
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-_STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$", re.MULTILINE)
-_CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
-
-
-def build_steps(log: str) -> list[tuple[str, str, bool]]:
-    """(stage, instruction, cached) for each Dockerfile step in a BuildKit plain-progress log."""
-    headers: dict[str, tuple[str, str]] = {}
-    for number, stage, instruction in _STEP.findall(log):
-        headers.setdefault(number, (stage, instruction))
-    cached = set(_CACHED.findall(log))
-    return [(stage, text, number in cached) for number, (stage, text) in headers.items()]
 
 
 def test_unchanged_inputs_reuse_the_image(kit, settings, runtime_image) -> None:
@@ -34,28 +23,46 @@ def test_unchanged_inputs_reuse_the_image(kit, settings, runtime_image) -> None:
     assert again == runtime_image
     assert again.log == ""  # nothing was built
     assert kit.image_id(again.tag) == runtime_image.id
-    assert again.label("content-key").startswith(again.tag.rsplit(":", 1)[1])
+    base_id = again.label("base").rsplit("@", 1)[1]
+    key = builder.content_key(settings, "runtime", base_id)
+    assert again.tag == f"{settings.image}:{key[:12]}"
 
 
-def test_a_source_change_rebuilds_without_reinstalling_dependencies(kit, runtime_image) -> None:
+def test_a_source_change_rebuilds_only_the_source_layer(kit, runtime_image) -> None:
     project = kit.copy("source-change")
     kit.change_source(project, uuid.uuid4().hex)
 
     image = builder.build(config.load(project), kit.engine)
     try:
-        assert image.log, "the image was reused instead of built"
         assert image.id != runtime_image.id
         assert image.tag != runtime_image.tag
-        steps = build_steps(image.log)
-        installs = [step for step in steps if step[0].startswith("deps ") and "install" in step[1]]
-        assert len(installs) == 1, steps
-        assert installs[0][2], f"the dependency install ran again: {installs[0]}"
-        copies = [step for step in steps if step[1].startswith("COPY") and "src/" in step[1]]
-        assert copies and not any(cached for *_, cached in copies), copies
+        assert image.installed == (), "distributions were installed again"
+        before, after = (layers_of(kit, ref) for ref in (runtime_image.id, image.id))
+        assert after[:-1] == before[:-1] and after[-1] != before[-1]
         # Same dependencies, so the same environment.
         assert image.fingerprint == runtime_image.fingerprint
     finally:
         kit.remove_images(image.tag, image.commit_tag)
+
+
+def layers_of(kit, ref: str) -> list[str]:
+    return json.loads(kit.docker("image", "inspect", ref).stdout)[0]["RootFS"]["Layers"]
+
+
+def test_each_heavy_distribution_has_a_layer_of_its_own_and_the_plan_names_them(
+    runtime_image, kit
+) -> None:
+    rows = json.loads(runtime_image.label("layers"))
+    names = [row["layer"] for row in rows]
+    for heavy in ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy"):
+        assert heavy in names, names
+    groups = [row for row in rows if row["layer"].startswith("group ")]
+    assert 1 < len(groups) <= layers.GROUPS
+    assert all(row["bytes"] < 64 * 1024 * 1024 for row in groups), groups
+    # The runtime image: the environment's layers and one more, the project's source.
+    assert len(layers_of(kit, runtime_image.id)) == len(rows) and names[-1] == "source"
+    history = kit.docker("history", "--format", "{{.CreatedBy}}", runtime_image.id).stdout
+    assert "packages: scipy " in history and "project source" in history
 
 
 def test_no_layer_holds_the_ca_bundle(kit, tmp_path, monkeypatch, capsys) -> None:
@@ -67,13 +74,15 @@ def test_no_layer_holds_the_ca_bundle(kit, tmp_path, monkeypatch, capsys) -> Non
     monkeypatch.setenv("PIP_CERT", str(bundle))
     project = kit.copy("ca-bundle")
     kit.change_source(project, token)  # so that a build really happens
+    # ... and the environment is assembled again, its Dockerfile stages built with the bundle.
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write(f"# {token}\n")
     settings = config.load(project)
     assert settings.ca_bundle_path() == bundle
 
     image = builder.build(settings, kit.engine)
     archive = tmp_path / "image.tar"
     try:
-        assert image.log, "the image was reused instead of built"
         assert f"--secret id=ca,src={bundle}" in capsys.readouterr().err
         kit.docker("save", "--output", str(archive), image.tag)
         layers, files = 0, 0
@@ -159,3 +168,27 @@ def test_the_bytecode_step_fails_on_a_full_disk_and_skips_what_python_cannot_com
         code, printed = container.exec(["sh", "-c", steps["roomy"]])
         assert code == 0, printed
         assert printed.decode().split() == ["a.cpython-311.pyc"]
+
+
+def test_a_plain_docker_build_of_the_dockerfile_gives_the_same_environment(
+    kit, settings, runtime_image
+) -> None:
+    """docker/Dockerfile stays a working recipe on its own: its `runtime` target, built by
+    BuildKit alone, has the files (the fingerprint) and the settings of the kit's image."""
+    tag = f"lockstep-it-plain:{uuid.uuid4().hex[:12]}"
+    base_ref = runtime_image.label("base").split("@", 1)[0]
+    kit.docker(
+        "build", "--quiet", "-f", str(settings.path(settings.dockerfile)),
+        "--target", "runtime", "--build-arg", f"BASE_IMAGE={base_ref}",
+        "--secret", f"id=ca,src={HOST_CA_BUNDLE}", "-t", tag, str(settings.root),
+    )  # fmt: skip
+    try:
+        assert fingerprint_in(tag) == ("1000", runtime_image.fingerprint)
+        plain, ours = (
+            json.loads(kit.docker("image", "inspect", ref).stdout)[0]["Config"]
+            for ref in (tag, runtime_image.id)
+        )
+        for setting in ("Env", "User", "WorkingDir", "Cmd"):
+            assert plain[setting] == ours[setting], setting
+    finally:
+        kit.remove_images(tag)
