@@ -28,7 +28,7 @@ from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
 # Bump when the way images are built changes, so an old image is never taken for a new one.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CONTEXT_FILES = (
     "pyproject.toml",
     "poetry.lock",

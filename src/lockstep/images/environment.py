@@ -38,7 +38,7 @@ from lockstep.shell import say
 # The environment has no source of its own: the project's fingerprint module is mounted.
 FINGERPRINT_MODULE = "src/lockstep/runtime/fingerprint.py"
 # Bump when the way environments are assembled changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEY_FILES = (
     "pyproject.toml",
     "poetry.lock",
