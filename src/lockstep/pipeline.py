@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import yaml
-from lockstep import engines, git, lineage, shell, workspace
+from lockstep import engines, git, lineage, shell, workspace, yamltext
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.errors import LockstepError
@@ -45,7 +44,7 @@ def build(
 def write_environment(root: Path, value: str) -> None:
     """Update environment.yaml only when the fingerprint changed, so DVC sees no change."""
     path = root / ENVIRONMENT_FILE
-    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    current = yamltext.load(path.read_text()) if path.exists() else None
     if (current or {}).get("fingerprint") != value:
         atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
 
@@ -114,7 +113,7 @@ def verdict(root: Path, environment: str) -> str:
     text = _committed(root, "dvc.lock")
     if text is None:
         return "results: no committed dvc.lock to compare with yet (commit the results)"
-    committed = yaml.safe_load(text) or {}
+    committed = yamltext.load(text) or {}
     old = lineage.output_hashes(committed)
     new = lineage.output_hashes(lineage.read_dvc_lock(root))
     differ = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
@@ -161,7 +160,7 @@ def _environment_drift(settings: Settings, image: builder.Image) -> str:
             if changes:
                 drift = manifest.describe_drift(changes).replace("recorded", "committed")
                 parts.append(f"{drift}: {manifest.summarise(changes)}")
-    recorded = yaml.safe_load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
+    recorded = yamltext.load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
     if recorded.get("fingerprint") not in (None, image.fingerprint):
         parts.append(f"fingerprint differs from the committed {ENVIRONMENT_FILE}")
     return "; ".join(parts) or "as recorded"
