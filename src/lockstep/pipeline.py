@@ -8,15 +8,17 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from lockstep import engines, git, lineage, shell, workspace, yamltext
 from lockstep.config import Settings
-from lockstep.containers import Run
+from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, manifest
@@ -129,11 +131,26 @@ def verdict(root: Path, environment: str) -> str:
 
 
 def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict: bool):
-    """The environment of a run in the image, the run itself, and how the environment compares."""
-    engine, image = build(settings, strict=strict)
+    """The environment of a run in the image, the run itself, and how the environment compares.
+
+    The docker and git calls that do not depend on each other run at once (each costs
+    milliseconds to tens of them, a no-op run makes a dozen). The workspace lock is held, so no
+    other run can start a container between the check for leftovers and this run's own.
+    """
+    engine = engines.find(settings.docker_cli())
+    with ThreadPoolExecutor() as pool:
+        leftovers = pool.submit(clear_leftovers, settings, engine)
+        # DVC commits experiments itself, with a git library that reads none of the user's
+        # configuration in the container: without this they would be signed by the container.
+        identity = pool.submit(git.identity_env, settings.root)
+        _, image = build(settings, strict=strict)
+        # After the build, which may rewrite environment.yaml: the state the run starts from.
+        state = pool.submit(_source_state, settings)
+        drift = pool.submit(_environment_drift, settings, image)
+        leftovers.result()
     env = _environment(
         settings,
-        **_source_state(settings),
+        **state.result(),
         where="container",
         image_id=image.id,
         image_tag=image.tag,
@@ -142,11 +159,8 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
     )
-    # DVC commits experiments itself, with a git library that reads none of the user's
-    # configuration in the container: without this they would be signed by the container.
-    identity = git.identity_env(settings.root)
-    run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity)
-    return env, run.start, _environment_drift(settings, image)
+    run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
+    return env, functools.partial(run.start, cleared=True), drift.result()
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
@@ -204,7 +218,8 @@ def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
 
 def _source_state(settings: Settings) -> dict:
     """The commit and dirtiness of the inputs, taken before the run changes any output."""
-    return {"commit": git.commit(settings.root), "dirty": git.is_dirty(settings.root)}
+    commit, dirty = git.state(settings.root)
+    return {"commit": commit, "dirty": dirty}
 
 
 def _environment(settings: Settings, **fields) -> lineage.Environment:
