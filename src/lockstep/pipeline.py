@@ -147,7 +147,7 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         # After the build, which may rewrite environment.yaml: the state the run starts from.
         state = pool.submit(_source_state, settings)
         drift = pool.submit(_environment_drift, settings, image)
-        leftovers.result()
+    # The results are taken in the order the calls used to run: the same error comes first.
     env = _environment(
         settings,
         **state.result(),
@@ -160,7 +160,9 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         python_version=image.label("python"),
     )
     run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
-    return env, functools.partial(run.start, cleared=True), drift.result()
+    comparison = drift.result()
+    leftovers.result()
+    return env, functools.partial(run.start, cleared=True), comparison
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
