@@ -5,8 +5,6 @@ from __future__ import annotations
 from invoke import task
 from lockstep.tasks import guard, root
 
-from benchmarks import bench
-
 
 @task(
     name="bench",
@@ -14,6 +12,9 @@ from benchmarks import bench
 )
 def bench_(c, quick=False):
     """Benchmark the kit against the naive Poetry-in-Docker recipe and native runs."""
+    # Here rather than at the top: every task, `--list` included, loads this module.
+    from benchmarks import bench
+
     results = guard(bench.run, bench.QUICK if quick else bench.FULL, source=root(c))
     print(bench.table(results))
     print(f"results written to {bench.RESULTS.relative_to(root(c))}")

@@ -92,39 +92,22 @@ class Run:
             args += ["--env", f"{key}={value}"]
         return [*args, self.image, *self.command]
 
-    def start(self) -> int:
+    def start(self, *, cleared: bool = False) -> int:
         """Run to completion, streaming output; return the command's exit code.
+
+        Args:
+            cleared: the caller ran `clear_leftovers` already, under the workspace lock.
 
         Raises:
             WorkspaceBusyError: a container of an earlier run on this workspace still runs
                 (its run was killed before it could stop it).
         """
-        self.clear_leftovers()
+        if not cleared:
+            clear_leftovers(self.settings, self.engine)
         with self._stopped_on_signal():
             proc = self.engine.run(*self.arguments(), tee=True, check=False)
         self.output = proc.stdout
         return proc.returncode
-
-    def clear_leftovers(self) -> None:
-        """Remove stopped containers of earlier runs on this workspace; refuse a running one."""
-        label = f"{WORKSPACE_LABEL}={self.settings.root}"
-        listed = self.engine.run(
-            "ps",
-            "--all",
-            "--filter",
-            f"label={label}",
-            "--format",
-            "{{.Names}} {{.State}}",
-            capture=True,
-            quiet=True,
-        ).stdout.split("\n")
-        for name, state in (line.split(" ", 1) for line in listed if line.strip()):
-            if state == "running":
-                raise WorkspaceBusyError(
-                    f"the container {name} of an earlier run still works on this workspace",
-                    f"wait for it to end, or stop it: docker rm --force {name}",
-                )
-            self.engine.run("rm", "--force", name, capture=True, quiet=True, check=False)
 
     def stop(self) -> None:
         """Remove the container if it still exists; a second Ctrl-C cannot cut this short."""
@@ -147,6 +130,32 @@ class Run:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def clear_leftovers(settings: Settings, engine: Engine) -> None:
+    """Remove stopped containers of earlier runs on this workspace; refuse a running one.
+
+    Raises:
+        WorkspaceBusyError: one still runs, named with how to stop it.
+    """
+    label = f"{WORKSPACE_LABEL}={settings.root}"
+    listed = engine.run(
+        "ps",
+        "--all",
+        "--filter",
+        f"label={label}",
+        "--format",
+        "{{.Names}} {{.State}}",
+        capture=True,
+        quiet=True,
+    ).stdout.split("\n")
+    for name, state in (line.split(" ", 1) for line in listed if line.strip()):
+        if state == "running":
+            raise WorkspaceBusyError(
+                f"the container {name} of an earlier run still works on this workspace",
+                f"wait for it to end, or stop it: docker rm --force {name}",
+            )
+        engine.run("rm", "--force", name, capture=True, quiet=True, check=False)
 
 
 def _interrupt(signum, frame) -> None:

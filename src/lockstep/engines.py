@@ -12,6 +12,7 @@ import functools
 import json
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lockstep import shell
@@ -68,9 +69,13 @@ def find(preferred: str = "") -> Engine:
             f"no docker CLI found (looked for {', '.join(names)})",
             "install Docker (Debian: apt-get install docker.io) or set LOCKSTEP_DOCKER",
         )
+    paths = list(dict.fromkeys(found))
+    # Every candidate is probed at once: each probe reaches the engine (tens of milliseconds),
+    # and where there are two the first is often a new client without buildx.
+    with ThreadPoolExecutor(len(paths)) as pool:
+        verdicts = list(pool.map(_problem, paths))
     problems = []
-    for path in dict.fromkeys(found):
-        problem = _problem(path)
+    for path, problem in zip(paths, verdicts, strict=True):
         if problem is None:
             if problems:
                 say(f"using {path} ({problems[-1]})")

@@ -35,6 +35,16 @@ def is_dirty(root: Path) -> bool:
     )
 
 
+def state(root: Path) -> tuple[str, bool]:
+    """`commit` and `is_dirty` at once, from one `git status` (a run records both)."""
+    status = shell.output(
+        ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=normal"], cwd=root
+    ).splitlines()
+    # Headers start with "#": `# branch.oid <sha>`, or `(initial)` before the first commit.
+    head = next((line[13:] for line in status if line.startswith("# branch.oid ")), "")
+    return ("" if head == "(initial)" else head), any(not line.startswith("#") for line in status)
+
+
 def show(root: Path, rev: str, path: str) -> str:
     """The text of `path` at revision `rev`."""
     try:

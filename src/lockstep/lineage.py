@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from lockstep import git
+from lockstep import git, yamltext
 from lockstep.errors import LineageError, LockstepError
 from lockstep.files import atomic_write
 
@@ -102,7 +101,7 @@ def disagreements(record: LineageRecord, lock: dict) -> list[str]:
 def read_dvc_lock(root: Path) -> dict:
     """The parsed dvc.lock, or an empty record when there is none yet."""
     path = root / "dvc.lock"
-    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    return yamltext.load(path.read_text()) or {} if path.exists() else {}
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,17 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import yaml
-from lockstep import engines, git, lineage, shell, workspace
+from lockstep import engines, git, lineage, shell, workspace, yamltext
 from lockstep.config import Settings
-from lockstep.containers import Run
+from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, reproducible
@@ -59,7 +60,7 @@ def build(
 def write_environment(root: Path, value: str) -> None:
     """Update environment.yaml only when the fingerprint changed, so DVC sees no change."""
     path = root / ENVIRONMENT_FILE
-    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    current = yamltext.load(path.read_text()) if path.exists() else None
     if (current or {}).get("fingerprint") != value:
         atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
 
@@ -128,7 +129,7 @@ def verdict(root: Path, environment: str) -> str:
     text = _committed(root, "dvc.lock")
     if text is None:
         return "results: no committed dvc.lock to compare with yet (commit the results)"
-    committed = yaml.safe_load(text) or {}
+    committed = yamltext.load(text) or {}
     old = lineage.output_hashes(committed)
     new = lineage.output_hashes(lineage.read_dvc_lock(root))
     differ = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
@@ -144,11 +145,26 @@ def verdict(root: Path, environment: str) -> str:
 
 
 def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict: bool):
-    """The environment of a run in the image, the run itself, and how the environment compares."""
-    engine, image = build(settings, strict=strict)
+    """The environment of a run in the image, the run itself, and how the environment compares.
+
+    The docker and git calls that do not depend on each other run at once (each costs
+    milliseconds to tens of them, a no-op run makes a dozen). The workspace lock is held, so no
+    other run can start a container between the check for leftovers and this run's own.
+    """
+    engine = engines.find(settings.docker_cli())
+    with ThreadPoolExecutor() as pool:
+        leftovers = pool.submit(clear_leftovers, settings, engine)
+        # DVC commits experiments itself, with a git library that reads none of the user's
+        # configuration in the container: without this they would be signed by the container.
+        identity = pool.submit(git.identity_env, settings.root)
+        _, image = build(settings, strict=strict)
+        # After the build, which may rewrite environment.yaml: the state the run starts from.
+        state = pool.submit(_source_state, settings)
+        drift = pool.submit(_environment_drift, settings, image)
+    # The results are taken in the order the calls used to run: the same error comes first.
     env = _environment(
         settings,
-        **_source_state(settings),
+        **state.result(),
         where="container",
         image_id=image.id,
         image_tag=image.tag,
@@ -157,11 +173,10 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
     )
-    # DVC commits experiments itself, with a git library that reads none of the user's
-    # configuration in the container: without this they would be signed by the container.
-    identity = git.identity_env(settings.root)
-    run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity)
-    return env, run.start, _environment_drift(settings, image)
+    run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
+    comparison = drift.result()
+    leftovers.result()
+    return env, functools.partial(run.start, cleared=True), comparison
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
@@ -175,7 +190,7 @@ def _environment_drift(settings: Settings, image: builder.Image) -> str:
             if changes:
                 drift = manifest.describe_drift(changes).replace("recorded", "committed")
                 parts.append(f"{drift}: {manifest.summarise(changes)}")
-    recorded = yaml.safe_load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
+    recorded = yamltext.load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
     if recorded.get("fingerprint") not in (None, image.fingerprint):
         parts.append(f"fingerprint differs from the committed {ENVIRONMENT_FILE}")
     return "; ".join(parts) or "as recorded"
@@ -219,7 +234,8 @@ def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
 
 def _source_state(settings: Settings) -> dict:
     """The commit and dirtiness of the inputs, taken before the run changes any output."""
-    return {"commit": git.commit(settings.root), "dirty": git.is_dirty(settings.root)}
+    commit, dirty = git.state(settings.root)
+    return {"commit": commit, "dirty": dirty}
 
 
 def _environment(settings: Settings, **fields) -> lineage.Environment:

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from lockstep import git, lineage, remote, replay, shell
+from lockstep import git, lineage, remote, replay, shell, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -118,8 +117,8 @@ def rerun(
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:
     """Compare the rerun in `tree` with what was committed at `commit`."""
     verdict = Verdict(rev, image_id)
-    recorded = yaml.safe_load(git.show(root, commit, "dvc.lock")) or {}
-    declared = yaml.safe_load(git.show(root, commit, "dvc.yaml")) or {}
+    recorded = yamltext.load(git.show(root, commit, "dvc.lock")) or {}
+    declared = yamltext.load(git.show(root, commit, "dvc.yaml")) or {}
     rerun_lock = lineage.read_dvc_lock(tree)
     locked = recorded.get("stages", {})
     # Every stage dvc.yaml declares must have been recorded: one never run cannot pass. A

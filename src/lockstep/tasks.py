@@ -17,29 +17,17 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context, Exit, task
-from lockstep import (
-    config,
-    devcontainer,
-    engines,
-    experiments,
-    files,
-    git,
-    lineage,
-    lockfile,
-    pipeline,
-    remote,
-    rerun,
-    toolchain,
-    workspace,
-)
-from lockstep.config import Settings
-from lockstep.engines import Engine
+from lockstep import config, engines, files, workspace
 from lockstep.errors import LockstepError
-from lockstep.images import environment, layers, registry
-from lockstep.refresh import cycle, report
-from lockstep.runtime import params
+
+# Each task imports the kit modules it needs when it runs: importing them all costs a tenth of
+# a second, on every task and on `--list`, most of it in modules that one task alone uses.
+if TYPE_CHECKING:
+    from lockstep.config import Settings
+    from lockstep.engines import Engine
 
 
 def collection(root: Path) -> Collection:
@@ -66,6 +54,8 @@ def collection(root: Path) -> Collection:
 )
 def build(c, target="runtime", update_base=False, strict=False, plan=False, check=False):
     """Build the pinned image (reused when its inputs have not changed)."""
+    from lockstep import pipeline
+
     _, image = exclusive(
         c,
         "invoke build",
@@ -77,6 +67,8 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
         check=check,
     )
     if plan:
+        from lockstep.images import environment, layers
+
         print(layers.table(json.loads(image.labels[environment.LAYERS_LABEL])))
     print(f"{image.tag}  {image.commit_tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
@@ -85,6 +77,8 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
 @task
 def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
+    from lockstep import devcontainer
+
     tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, settings(c))
     print(f"{tag}  from {image.tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
@@ -99,6 +93,9 @@ def devcontainer_(c):
 )
 def repro(c, local=False, force=False, strict=False):
     """Run the DVC pipeline in its image (DVC arguments after --)."""
+    from lockstep import pipeline
+    from lockstep.runtime import params
+
     guard(params.check_with, settings(c).params, root(c) / "params.yaml")
     args = (["--force"] if force else []) + shlex.split(c.remainder)
     code = guard(pipeline.repro, settings(c), args, local=local, strict=strict)
@@ -121,6 +118,9 @@ def exp(c, subcommand, local=False, strict=False):
     `dvc exp show`) holds the lineage of the stages it ran. Not with --queue, --run-all or
     --temp, which would run it outside the image.
     """
+    from lockstep import experiments
+    from lockstep.runtime import params
+
     guard(params.check_with, settings(c).params, root(c) / "params.yaml")
     args = shlex.split(c.remainder)
     code = guard(experiments.run, settings(c), subcommand, args, local=local, strict=strict)
@@ -131,6 +131,8 @@ def exp(c, subcommand, local=False, strict=False):
 @task(help={"json": "print the raw record instead of a table"})
 def lineage_(c, json_=False):
     """Show which image and environment produced each stage's outputs."""
+    from lockstep import lineage
+
     record = guard(lineage.read, root(c) / lineage.PATH)
     print(json.dumps(record.to_dict(), indent=2, sort_keys=True) if json_ else record.table())
     problems = lineage.disagreements(record, lineage.read_dvc_lock(root(c)))
@@ -145,6 +147,8 @@ def lineage_(c, json_=False):
 @task
 def push(c):
     """Push the recorded images to the registry and record their digests."""
+    from lockstep.images import registry
+
     pushed = exclusive(c, "invoke push", registry.push_recorded, settings(c), engine(c))
     for image_id, digest in pushed.items():
         print(f"{image_id}  {digest}")
@@ -153,6 +157,8 @@ def push(c):
 @task
 def publish(c):
     """Send results, data and images to the DVC remote (and registry); say what to commit."""
+    from lockstep import remote
+
     changed = exclusive(c, "invoke publish", remote.publish, settings(c), engine(c))
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
 
@@ -160,6 +166,8 @@ def publish(c):
 @task(help={"rev": "git revision (tag, branch, commit) whose data and images to bring here"})
 def pull(c, rev):
     """Bring what a revision needs from the DVC remote: its data, outputs and images."""
+    from lockstep import remote
+
     for image_id in exclusive(c, "invoke pull", remote.pull, settings(c), engine(c), rev):
         print(image_id)
 
@@ -193,6 +201,8 @@ def verify(c: Context, words: str, tolerance: str | None) -> None:
     failed row and the others still run (a gate reports every release), and a summary table
     ends the output.
     """
+    from lockstep import git, rerun
+
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
     rows = []
@@ -223,6 +233,8 @@ def verify(c: Context, words: str, tolerance: str | None) -> None:
 )
 def refresh(c, as_of="", promote=False):
     """Re-fit the champion on new data; exit 3 when a release is recommended."""
+    from lockstep.refresh import cycle, report
+
     result = exclusive(
         c, "invoke refresh", cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote
     )
@@ -240,6 +252,8 @@ def lock(c):
     Poetry locks through the package index pip is configured with (see lockstep.lockfile).
     `./inv lock` runs this before anything else, since a stale lock cannot be installed.
     """
+    from lockstep import lockfile, toolchain
+
     project = root(c)
     guard(lambda: lockfile.lock(toolchain.ensure_poetry(project), project))
     print("locked: review `git diff poetry.lock`, then commit it")

@@ -96,9 +96,9 @@ def content_key(settings: Settings, target: str, base_id: str) -> str:
 
 def commit_tag(settings: Settings, target: str) -> str:
     """`<repo>:git-<sha12>`, with `-dirty` when the tree differs from the commit."""
-    sha = git.commit(settings.root)[:12] or "none"
-    marker = "-dirty" if git.is_dirty(settings.root) else ""
-    return f"{repository(settings, target)}:git-{sha}{marker}"
+    sha, dirty = git.state(settings.root)
+    marker = "-dirty" if dirty else ""
+    return f"{repository(settings, target)}:git-{sha[:12] or 'none'}{marker}"
 
 
 def resolve_base(

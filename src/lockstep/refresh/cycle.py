@@ -19,8 +19,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-from lockstep import git, lineage, paths, shell
+from lockstep import git, lineage, paths, shell, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -51,7 +50,7 @@ def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: boo
     rule = params.load(root / "params.yaml", "refresh", decision.Decision)
     tag, version = champion.latest(root, cfg.tag_prefix)
     commit = git.resolve(root, tag)
-    champion_params = yaml.safe_load(git.show(root, commit, "params.yaml"))
+    champion_params = yamltext.load(git.show(root, commit, "params.yaml"))
     champion_as_of = lookup(champion_params, cfg.window)
     target = as_of or months.previous()
     try:
@@ -161,7 +160,7 @@ def fetch_champion_model(root: Path, commit: str, path: str, target: Path) -> No
             f"the champion's {path} is neither in the DVC cache nor in the remote ({exc})",
             "push the champion's outputs with `dvc push` where they exist",
         ) from None
-    recorded = lineage.output_hashes(yaml.safe_load(git.show(root, commit, "dvc.lock")) or {})
+    recorded = lineage.output_hashes(yamltext.load(git.show(root, commit, "dvc.lock")) or {})
     if hashlib.md5(data).hexdigest() != recorded.get(path):
         raise LockstepError(
             f"the champion's {path} from DVC is not the one its dvc.lock records",

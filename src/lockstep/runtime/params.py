@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from lockstep import yamltext
 from lockstep.errors import ConfigError, InvalidParamError, ParamsError
 
 T = TypeVar("T")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping.
+class _Strict:
+    """For PyYAML's safe loaders: refuse a key given twice in one mapping.
 
     PyYAML keeps the last of two equal keys without a word; in params that hides a typo or a
     bad merge. Written here because PyYAML has no option for it, and the runtime image holds
@@ -40,10 +41,18 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _StrictLoader(_Strict, yaml.SafeLoader):
+    """The pure-Python safe loader, strict."""
+
+
+class _FastStrictLoader(_Strict, yamltext.FAST_SAFE_LOADER):
+    """The libyaml safe loader, strict (see lockstep.yamltext)."""
+
+
 def read(path: Path) -> dict[str, Any]:
     """Parse a params file into a mapping of sections."""
     try:
-        data = yaml.load(Path(path).read_text(), Loader=_StrictLoader)
+        data = yamltext.load(Path(path).read_text(), _StrictLoader, _FastStrictLoader)
     except FileNotFoundError as exc:
         raise ParamsError(f"{path}: file not found", "create it or pass --params") from exc
     except yaml.YAMLError as exc:

@@ -57,6 +57,19 @@ def test_dirty_and_changed_files_include_untracked_ones(repo: Path) -> None:
     assert git.changed_files(repo) == ["a.txt", "new/b.txt"]
 
 
+def test_state_is_commit_and_dirtiness_at_once(repo: Path, tmp_path: Path) -> None:
+    assert git.state(repo) == (git.commit(repo), False)
+    (repo / "untracked.txt").write_text("u")
+    assert git.state(repo) == (git.commit(repo), True)
+    (repo / "untracked.txt").unlink()
+    (repo / "a.txt").write_text("two\n")
+    assert git.state(repo) == (git.commit(repo), True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git.init(empty)
+    assert git.state(empty) == ("", False)
+
+
 def test_show_reads_a_file_at_a_revision(repo: Path) -> None:
     first = git.commit(repo)
     (repo / "a.txt").write_text("two\n")

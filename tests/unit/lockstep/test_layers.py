@@ -14,7 +14,7 @@ KIT = Path(__file__).resolve().parents[3] / "src" / "lockstep"
 
 # Lowest first. A module may import from its own layer and the layers before it.
 LAYERS = [
-    ["lockstep", "errors", "paths", "files"],
+    ["lockstep", "errors", "paths", "files", "yamltext"],
     ["shell", "config"],
     ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
     ["lineage", "containers", "images", "images.debs", "images.manifest", "images.oci"],
