@@ -20,7 +20,13 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 def test_unchanged_inputs_reuse_the_image(kit, settings, runtime_image) -> None:
     again = builder.build(settings, kit.engine)
-    assert again == runtime_image
+    # Not the commit tag: a base that Debian updated since packages.lock was written leaves the
+    # copy's tree dirty (its new manifest), which the commit tag says.
+    assert (again.id, again.tag, again.labels) == (
+        runtime_image.id,
+        runtime_image.tag,
+        runtime_image.labels,
+    )
     assert again.log == ""  # nothing was built
     assert kit.image_id(again.tag) == runtime_image.id
     base_id = again.label("base").rsplit("@", 1)[1]
