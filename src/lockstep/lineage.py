@@ -8,7 +8,7 @@ and updated only for the stages that ran, leaving the others' entries as they we
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class Environment:
     dirty: bool
     dvc_version: str
     python_version: str
+    # The image's SBOM (reports/sbom/), `sha256:...`; absent from records made before SBOMs.
+    sbom: str | None = None
 
 
 def stage_outputs(lock: dict, stage: str) -> dict[str, str]:
@@ -120,10 +122,11 @@ class StageRun:
             LineageError: a field is missing.
         """
         names = [f.name for f in fields(Environment)]
-        missing = [name for name in [*names, "outs", "ran_at"] if name not in data]
+        required = [f.name for f in fields(Environment) if f.default is MISSING]
+        missing = [name for name in [*required, "outs", "ran_at"] if name not in data]
         if missing:
             raise LineageError(f"{where}: no {', '.join(missing)}", "restore it from git")
-        env = Environment(**{name: data[name] for name in names})
+        env = Environment(**{name: data[name] for name in names if name in data})
         return cls(env, dict(data["outs"]), data["ran_at"])
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.images import builder, manifest, reproducible
+from lockstep.images import builder, manifest, reproducible, sbom
 from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
@@ -104,8 +104,11 @@ def run(
     with workspace.locked(root, f"invoke {dvc_command[0]}"):
         if local or fingerprint.inside_image():
             env, command, drift = _prepare_here(settings, dvc_command)
+            described = None
         else:
-            env, command, drift = _prepare_container(settings, dvc_command, strict=strict)
+            env, command, drift, described = _prepare_container(
+                settings, dvc_command, strict=strict
+            )
         with recording(root) if recording else contextlib.nullcontext():
             before, started = lineage.read_dvc_lock(root), time.time()
             code = 1
@@ -119,7 +122,10 @@ def run(
                         s for s in lineage.rewritten_stages(root, after, started) if s not in ran
                     ]
                 if ran:
-                    lineage.update(root, ran, env, after)
+                    record = lineage.update(root, ran, env, after)
+                    if described:
+                        described.keep()
+                    sbom.prune(root, set(record.images()))
         say(verdict(root, drift))
     return code
 
@@ -161,6 +167,7 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         # After the build, which may rewrite environment.yaml: the state the run starts from.
         state = pool.submit(_source_state, settings)
         drift = pool.submit(_environment_drift, settings, image)
+        described = pool.submit(sbom.describe, settings.root, engine, image.id, settings.image)
     # The results are taken in the order the calls used to run: the same error comes first.
     env = _environment(
         settings,
@@ -172,11 +179,12 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         base_image=image.label("base"),
         dvc_version=image.label("dvc"),
         python_version=image.label("python"),
+        sbom=described.result().digest,
     )
     run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
     comparison = drift.result()
     leftovers.result()
-    return env, functools.partial(run.start, cleared=True), comparison
+    return env, functools.partial(run.start, cleared=True), comparison, described.result()
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.output import make_outputter
-from cyclonedx.schema import OutputFormat, SchemaVersion
 from lockstep.engines import Engine
 from lockstep.errors import BuildError
-from packageurl import PackageURL
+from lockstep.files import atomic_write
+from lockstep.runtime.fingerprint import canonical
 
-SCHEMA = SchemaVersion.V1_6
+FOLDER = "reports/sbom"
 # uuid5 namespace of the documents' serial numbers: urn:uuid, derived from the image id.
 NAMESPACE = uuid.UUID("6f1d4b5e-3c1a-5b7e-9a51-1c0c2a7d9e42")
 
@@ -79,11 +76,6 @@ def inventory(engine: Engine, image: str) -> Inventory:
     )
 
 
-def canonical(name: str) -> str:
-    """PEP 503 normalised distribution name, as Package URLs of type pypi spell it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def document(image_id: str, created: str, name: str, found: Inventory) -> str:
     """The CycloneDX JSON document of an image, its bytes a function of the arguments only.
 
@@ -93,18 +85,38 @@ def document(image_id: str, created: str, name: str, found: Inventory) -> str:
         name: the image's repository, the described component's name.
         found: what the image holds (`inventory`).
     """
+    # Imported here: the library takes a fifth of a second to import, and every run imports
+    # this module while a document is written only for an image not described yet.
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from packageurl import PackageURL
+
+    def debian(name: str, version: str, architecture: str) -> Component:
+        qualifiers = {"arch": architecture} if architecture else {}
+        purl = PackageURL(
+            type="deb", namespace="debian", name=name, version=version, qualifiers=qualifiers
+        )
+        return Component(name=name, version=version, purl=purl, bom_ref=purl.to_string())
+
+    def python(name: str, version: str, folder: str) -> Component:
+        purl = PackageURL(type="pypi", name=canonical(name), version=version)
+        # A distribution can sit twice on sys.path (the venv's, the system's): one each.
+        ref = f"{purl.to_string()}#{folder}"
+        return Component(name=name, version=version, purl=purl, bom_ref=ref)
+
     image = Component(type=ComponentType.CONTAINER, name=name, version=image_id, bom_ref=image_id)
     metadata = BomMetaData(component=image, timestamp=datetime.fromisoformat(created))
-    components = [_debian(*row) for row in found.debian]
-    components += [_python(*row) for row in found.python]
+    components = [debian(*row) for row in found.debian] + [python(*row) for row in found.python]
     bom = Bom(
-        serial_number=uuid.uuid5(NAMESPACE, image_id),
-        metadata=metadata,
-        components=components,
+        serial_number=uuid.uuid5(NAMESPACE, image_id), metadata=metadata, components=components
     )
     # Flat: the image holds each of them; which package needs which is not recorded here.
     bom.register_dependency(image, components)
-    return make_outputter(bom, OutputFormat.JSON, SCHEMA).output_as_string(indent=2) + "\n"
+    return (
+        make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(indent=2) + "\n"
+    )
 
 
 def digest(text: str) -> str:
@@ -112,16 +124,40 @@ def digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _debian(name: str, version: str, architecture: str) -> Component:
-    qualifiers = {"arch": architecture} if architecture else {}
-    purl = PackageURL(
-        type="deb", namespace="debian", name=name, version=version, qualifiers=qualifiers
-    )
-    return Component(name=name, version=version, purl=purl, bom_ref=purl.to_string())
+def path(root: Path, image_id: str) -> Path:
+    """Where a project keeps an image's SBOM: tracked by git, next to the lineage."""
+    return root / FOLDER / f"{image_id.removeprefix('sha256:')[:12]}.cdx.json"
 
 
-def _python(name: str, version: str, folder: str) -> Component:
-    purl = PackageURL(type="pypi", name=canonical(name), version=version)
-    # A distribution can sit twice on sys.path (the venv's and the system's): one component each.
-    ref = f"{purl.to_string()}#{folder}"
-    return Component(name=name, version=version, purl=purl, bom_ref=ref)
+@dataclass(frozen=True)
+class Described:
+    """An image's SBOM, made before a run and kept in the project only if a stage ran in it."""
+
+    path: Path
+    text: str
+    digest: str
+
+    def keep(self) -> None:
+        """Write it into the project (tracked by git, next to the lineage) unless it is there."""
+        if not self.path.exists():
+            atomic_write(self.path, self.text.encode())
+
+
+def describe(root: Path, engine: Engine, image_id: str, name: str) -> Described:
+    """The image's SBOM: the project's copy, or made from the image when there is none."""
+    target = path(root, image_id)
+    if target.exists():
+        text = target.read_text()
+    else:
+        created = (engine.inspect(image_id) or {}).get("Created", "")
+        text = document(image_id, created, name, inventory(engine, image_id))
+    return Described(target, text, digest(text))
+
+
+def prune(root: Path, image_ids: set[str]) -> None:
+    """Remove the SBOMs of images no stage's lineage names any more."""
+    keep = {path(root, image_id).name for image_id in image_ids}
+    folder = root / FOLDER
+    for stale in folder.glob("*.cdx.json") if folder.is_dir() else []:
+        if stale.name not in keep:
+            stale.unlink()

@@ -38,6 +38,16 @@ def test_a_record_round_trips_through_its_file(tmp_path, environment):
     assert lineage.LineageRecord.from_dict(record.to_dict(), "x") == record
 
 
+def test_a_record_made_before_sboms_reads_with_none_for_its_sbom(tmp_path, environment):
+    record = lineage.update(tmp_path, ["train"], environment(sbom="sha256:s"), LOCK)
+    stored = json.loads((tmp_path / lineage.PATH).read_text())
+    assert stored["stages"]["train"]["sbom"] == "sha256:s"
+    del stored["stages"]["train"]["sbom"]
+    older = lineage.LineageRecord.from_dict(stored, "x")
+    assert older.stages["train"].environment.sbom is None
+    assert older.stages["train"].outs == record.stages["train"].outs
+
+
 def test_a_rerun_in_a_pushed_image_keeps_where_it_was_pushed(tmp_path, environment):
     record = lineage.update(tmp_path, ["train"], environment(), LOCK)
     record.record_push("sha256:1", "reg/img", "sha256:d")

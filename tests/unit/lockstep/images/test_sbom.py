@@ -46,3 +46,17 @@ def test_the_same_image_gives_the_same_bytes_and_another_image_other_ones() -> N
     assert json.loads(once)["metadata"]["timestamp"] == "2023-11-14T22:13:20+00:00"
     other = sbom.document("sha256:" + "cd" * 32, CREATED, "credit-model", FOUND)
     assert json.loads(other)["serialNumber"] != json.loads(once)["serialNumber"]
+
+
+def test_a_kept_sbom_is_named_by_its_image_and_pruned_when_no_stage_names_it(tmp_path) -> None:
+    text = sbom.document(IMAGE, CREATED, "credit-model", FOUND)
+    described = sbom.Described(sbom.path(tmp_path, IMAGE), text, sbom.digest(text))
+    described.keep()
+    kept = tmp_path / "reports/sbom/abababababab.cdx.json"
+    assert kept.read_text() == text
+    other = sbom.path(tmp_path, "sha256:" + "cd" * 32)
+    other.write_text("{}")
+
+    sbom.prune(tmp_path, {IMAGE})
+
+    assert kept.exists() and not other.exists()
