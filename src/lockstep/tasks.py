@@ -37,6 +37,7 @@ def collection(root: Path) -> Collection:
         # The champion/challenger refresh needs the project's data window and scoring command.
         namespace.add_task(refresh)
     namespace.add_task(lineage_, name="lineage")
+    namespace.add_task(sbom_, name="sbom")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
     namespace.configure({"lockstep": {"root": str(root)}})
@@ -142,6 +143,29 @@ def lineage_(c, json_=False):
             "run `invoke repro --force` to record every stage again",
             code=1,
         )
+
+
+@task(
+    help={
+        "rev": "a revision (tag, branch, commit), or `workspace` for the results here",
+        "output": "write each document to this folder, as IMAGE.cdx.json, instead of printing",
+    }
+)
+def sbom_(c, rev, output=""):
+    """Print the CycloneDX SBOM of the image a result was made in: every package installed."""
+    from lockstep.images import sbom as sboms
+
+    documents = guard(sboms.recorded, root(c), engine(c), "" if rev == "workspace" else rev)
+    if not output:
+        if len(documents) != 1:
+            raise Exit(f"error: {len(documents)} images made these results; give --output", 2)
+        print(next(iter(documents.values())))
+        return
+    for image_id, text in documents.items():
+        target = Path(output) / sboms.path(Path(), image_id).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n")
+        print(target)
 
 
 @task

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from lockstep import git, lineage
 from lockstep.engines import Engine
-from lockstep.errors import BuildError
+from lockstep.errors import BuildError, LineageError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.runtime.fingerprint import canonical
 
@@ -114,14 +115,12 @@ def document(image_id: str, created: str, name: str, found: Inventory) -> str:
     )
     # Flat: the image holds each of them; which package needs which is not recorded here.
     bom.register_dependency(image, components)
-    return (
-        make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(indent=2) + "\n"
-    )
+    return make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(indent=2)
 
 
 def digest(text: str) -> str:
-    """The document's sha256, as the lineage records it."""
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    """A document's sha256, as the lineage records it: of the text stripped, as git shows it."""
+    return "sha256:" + hashlib.sha256(text.strip().encode()).hexdigest()
 
 
 def path(root: Path, image_id: str) -> Path:
@@ -140,14 +139,14 @@ class Described:
     def keep(self) -> None:
         """Write it into the project (tracked by git, next to the lineage) unless it is there."""
         if not self.path.exists():
-            atomic_write(self.path, self.text.encode())
+            atomic_write(self.path, (self.text + "\n").encode())
 
 
 def describe(root: Path, engine: Engine, image_id: str, name: str) -> Described:
     """The image's SBOM: the project's copy, or made from the image when there is none."""
     target = path(root, image_id)
     if target.exists():
-        text = target.read_text()
+        text = target.read_text().strip()
     else:
         created = (engine.inspect(image_id) or {}).get("Created", "")
         text = document(image_id, created, name, inventory(engine, image_id))
@@ -161,3 +160,41 @@ def prune(root: Path, image_ids: set[str]) -> None:
     for stale in folder.glob("*.cdx.json") if folder.is_dir() else []:
         if stale.name not in keep:
             stale.unlink()
+
+
+def recorded(root: Path, engine: Engine, rev: str = "") -> dict[str, str]:
+    """The SBOM of each image the lineage names at `rev` (the workspace when empty), by id.
+
+    Each is the project's copy, checked against the digest the lineage records; a result
+    recorded before SBOMs gets one made from its image, when the engine has it.
+
+    Raises:
+        LineageError: no lineage; a copy that does not match its digest; an image to describe
+            that the engine does not have.
+    """
+    if rev:
+        git.resolve(root, rev)  # an unknown revision says so, not "no lineage"
+    record = lineage.read_at(root, rev) if rev else lineage.read(root / lineage.PATH)
+    where = f" at {rev}" if rev else ""
+    found = {}
+    for image_id, run in sorted(record.images().items()):
+        name = path(root, image_id).relative_to(root).as_posix()
+        try:
+            text = git.show(root, rev, name) if rev else (root / name).read_text().strip()
+        except (LockstepError, FileNotFoundError):
+            text = None
+        recorded_digest = run.environment.sbom
+        if text is not None and recorded_digest and digest(text) != recorded_digest:
+            raise LineageError(
+                f"{name}{where} is not the SBOM its lineage records (digest differs)",
+                "restore it from git; it was changed after the run",
+            )
+        if text is None:
+            if engine.inspect(image_id) is None:
+                raise LineageError(
+                    f"{name}{where} is missing and the engine lacks image {image_id[:19]}",
+                    f"bring the image with `invoke pull {rev or 'HEAD'}`, then try again",
+                )
+            text = describe(root, engine, image_id, run.environment.image_tag or "image").text
+        found[image_id] = text
+    return found
