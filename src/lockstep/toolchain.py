@@ -54,7 +54,19 @@ def main(root: Path, argv: list[str]) -> None:
     # Tasks run dvc, pytest and ruff by name: put the environment first on PATH.
     os.environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["VIRTUAL_ENV"] = str(venv)
-    os.execv(invoke, [str(invoke), *argv])
+    os.execv(invoke, [str(invoke), *help_first(argv)])
+
+
+def help_first(argv: list[str]) -> list[str]:
+    """`TASK ... --help` as invoke's `--help TASK`.
+
+    A task whose argument is positional (`pull REV`) would take `--help` for that argument.
+    What follows `--` is DVC's, left alone.
+    """
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    if head and not head[0].startswith("-") and {"--help", "-h"} & set(head[1:]):
+        return ["--help", head[0]]
+    return argv
 
 
 def prepare(root: Path) -> None:

@@ -193,3 +193,19 @@ def test_a_failed_install_leaves_the_working_venv_as_it_was(project, monkeypatch
         toolchain.install(project, venv, requirements)
     assert (venv / "bin" / "invoke").read_text() == "the working environment"
     assert not venv.with_name(".venv.previous").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["pull", "--help"], ["--help", "pull"]),
+        (["rerun", "-h"], ["--help", "rerun"]),
+        (["pull", "v1", "--help"], ["--help", "pull"]),
+        (["repro"], ["repro"]),
+        (["--list"], ["--list"]),
+        (["--help", "pull"], ["--help", "pull"]),
+        (["exp", "run", "--", "-S", "x=1", "--help"], ["exp", "run", "--", "-S", "x=1", "--help"]),
+    ],
+)
+def test_a_tasks_help_is_asked_of_invoke_before_the_task(argv, expected) -> None:
+    assert toolchain.help_first(argv) == expected
