@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lockstep import lineage
+from lockstep.images import sbom
 
 from tests.support import machines
 
@@ -57,6 +58,12 @@ def test_lineage_names_the_engine_image_for_every_stage(kit, native_then_contain
         assert entry["fingerprint"] == runtime_image.fingerprint, name
         assert entry["outs"] == lineage.stage_outputs(lock, name), name
         assert entry["commit"] == kit.git(project, "rev-parse", "HEAD").strip(), name
+    # The image's SBOM sits next to the lineage, which records its digest.
+    kept = sbom.path(project, runtime_image.id)
+    assert sorted((project / sbom.FOLDER).iterdir()) == [kept]
+    assert {entry["sbom"] for entry in record["stages"].values()} == {sbom.digest(kept.read_text())}
+    printed = kit.invoke(project, "sbom", "workspace").stdout
+    assert printed.strip() == kept.read_text().strip()
 
     table = kit.invoke(project, "lineage").stdout
     short_id = runtime_image.id.removeprefix("sha256:")[:12]
