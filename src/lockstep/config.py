@@ -88,6 +88,8 @@ class Settings:
     workdir: str = "/workspace"
     # The paths `invoke lint` and `invoke format` give ruff; an adopted project opts in to each.
     lint: tuple[str, ...] = (".",)
+    # The private key runs are signed with (`invoke keygen`), outside the project; "" for none.
+    signing_key: str = ""
     base: BaseSettings = BaseSettings()
     refresh: RefreshSettings = RefreshSettings()
 
@@ -102,6 +104,10 @@ class Settings:
     def docker_cli(self) -> str:
         """The docker CLI the user chose: LOCKSTEP_DOCKER, else the setting, else none."""
         return os.environ.get("LOCKSTEP_DOCKER") or self.docker
+
+    def signing_key_file(self) -> str:
+        """The private key runs are signed with: LOCKSTEP_SIGNING_KEY, else the setting."""
+        return os.environ.get("LOCKSTEP_SIGNING_KEY") or self.signing_key
 
 
 def ca_bundle(setting: str = "") -> Path | None:

@@ -79,6 +79,10 @@ class LineageError(LockstepError):
     """The lineage record is missing, unreadable, or from an unknown schema."""
 
 
+class AttestationError(LockstepError):
+    """A run cannot be signed, or its signed record does not hold (names what differs)."""
+
+
 class ImageNotFoundError(LockstepError):
     """A recorded image could be found neither locally, in a registry, nor in an archive."""
 

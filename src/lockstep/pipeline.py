@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from lockstep import engines, git, lineage, shell, workspace, yamltext
+from lockstep import attest, engines, git, lineage, shell, workspace, yamltext
 from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
@@ -85,7 +85,8 @@ def run(
     Lineage is recorded from what the run left, not from what DVC printed: the stages whose
     dvc.lock entries it changed and, when it succeeded, those whose outputs it rewrote (a forced
     rerun gives the same entry). However the run ends (a failure, Ctrl-C), the stages DVC
-    committed get their lineage. The verdict says whether the outputs are those the committed
+    committed get their lineage. A run that succeeded is signed when a key is configured
+    (`lockstep.attest`). The verdict says whether the outputs are those the committed
     dvc.lock records, and how the environment compares with the recorded one.
 
     Args:
@@ -126,6 +127,9 @@ def run(
                     if described:
                         described.keep()
                     sbom.prune(root, set(record.images()))
+            if code == 0 and ran:
+                # Signed while the workspace is locked: the outputs are the ones just recorded.
+                attest.after_run(settings, record)
         say(verdict(root, drift))
     return code
 

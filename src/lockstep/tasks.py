@@ -40,6 +40,8 @@ def collection(root: Path) -> Collection:
     namespace.add_task(sbom_, name="sbom")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
+    namespace.add_task(verify_, name="verify")
+    namespace.add_task(keygen)
     namespace.configure({"lockstep": {"root": str(root)}})
     return namespace
 
@@ -204,7 +206,7 @@ def pull(c, rev):
 )
 def rerun_(c, rev, tolerance=None):
     """Rerun past results in their recorded images and verify them."""
-    verify(c, rev, tolerance)
+    rerun_revisions(c, rev, tolerance)
 
 
 @task(
@@ -215,10 +217,10 @@ def rerun_(c, rev, tolerance=None):
 )
 def gate(c, tags="model/*", tolerance=None):
     """Rerun every release from what the remotes hold; fail unless each is identical."""
-    verify(c, tags, tolerance)
+    rerun_revisions(c, tags, tolerance)
 
 
-def verify(c: Context, words: str, tolerance: str | None) -> None:
+def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
     """Rerun each revision and print its verdict; exit 1 unless all are identical.
 
     One revision that cannot be rerun ends with its one-line error. With several, it is a
@@ -247,6 +249,26 @@ def verify(c: Context, words: str, tolerance: str | None) -> None:
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
     print(f"reproduced: {', '.join(revs)}")
+
+
+@task(help={"rev": "a revision (tag, branch, commit), or `workspace` for the results here"})
+def verify_(c, rev):
+    """Check a result's signed run record, offline: signature, outputs, lineage and images."""
+    from lockstep import attest
+
+    print(guard(attest.verify, root(c), engine(c), "" if rev == "workspace" else rev).summary())
+
+
+@task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
+def keygen(c, output=""):
+    """Make the key that signs run records: the private key outside, the public one in keys/."""
+    from lockstep import attest
+
+    private, public = guard(attest.keygen, root(c), output)
+    print(f"private key: {private} (mode 0600; keep it secret, never commit it)")
+    print(f"public key: {public.relative_to(root(c))}: commit it, verification trusts it")
+    print(f"sign runs: export {attest.VARIABLE}={private}")
+    print(f'  or set signing_key = "{private}" in pyproject.toml\'s [tool.lockstep]')
 
 
 @task(
