@@ -1,7 +1,8 @@
 """Run a command in an image, on the workspace, as the invoking user.
 
 The workspace is bind-mounted at the same place every time, the process runs as the caller's
-uid:gid (so every file it writes belongs to them), DVC's hash cache persists on the host between
+uid:gid (so every file it writes belongs to them), with the caller's numeric settings
+(`OMP_NUM_THREADS`, `OPENBLAS_CORETYPE`, ...), DVC's hash cache persists on the host between
 runs, and the CA bundle is mounted read-only. Ctrl-C, SIGTERM or SIGHUP stops and removes the
 container, and a second Ctrl-C cannot cut that short; a container that a killed run left behind
 is found by its workspace label: removed when stopped, refused while it runs. The exit code is
@@ -21,6 +22,7 @@ from lockstep import paths
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import WorkspaceBusyError
+from lockstep.runtime import machine
 
 CA_TARGET = "/etc/ssl/certs/lockstep-ca.pem"
 CONTAINER_PREFIX = "lockstep-run-"
@@ -74,6 +76,9 @@ class Run:
             "DVC_SITE_CACHE_DIR": f"{workdir}/{paths.DVC_SITE_CACHE}",
             "DVC_NO_ANALYTICS": "1",
             "LOCKSTEP_WHERE": "container",
+            # The caller's thread counts and kernel choices apply, as they would outside; the
+            # lineage records them (`lockstep.runtime.machine`).
+            **machine.passed_on(),
             **self.env,
         }
         args = ["run", "--rm", "--init", "--name", self.name]
@@ -91,6 +96,10 @@ class Run:
         for key, value in sorted(env.items()):
             args += ["--env", f"{key}={value}"]
         return [*args, self.image, *self.command]
+
+    def captured(self) -> str:
+        """Run to completion quietly; the command's standard output."""
+        return self.engine.output(*self.arguments())
 
     def start(self, *, cleared: bool = False) -> int:
         """Run to completion, streaming output; return the command's exit code.

@@ -39,6 +39,9 @@ class Environment:
     python_version: str
     # The image's SBOM (reports/sbom/), `sha256:...`; absent from records made before SBOMs.
     sbom: str | None = None
+    # The CPU, BLAS kernels, thread counts and numeric env vars the stages ran with
+    # (`lockstep.runtime.machine`); absent from records made before.
+    machine: dict | None = None
 
 
 def stage_outputs(lock: dict, stage: str) -> dict[str, str]:

@@ -8,12 +8,15 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import json
 import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from lockstep import attest, engines, git, lineage, shell, workspace, yamltext
@@ -22,7 +25,7 @@ from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, reproducible, sbom
-from lockstep.runtime import fingerprint
+from lockstep.runtime import fingerprint, machine
 from lockstep.shell import say
 
 ENVIRONMENT_FILE = "environment.yaml"
@@ -65,6 +68,18 @@ def write_environment(root: Path, value: str) -> None:
         atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A run about to start: its lineage, the run itself, and what to record after it."""
+
+    env: lineage.Environment
+    command: Callable[[], int]
+    drift: str  # how the environment compares with the committed results'
+    # The machine facts where the stages run; asked only when a stage ran.
+    machine: Callable[[], dict]
+    described: sbom.Described | None = None
+
+
 def repro(
     settings: Settings, dvc_args: Sequence[str], *, local: bool = False, strict: bool = False
 ) -> int:
@@ -104,17 +119,14 @@ def run(
     root = settings.root
     with workspace.locked(root, f"invoke {dvc_command[0]}"):
         if local or fingerprint.inside_image():
-            env, command, drift = _prepare_here(settings, dvc_command)
-            described = None
+            prepared = _prepare_here(settings, dvc_command)
         else:
-            env, command, drift, described = _prepare_container(
-                settings, dvc_command, strict=strict
-            )
+            prepared = _prepare_container(settings, dvc_command, strict=strict)
         with recording(root) if recording else contextlib.nullcontext():
             before, started = lineage.read_dvc_lock(root), time.time()
             code = 1
             try:
-                code = command()
+                code = prepared.command()
             finally:
                 after = lineage.read_dvc_lock(root)
                 ran = lineage.changed_stages(before, after)
@@ -123,14 +135,15 @@ def run(
                         s for s in lineage.rewritten_stages(root, after, started) if s not in ran
                     ]
                 if ran:
+                    env = dataclasses.replace(prepared.env, machine=prepared.machine())
                     record = lineage.update(root, ran, env, after)
-                    if described:
-                        described.keep()
+                    if prepared.described:
+                        prepared.described.keep()
                     sbom.prune(root, set(record.images()))
             if code == 0 and ran:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
                 attest.after_run(settings, record)
-        say(verdict(root, drift))
+        say(verdict(root, prepared.drift))
     return code
 
 
@@ -188,7 +201,15 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
     run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
     comparison = drift.result()
     leftovers.result()
-    return env, functools.partial(run.start, cleared=True), comparison, described.result()
+    probe = Run(settings, engine, image.id, machine.command()).with_network("none")
+    return Prepared(
+        env,
+        functools.partial(run.start, cleared=True),
+        comparison,
+        # In a container started as the run's (same variables, same user).
+        lambda: json.loads(probe.captured()),
+        described.result(),
+    )
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
@@ -241,7 +262,7 @@ def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
         cmd = ["dvc", *dvc_command]
         return shell.run(cmd, cwd=settings.root, tee=True, check=False).returncode
 
-    return env, command, f"where: {where}"
+    return Prepared(env, command, f"where: {where}", machine.describe)
 
 
 def _source_state(settings: Settings) -> dict:

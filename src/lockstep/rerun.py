@@ -7,15 +7,17 @@ dvc.lock and every metric with REV's metrics.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import git, lineage, remote, replay, shell, yamltext
+from lockstep import causes, git, lineage, remote, replay, shell, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
+from lockstep.runtime import machine
 
 MISSING = "missing"
 
@@ -44,6 +46,8 @@ class Verdict:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     # The usual suspects of nondeterminism in the stages whose outputs differ.
     hints: list[str] = field(default_factory=list)
+    # How this machine differs from the recorded run's (`invoke diff`'s machine causes).
+    causes: list[str] = field(default_factory=list)
 
     def identical(self, tolerance: float | None = None) -> bool:
         """True when every output and metric matches (metrics within tolerance when given).
@@ -83,6 +87,7 @@ class Verdict:
         for stage, path, same in self.outputs:
             lines.append(f"{stage:10} {path:50} {'identical' if same else 'DIFFERS'}")
         lines += self.hints
+        lines += [f"likely cause: {cause}" for cause in self.causes]
         lines += ["", f"{'metric':40} {'recorded':>12} {'rerun':>12} {'delta':>12}"]
         for name, old, new, ok in self.metrics:
             delta = new - old if old is not None and new is not None else math.nan
@@ -111,7 +116,13 @@ def rerun(
         shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=past.tree, capture=True)
         if past.container(["dvc", "repro", "--force"], where="rerun").start() != 0:
             raise LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
-        return compare(settings.root, past.commit, past.tree, rev, past.image_id, tolerance)
+        verdict = compare(settings.root, past.commit, past.tree, rev, past.image_id, tolerance)
+        if not verdict.identical(tolerance):
+            # Same commit, same image: what else differs is the machine it ran on.
+            here = json.loads(past.container(machine.command(), where="rerun").captured())
+            changed = causes.machine_changes(causes.facts(past.record), here)
+            verdict.causes = [cause.what for cause in changed]
+        return verdict
 
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:

@@ -38,6 +38,7 @@ def collection(root: Path) -> Collection:
         namespace.add_task(refresh)
     namespace.add_task(lineage_, name="lineage")
     namespace.add_task(sbom_, name="sbom")
+    namespace.add_task(diff_, name="diff")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
     namespace.add_task(verify_, name="verify")
@@ -168,6 +169,19 @@ def sbom_(c, rev, output=""):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text + "\n")
         print(target)
+
+
+@task(
+    help={
+        "a": "a revision (tag, branch, commit), or `workspace` for the results here",
+        "b": "the other revision, or `workspace`",
+    }
+)
+def diff_(c, a, b):
+    """Why two results differ: every recorded input compared, the likely causes first."""
+    from lockstep import explain
+
+    print(guard(explain.diff, settings(c), engine(c), a, b).text())
 
 
 @task

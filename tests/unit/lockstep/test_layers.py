@@ -19,6 +19,7 @@ LAYERS = [
     ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
     [
         "lineage",
+        "causes",
         "containers",
         "images",
         "images.debs",
@@ -29,9 +30,10 @@ LAYERS = [
     ["images.tars", "images.packages"],
     ["images.rootfs", "images.layout", "images.store", "images.assembly"],
     ["images.base", "images.layers", "images.environment"],
-    ["images.builder", "images.registry", "remote"],
+    ["images.builder", "images.registry", "remote", "attest"],
     ["pipeline", "replay", "images.reproducible"],
     ["devcontainer", "experiments", "rerun", "refresh", "refresh.*"],
+    ["explain"],
     ["tasks", "scaffold", "scaffold.*"],
 ]
 

@@ -53,7 +53,7 @@ def test_a_kept_sbom_is_named_by_its_image_and_pruned_when_no_stage_names_it(tmp
     described = sbom.Described(sbom.path(tmp_path, IMAGE), text, sbom.digest(text))
     described.keep()
     kept = tmp_path / "reports/sbom/abababababab.cdx.json"
-    assert kept.read_text() == text
+    assert kept.read_text() == text + "\n"
     other = sbom.path(tmp_path, "sha256:" + "cd" * 32)
     other.write_text("{}")
 
