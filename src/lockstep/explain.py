@@ -68,9 +68,10 @@ class Report:
 
     def text(self) -> str:
         """The report as people read it."""
-        lines = [f"diff {self.a} {self.b}"]
         if not (self.causes or self.outputs or self.metrics):
-            return "\n".join([*lines, "no difference: same inputs, same results", *self.notes])
+            same = f"no difference between {self.a} and {self.b}: same inputs, same results"
+            return "\n".join([same, *self.notes])
+        lines = []
         lines.append("causes, most likely first:" if self.causes else "causes: none recorded")
         shown: dict[str, int] = {}
         number = 0
