@@ -15,11 +15,14 @@ keys and a fixed indent, and ed25519 signatures are deterministic.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +38,9 @@ PATH = "reports/attestation.json"
 KEYS = "keys"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://lockstep.dev/attestation/run/v1"
+# A rerun's verdict, signed by whoever reran it: one file per revision reran, to commit.
+RERUNS = "reports/reruns"
+RERUN_PREDICATE_TYPE = "https://lockstep.dev/attestation/rerun/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 VARIABLE = "LOCKSTEP_SIGNING_KEY"
 DEFAULT_KEY = "~/.config/lockstep/signing-key.pem"
@@ -173,13 +179,15 @@ def predicate(record: lineage.LineageRecord) -> dict[str, Any]:
     return json.loads(json.dumps({"images": images, "stages": stages}))
 
 
-def statement(digests: dict[str, str], record: lineage.LineageRecord) -> dict[str, Any]:
-    """The in-toto Statement v1 of a run."""
+def statement(
+    digests: dict[str, str], record: lineage.LineageRecord | dict, kind: str = PREDICATE_TYPE
+) -> dict[str, Any]:
+    """An in-toto Statement v1: of a run (a lineage record), or of a rerun (its predicate)."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": name, "digest": {"sha256": digests[name]}} for name in digests],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": predicate(record),
+        "predicateType": kind,
+        "predicate": record if isinstance(record, dict) else predicate(record),
     }
 
 
@@ -266,6 +274,32 @@ def after_run(settings: Settings, record: lineage.LineageRecord) -> None:
     say(f"signed {PATH} with key {signer.public_key.keyid[:12]}")
 
 
+def after_rerun(settings: Settings, commit: str, verdict: dict[str, Any]) -> Path | None:
+    """Sign a rerun's verdict as a second statement; its path, or None with no key configured.
+
+    Its subjects are the revision's `dvc.lock` and signed run record (when it has one), by
+    sha256: the verdict names exactly the result it reproduced. Its predicate is the verdict,
+    the commit, who reran it on which host, and when (this statement records an event, so its
+    time is the clock's). Written to reports/reruns/COMMIT.json, for the validator to commit.
+    """
+    path = key_path(settings)
+    if path is None:
+        return None
+    signer = load_signer(path)
+    with tree_at(settings.root, commit) as tree:
+        digests = {name: sha256(tree, name) for name in (LOCK, PATH) if tree.files(name)}
+    predicate = {
+        "commit": commit,
+        **verdict,
+        "by": getpass.getuser(),
+        "host": socket.gethostname(),
+        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    target = settings.root / RERUNS / f"{commit}.json"
+    atomic_write(target, sign(statement(digests, predicate, RERUN_PREDICATE_TYPE), signer))
+    return target
+
+
 def keygen(root: Path, output: str = "") -> tuple[Path, Path]:
     """Make an ed25519 key pair: the private key at `output`, the public one in `keys/`.
 
@@ -305,6 +339,7 @@ class Verified:
     subjects: int
     stages: int
     images: dict[str, str]  # the tag each image was recorded under: its id
+    reruns: int = 0  # signed rerun verdicts, each checked against the result it names
 
     def summary(self) -> str:
         """What was verified, a line per kind of check."""
@@ -315,6 +350,7 @@ class Verified:
                 f"  {self.subjects} subjects (dvc.lock and every output it records): as signed",
                 f"  {lineage.PATH}: as signed ({self.stages} stages)",
                 f"  images under their recorded tags in the engine: {images}",
+                f"  {self.reruns} signed rerun verdicts ({RERUNS}/): as signed, of those results",
             ]
         )
 
@@ -335,27 +371,39 @@ def verify(root: Path, engine: Engine, rev: str) -> Verified:
                 f"{lineage.PATH} {tree.where} does not match the signed record ({difference})"
             )
         where = tree.where
+        reruns = [_signed(tree, name, RERUN_PREDICATE_TYPE)[0] for name in tree.files(RERUNS)]
+    for rerun in reruns:
+        _check_rerun(root, rerun)
     images = _check_images(engine, document["predicate"]["images"], rev or "HEAD")
-    return Verified(where, keyid, count, len(record.stages), images)
+    return Verified(where, keyid, count, len(record.stages), images, len(reruns))
 
 
-def _signed(tree: Tree) -> tuple[dict[str, Any], str]:
-    """The statement of the tree's record, once its signature verifies; and the key's id."""
+def _check_rerun(root: Path, document: dict[str, Any]) -> None:
+    """A rerun verdict's subjects against the files of the commit it names."""
+    commit = document["predicate"]["commit"]
+    signed = {item["name"]: item["digest"]["sha256"] for item in document["subject"]}
+    with tree_at(root, commit) as tree:
+        for name, recorded in sorted(signed.items()):
+            _compare(tree, name, recorded, sha256(tree, name))
+
+
+def _signed(tree: Tree, path: str = PATH, kind: str = PREDICATE_TYPE) -> tuple[dict[str, Any], str]:
+    """The statement in a signed file of the tree, once its signature verifies; the key's id."""
     from securesystemslib.dsse import Envelope
     from securesystemslib.exceptions import FormatError, VerificationError
 
     try:
-        text = read(tree, PATH)
+        text = read(tree, path)
     except AttestationError:
         raise AttestationError(
-            f"no signed run record: {PATH} {tree.where} is missing",
+            f"no signed run record: {path} {tree.where} is missing",
             f"sign runs with a key (`invoke keygen`, then {VARIABLE}) and run `invoke repro`",
         ) from None
     try:
         envelope = Envelope.from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError, FormatError):
         raise AttestationError(
-            f"{PATH} {tree.where} is not a DSSE envelope", "restore it from git"
+            f"{path} {tree.where} is not a DSSE envelope", "restore it from git"
         ) from None
     keys = _trusted(tree)
     if not keys:
@@ -368,12 +416,14 @@ def _signed(tree: Tree) -> tuple[dict[str, Any], str]:
     except VerificationError:
         signers = ", ".join(keyid[:12] for keyid in envelope.signatures) or "nobody"
         raise AttestationError(
-            f"{PATH} {tree.where}: the signature does not verify with any key in {KEYS}/ "
+            f"{path} {tree.where}: the signature does not verify with any key in {KEYS}/ "
             f"(signed by {signers})"
         ) from None
     document = json.loads(envelope.payload) if envelope.payload_type == PAYLOAD_TYPE else {}
-    if document.get("_type") != STATEMENT_TYPE or document.get("predicateType") != PREDICATE_TYPE:
-        raise AttestationError(f"{PATH} {tree.where} is not a lockstep run record")
+    if document.get("_type") != STATEMENT_TYPE or document.get("predicateType") != kind:
+        raise AttestationError(
+            f"{path} {tree.where} is not a lockstep {kind.split('/')[-2]} record"
+        )
     return document, next(iter(accepted))
 
 

@@ -38,6 +38,7 @@ class Verdict:
 
     rev: str
     image_id: str
+    commit: str = ""  # the commit `rev` names
     outputs: list[tuple[str, str, bool]] = field(default_factory=list)
     metrics: list[tuple[str, float | None, float | None, bool]] = field(default_factory=list)
     # Metric files: with a tolerance, their bytes may differ as long as their values agree.
@@ -99,6 +100,20 @@ class Verdict:
             lines += ["", f"error: {reason}"]
         return "\n".join(lines)
 
+    def attested(self, tolerance: float | None = None) -> dict:
+        """The verdict as the predicate of its signed statement (`lockstep.attest`)."""
+        row = self.row(tolerance)
+        return {
+            "revision": self.rev,
+            "image_id": self.image_id,
+            "verdict": row.verdict,
+            "detail": row.detail,
+            "tolerance": tolerance,
+            "outputs": {path: same for _, path, same in self.outputs},
+            "metrics": {name: [old, new] for name, old, new, _ in self.metrics},
+            "likely_causes": self.causes,
+        }
+
     def binding(self, tolerance: float | None) -> list[tuple[str, str, bool]]:
         """The outputs whose bytes must match: with a tolerance, metrics files are excused."""
         if tolerance is None:
@@ -127,7 +142,7 @@ def rerun(
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:
     """Compare the rerun in `tree` with what was committed at `commit`."""
-    verdict = Verdict(rev, image_id)
+    verdict = Verdict(rev, image_id, commit)
     recorded = yamltext.load(git.show(root, commit, "dvc.lock")) or {}
     declared = yamltext.load(git.show(root, commit, "dvc.yaml")) or {}
     rerun_lock = lineage.read_dvc_lock(tree)

@@ -241,7 +241,7 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
     failed row and the others still run (a gate reports every release), and a summary table
     ends the output.
     """
-    from lockstep import git, rerun
+    from lockstep import attest, git, rerun
 
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
@@ -256,6 +256,9 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
             rows.append(rerun.Row(name, "", "ERROR", exc.message.removeprefix("error: ")))
             continue
         print(verdict.table(limit) + "\n")
+        signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
+        if signed:
+            print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
         rows.append(verdict.row(limit))
     if len(rows) > 1:
         print(rerun.summary(rows))

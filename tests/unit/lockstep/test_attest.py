@@ -238,3 +238,41 @@ def test_a_key_that_is_not_ed25519_is_refused(tmp_path):
 def test_verifying_without_a_record_says_how_to_make_one(project):
     with pytest.raises(AttestationError, match="no signed run record"):
         attest.verify(project, Engine({}), "")
+
+
+def test_a_rerun_verdict_is_signed_bound_to_its_result_and_verified(project, key, monkeypatch):
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "lockstep tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@lockstep.invalid")
+    signed(project)
+    git.init(project)
+    subprocess.run([Path(sys.executable).parent / "dvc", "init", "-q"], cwd=project, check=True)
+    git.commit_all(project, "signed results")
+    commit = git.resolve(project, "HEAD")
+    settings = Settings(root=project, image="img")
+    verdict = {"revision": "v1", "verdict": "identical", "detail": "3 outputs, 1 metrics"}
+
+    path = attest.after_rerun(settings, commit, verdict)
+
+    statement = payload(json.loads(path.read_text()))
+    assert statement["predicateType"] == attest.RERUN_PREDICATE_TYPE
+    assert statement["predicate"]["commit"] == commit
+    assert statement["predicate"]["verdict"] == "identical" and statement["predicate"]["by"]
+    record = hashlib.sha256((project / attest.PATH).read_bytes()).hexdigest()
+    assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}[attest.PATH] == record
+    engine = Engine({"img:1": "sha256:1"})
+    assert attest.verify(project, engine, "").reruns == 1
+
+    # Its verdict edited after the signing: the signature no longer holds.
+    envelope = json.loads(path.read_text())
+    statement["predicate"]["verdict"] = "DIFFERS"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path.write_text(json.dumps(envelope))
+    with pytest.raises(AttestationError, match="the signature does not verify"):
+        attest.verify(project, engine, "")
+
+
+def test_with_no_key_a_rerun_verdict_is_not_signed(project, monkeypatch):
+    monkeypatch.delenv(attest.VARIABLE, raising=False)
+    assert attest.after_rerun(Settings(root=project, image="img"), "0" * 40, {}) is None
+    assert not (project / attest.RERUNS).exists()
