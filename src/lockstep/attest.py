@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from lockstep import git, lineage, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import AttestationError
+from lockstep.errors import AttestationError, RecordMismatchError
 from lockstep.files import atomic_write
 from lockstep.shell import say
 
@@ -344,15 +344,15 @@ class Verified:
     def summary(self) -> str:
         """What was verified, a line per kind of check."""
         images = ", ".join(f"{tag} ({image_id[:19]})" for tag, image_id in self.images.items())
-        return "\n".join(
-            [
-                f"verified {PATH} {self.where}: signed by key {self.keyid[:12]} of {KEYS}/",
-                f"  {self.subjects} subjects (dvc.lock and every output it records): as signed",
-                f"  {lineage.PATH}: as signed ({self.stages} stages)",
-                f"  images under their recorded tags in the engine: {images}",
-                f"  {self.reruns} signed rerun verdicts ({RERUNS}/): as signed, of those results",
-            ]
-        )
+        lines = [
+            f"verified {PATH} {self.where}: signed by key {self.keyid[:12]} of {KEYS}/",
+            f"  {self.subjects} subjects (dvc.lock and every output it records): as signed",
+            f"  {lineage.PATH}: as signed ({self.stages} stages)",
+            f"  images under their recorded tags in the engine: {images}",
+        ]
+        if self.reruns:
+            lines.append(f"  {self.reruns} signed rerun verdicts ({RERUNS}/): as signed")
+        return "\n".join(lines)
 
 
 def verify(root: Path, engine: Engine, rev: str) -> Verified:
@@ -367,7 +367,7 @@ def verify(root: Path, engine: Engine, rev: str) -> Verified:
         record = lineage.parse(read(tree, lineage.PATH).decode(), f"{lineage.PATH} {tree.where}")
         difference = _difference(document["predicate"], predicate(record))
         if difference:
-            raise AttestationError(
+            raise RecordMismatchError(
                 f"{lineage.PATH} {tree.where} does not match the signed record ({difference})"
             )
         where = tree.where
@@ -415,7 +415,7 @@ def _signed(tree: Tree, path: str = PATH, kind: str = PREDICATE_TYPE) -> tuple[d
         accepted = envelope.verify(keys, 1)
     except VerificationError:
         signers = ", ".join(keyid[:12] for keyid in envelope.signatures) or "nobody"
-        raise AttestationError(
+        raise RecordMismatchError(
             f"{path} {tree.where}: the signature does not verify with any key in {KEYS}/ "
             f"(signed by {signers})"
         ) from None
@@ -458,7 +458,7 @@ def _check_subjects(tree: Tree, document: dict[str, Any]) -> int:
 def _compare(tree: Tree, name: str, recorded: str | None, actual: str | None) -> None:
     """One subject's sha256 as signed and as found in the tree; one line when they differ."""
     if recorded is None:
-        raise AttestationError(
+        raise RecordMismatchError(
             f"{name} {tree.where} is not in the signed record: it came after the signing"
         )
     if actual is None:
@@ -467,7 +467,7 @@ def _compare(tree: Tree, name: str, recorded: str | None, actual: str | None) ->
             tree.remedy,
         )
     if actual != recorded:
-        raise AttestationError(
+        raise RecordMismatchError(
             f"{name} {tree.where} does not match the signed record "
             f"(sha256 {actual[:12]}… != {recorded[:12]}…)"
         )
@@ -496,7 +496,7 @@ def _check_images(engine: Engine, images: dict[str, dict], rev: str) -> dict[str
                 f"bring it with `invoke pull {rev}`, then verify again",
             )
         if present != image_id:
-            raise AttestationError(
+            raise RecordMismatchError(
                 f"image {tag} in the engine does not match the signed record "
                 f"(id {present[:19]}… != {image_id[:19]}…)",
                 f"remove that tag (`docker image rm {tag}`) and bring the recorded image "

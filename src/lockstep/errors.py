@@ -80,7 +80,16 @@ class LineageError(LockstepError):
 
 
 class AttestationError(LockstepError):
-    """A run cannot be signed, or its signed record does not hold (names what differs)."""
+    """A run cannot be signed, or its signed record cannot be checked."""
+
+
+class RecordMismatchError(AttestationError):
+    """A signed record was checked and does not hold: it names what differs.
+
+    Exit code 1, as a rerun that differs: the check ran and failed (2 is "could not check").
+    """
+
+    exit_code = 1
 
 
 class ImageNotFoundError(LockstepError):

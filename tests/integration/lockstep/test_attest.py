@@ -39,7 +39,7 @@ def signed(kit, tmp_path_factory):
 def failure(kit, project: Path, rev: str) -> str:
     """`invoke verify REV`, which must fail with one line; that line."""
     proc = kit.invoke(project, "verify", rev, check=False)
-    assert proc.returncode != 0, proc.stdout
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)  # 2: cannot check
     # Progress lines aside (which docker CLI the kit uses), the error is one line.
     (line,) = [line for line in proc.stderr.splitlines() if not line.startswith("lockstep: ")]
     print(f"$ ./inv verify {rev}\n{line}")
@@ -127,3 +127,17 @@ def test_another_image_under_the_recorded_tag_fails(kit, signed):
         kit.docker("image", "rm", derived, check=False)
     assert line.startswith(f"error: image {tag} in the engine does not match the signed record")
     kit.invoke(project, "verify", "HEAD")  # the tag restored, it verifies again
+
+
+def test_a_rerun_signs_its_verdict_and_verify_checks_it(kit, signed):
+    project, key, _ = signed
+    commit = kit.git(project, "rev-parse", "HEAD").strip()
+
+    proc = kit.invoke(project, "rerun", "HEAD", env={attest.VARIABLE: str(key)})
+
+    written = f"{attest.RERUNS}/{commit}.json"
+    assert f"signed this verdict: {written} (commit it)" in proc.stdout, proc.stdout
+    commands.commit_all(project, "the rerun's signed verdict")
+    verified = kit.invoke(project, "verify", "HEAD").stdout
+    print(f"$ ./inv verify HEAD\n{verified}")
+    assert f"  1 signed rerun verdicts ({attest.RERUNS}/): as signed\n" in verified + "\n"

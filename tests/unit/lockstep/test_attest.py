@@ -69,6 +69,18 @@ def signed(root) -> dict:
     return payload(json.loads((root / attest.PATH).read_text()))
 
 
+def commit_signed(root: Path, monkeypatch) -> None:
+    """Sign the run, make `root` a git and DVC repository and commit it all."""
+    # Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "lockstep tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@lockstep.invalid")
+    signed(root)
+    git.init(root)
+    subprocess.run([Path(sys.executable).parent / "dvc", "init", "-q"], cwd=root, check=True)
+    git.commit_all(root, "signed results")
+
+
 def payload(envelope: dict) -> dict:
     """The statement a DSSE envelope holds."""
     return json.loads(base64.b64decode(envelope["payload"]))
@@ -176,14 +188,7 @@ def test_a_record_signed_by_an_untrusted_key_or_altered_fails(project, key, tmp_
 
 
 def test_a_revision_is_verified_from_git_and_its_changed_file_named(project, key, monkeypatch):
-    # Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "lockstep tests")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@lockstep.invalid")
-    signed(project)
-    git.init(project)
-    subprocess.run([Path(sys.executable).parent / "dvc", "init", "-q"], cwd=project, check=True)
-    git.commit_all(project, "signed results")
+    commit_signed(project, monkeypatch)
     git.tag(project, "v1")
     assert attest.verify(project, Engine({"img:1": "sha256:1"}), "v1").where == "at v1"
     (project / "reports/metrics.json").write_text('{"auc": 0.9}\n')
@@ -241,13 +246,7 @@ def test_verifying_without_a_record_says_how_to_make_one(project):
 
 
 def test_a_rerun_verdict_is_signed_bound_to_its_result_and_verified(project, key, monkeypatch):
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "lockstep tests")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@lockstep.invalid")
-    signed(project)
-    git.init(project)
-    subprocess.run([Path(sys.executable).parent / "dvc", "init", "-q"], cwd=project, check=True)
-    git.commit_all(project, "signed results")
+    commit_signed(project, monkeypatch)
     commit = git.resolve(project, "HEAD")
     settings = Settings(root=project, image="img")
     verdict = {"revision": "v1", "verdict": "identical", "detail": "3 outputs, 1 metrics"}
