@@ -19,9 +19,10 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lockstep import git, lineage, pipeline
+from lockstep import attest, git, lineage, pipeline
 from lockstep.config import Settings
 from lockstep.errors import ExperimentError
+from lockstep.images import sbom
 from lockstep.shell import say
 
 SUBCOMMAND = "run"
@@ -100,7 +101,10 @@ def _parsed(dvc_args: Sequence[str]) -> argparse.Namespace | None:
 
 @contextlib.contextmanager
 def lineage_committed(root: Path) -> Iterator[None]:
-    """Around a run: put the lineage it wrote into each experiment commit it made.
+    """Around a run: put the records it wrote into each experiment commit it made.
+
+    The lineage, the SBOMs of the images it names and the signed run record (when a key
+    signed the run): what `invoke diff`, `invoke sbom` and `invoke verify` read at a commit.
 
     The experiments are those of the current commit whose refs the run created or moved.
     """
@@ -112,6 +116,8 @@ def lineage_committed(root: Path) -> Iterator[None]:
     made = [ref for ref, sha in git.refs(root, prefix).items() if before.get(ref) != sha]
     if not (root / lineage.PATH).exists():
         return  # no stage has ever run: no lineage to keep
+    records = [lineage.PATH, *sorted(p.relative_to(root).as_posix() for p in sbom.kept(root))]
+    records += [attest.PATH] if (root / attest.PATH).exists() else []
     for ref in made:
-        commit = git.put_file(root, ref, lineage.PATH)
-        say(f"experiment {ref.removeprefix(prefix)} ({commit[:7]}) holds the lineage of its run")
+        commit = git.put_files(root, ref, records)
+        say(f"experiment {ref.removeprefix(prefix)} ({commit[:7]}) holds the records of its run")

@@ -191,22 +191,23 @@ def refs(root: Path, prefix: str) -> dict[str, str]:
     return {ref: sha for sha, ref in (line.split(" ", 1) for line in listed.splitlines())}
 
 
-def put_file(root: Path, ref: str, path: str) -> str:
-    """Make `ref` name its commit with the working tree's `path` in it; return the commit.
+def put_files(root: Path, ref: str, paths: list[str]) -> str:
+    """Make `ref` name its commit with the working tree's `paths` in it; return the commit.
 
     The new commit keeps the old one's parents, author, committer, dates and message, so it
-    differs only by that file; it is the old commit when the file was already there as it is
+    differs only by those files; it is the old commit when they were already there as they are
     now. The ref moves only if nobody moved it meanwhile.
     """
     old = resolve(root, ref)
-    blob = shell.output(["git", "hash-object", "-w", "--", path], cwd=root)
     with tempfile.TemporaryDirectory(prefix="lockstep-index-") as folder:
         # A scratch index: the user's own index and working tree stay as they are.
         index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
         shell.run(["git", "read-tree", old], cwd=root, env=index, quiet=True)
-        cacheinfo = f"100644,{blob},{path}"
-        update = ["git", "update-index", "--add", "--cacheinfo", cacheinfo]
-        shell.run(update, cwd=root, env=index, quiet=True)
+        for path in paths:
+            blob = shell.output(["git", "hash-object", "-w", "--", path], cwd=root)
+            cacheinfo = f"100644,{blob},{path}"
+            update = ["git", "update-index", "--add", "--cacheinfo", cacheinfo]
+            shell.run(update, cwd=root, env=index, quiet=True)
         tree = shell.output(["git", "write-tree"], cwd=root, env=index)
     # The old commit object with only its tree line changed: all else stays byte for byte.
     raw = shell.run(["git", "cat-file", "commit", old], cwd=root, capture=True, quiet=True).stdout
@@ -216,5 +217,6 @@ def put_file(root: Path, ref: str, path: str) -> str:
     new = shell.output(
         ["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=root, input=rewritten
     )
-    shell.run(["git", "update-ref", "-m", f"lockstep: add {path}", ref, new, old], cwd=root)
+    message = f"lockstep: add {' '.join(paths)}"
+    shell.run(["git", "update-ref", "-m", message, ref, new, old], cwd=root)
     return new

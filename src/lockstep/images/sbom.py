@@ -153,11 +153,16 @@ def describe(root: Path, engine: Engine, image_id: str, name: str) -> Described:
     return Described(target, text, digest(text))
 
 
+def kept(root: Path) -> list[Path]:
+    """The SBOMs the project keeps."""
+    folder = root / FOLDER
+    return sorted(folder.glob("*.cdx.json")) if folder.is_dir() else []
+
+
 def prune(root: Path, image_ids: set[str]) -> None:
     """Remove the SBOMs of images no stage's lineage names any more."""
     keep = {path(root, image_id).name for image_id in image_ids}
-    folder = root / FOLDER
-    for stale in folder.glob("*.cdx.json") if folder.is_dir() else []:
+    for stale in kept(root):
         if stale.name not in keep:
             stale.unlink()
 

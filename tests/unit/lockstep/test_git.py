@@ -135,7 +135,7 @@ def test_the_identity_is_the_one_git_would_commit_with(repo: Path, monkeypatch) 
     }
 
 
-def test_put_file_changes_only_that_file_of_the_commit_a_ref_names(repo: Path) -> None:
+def test_put_files_changes_only_those_files_of_the_commit_a_ref_names(repo: Path) -> None:
     base = git.commit(repo)
     (repo / "a.txt").write_text("experiment\n")
     git.commit_all(repo, "an experiment\n\nwith a body")
@@ -146,7 +146,7 @@ def test_put_file_changes_only_that_file_of_the_commit_a_ref_names(repo: Path) -
     (repo / "reports").mkdir()
     (repo / "reports" / "lineage.json").write_text("{}\n")
 
-    new = git.put_file(repo, ref, "reports/lineage.json")
+    new = git.put_files(repo, ref, ["reports/lineage.json"])
 
     assert git.refs(repo, "refs/exps/") == {ref: new}
     assert git.show(repo, new, "reports/lineage.json") == "{}"
@@ -156,7 +156,7 @@ def test_put_file_changes_only_that_file_of_the_commit_a_ref_names(repo: Path) -
         [*describe, made], cwd=repo
     )
     assert git.changed_files(repo) == ["reports/lineage.json"]  # the tree and index as they were
-    assert git.put_file(repo, ref, "reports/lineage.json") == new  # already there: no change
+    assert git.put_files(repo, ref, ["reports/lineage.json"]) == new  # already there: no change
 
 
 def test_refs_lists_only_those_under_the_prefix(repo: Path) -> None:
