@@ -7,6 +7,7 @@ without editing the project. Unknown keys are refused, so a typo never silently 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,47 @@ class RefreshSettings:
 
 REFRESH_NEEDS = ("window", "holdout", "model", "data", "score", "keys", "outcome")
 
+EXECUTORS = ("local", "slurm")
+# Slurm's own formats (sbatch(1)): a time limit is minutes, minutes:seconds,
+# hours:minutes:seconds, days-hours, days-hours:minutes or days-hours:minutes:seconds; memory
+# is a whole number with an optional unit (megabytes without one).
+SLURM_TIME = re.compile(r"\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}")
+SLURM_MEMORY = re.compile(r"[1-9]\d*[KMGT]?")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where runs go: the local Docker engine, or one Slurm job per run.
+
+    For Slurm, what each job asks for; "" or 0 leaves it to the cluster's defaults, and
+    everything else (accounts, QOS, nodes) comes from Slurm's own configuration.
+    """
+
+    kind: str = "local"
+    partition: str = ""
+    time: str = ""
+    cpus: int = 0
+    memory: str = ""
+
+    def check(self) -> ExecutorSettings:
+        """Self, or one line naming the first impossible value; see `SLURM_TIME`."""
+        name = "[tool.lockstep.executor]"
+        problem = ""
+        if self.kind not in EXECUTORS:
+            problem = f"kind: expected one of {', '.join(EXECUTORS)}, got {self.kind!r}"
+        elif self.time and not SLURM_TIME.fullmatch(self.time):
+            problem = f"time: expected a Slurm time limit (90, 2:00:00, 1-12), got {self.time!r}"
+        elif isinstance(self.cpus, bool) or self.cpus < 0:
+            problem = f"cpus: expected a number of CPUs per job, got {self.cpus!r}"
+        elif self.memory and not SLURM_MEMORY.fullmatch(self.memory):
+            problem = f"memory: expected a Slurm size such as 16G or 4000M, got {self.memory!r}"
+        elif self.kind == "local" and (self.partition or self.time or self.cpus or self.memory):
+            # Settings that would do nothing: most likely `kind = "slurm"` was forgotten.
+            problem = 'partition, time, cpus and memory apply to kind = "slurm" only'
+        if problem:
+            raise ConfigError(f"{name} {problem}", "fix the value in pyproject.toml")
+        return self
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -92,6 +134,7 @@ class Settings:
     signing_key: str = ""
     base: BaseSettings = BaseSettings()
     refresh: RefreshSettings = RefreshSettings()
+    executor: ExecutorSettings = ExecutorSettings()
 
     def path(self, relative: str) -> Path:
         """A project-relative path made absolute."""
@@ -140,8 +183,15 @@ def load(root: Path) -> Settings:
     table = _table(data.get("tool", {}).get("lockstep", {}), "tool.lockstep")
     base = _section(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
     refresh = _section(RefreshSettings, table.pop("refresh", {}), "tool.lockstep.refresh")
+    executor = _section(ExecutorSettings, table.pop("executor", {}), "tool.lockstep.executor")
     settings = _build(
-        Settings, {"image": "", **table}, "tool.lockstep", root=root, base=base, refresh=refresh
+        Settings,
+        {"image": "", **table},
+        "tool.lockstep",
+        root=root,
+        base=base,
+        refresh=refresh,
+        executor=executor.check(),
     )
     if not settings.image:
         raise ConfigError(

@@ -113,3 +113,38 @@ def test_lint_paths_default_to_the_whole_project_and_an_adopted_one_opts_in(tmp_
 )
 def test_refresh_is_offered_only_to_a_project_that_configures_it(tmp_path, body, configured):
     assert config.refresh_configured(write(tmp_path, body)) is configured
+
+
+def test_the_executor_is_local_unless_set(tmp_path):
+    assert config.load(write(tmp_path, '[tool.lockstep]\nimage = "x"\n')).executor.kind == "local"
+
+
+def test_a_slurm_executor_takes_what_each_job_asks_for(tmp_path):
+    body = (
+        '[tool.lockstep]\nimage = "x"\n[tool.lockstep.executor]\nkind = "slurm"\n'
+        'partition = "cpu"\ntime = "1-02:30"\ncpus = 4\nmemory = "16G"\n'
+    )
+    executor = config.load(write(tmp_path, body)).executor
+    assert executor == config.ExecutorSettings("slurm", "cpu", "1-02:30", 4, "16G")
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('kind = "kubernetes"', "kind: expected one of local, slurm, got 'kubernetes'"),
+        ('kind = "slurm"\ntime = "2h"', "time: expected a Slurm time limit (90, 2:00:00, 1-12)"),
+        ('kind = "slurm"\ntime = 90', "time: expected str, got 90"),
+        ('kind = "slurm"\ncpus = -1', "cpus: expected a number of CPUs per job, got -1"),
+        ('kind = "slurm"\ncpus = true', "cpus: expected a number of CPUs per job, got True"),
+        ('kind = "slurm"\nmemory = "16GB"', "memory: expected a Slurm size such as 16G"),
+        ('partition = "cpu"', 'apply to kind = "slurm" only'),
+        ('kind = "slurm"\nnodes = 2', "nodes: unknown setting"),
+    ],
+)
+def test_a_malformed_executor_is_one_line_naming_the_key(tmp_path, lines, message):
+    body = f'[tool.lockstep]\nimage = "x"\n[tool.lockstep.executor]\n{lines}\n'
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, body))
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("[tool.lockstep.executor] ")
+    assert "\n" not in str(caught.value)
