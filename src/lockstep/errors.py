@@ -100,6 +100,10 @@ class RegistryError(LockstepError):
     """The registry cannot be reached, or refused an operation."""
 
 
+class SlurmError(LockstepError):
+    """Slurm cannot be reached or refused a job, or a job ended other than completed."""
+
+
 class RevisionError(LockstepError):
     """A git revision is unknown, or holds no lineage to rerun."""
 

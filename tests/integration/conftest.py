@@ -30,6 +30,7 @@ from lockstep.images import builder
 from tests.support import machines
 from tests.support.projects import Kit
 from tests.support.registry import Registry
+from tests.support.slurm import Cluster
 
 ORDINARY_USER = "lockstep-user"
 
@@ -98,3 +99,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     yield server
     server.stop()
     shutil.rmtree(folder / "data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Cluster]:
+    """A one-node Slurm cluster of the session's own (root only); clients need its env()."""
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()

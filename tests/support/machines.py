@@ -7,6 +7,7 @@ import pwd
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,15 +24,38 @@ def require_root(why: str) -> None:
         pytest.skip(reason)
 
 
-def plain_user(name: str, *, home: bool = False) -> pwd.struct_passwd:
-    """A user with no special rights and its own /etc/subuid range, made once (needs root)."""
+def plain_user(name: str, *, home: bool = False, groups: str = "") -> pwd.struct_passwd:
+    """A user with no special rights and its own /etc/subuid range, made once (needs root).
+
+    `groups` (comma-separated) are extra groups, from its first login on: what a Slurm job
+    gets, since slurmd starts it with the groups /etc/group gives the user.
+    """
     try:
         return pwd.getpwnam(name)
     except KeyError:
         # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
         extra = ["--create-home"] if home else []
+        extra += ["--groups", groups] if groups else []
         subprocess.run(["useradd", "--user-group", "--shell", "/bin/sh", *extra, name], check=True)
         return pwd.getpwnam(name)
+
+
+def python_for(user: pwd.struct_passwd) -> str:
+    """A Python of the tests' version that `user` can run: the tests' own, else the system's.
+
+    The tests' interpreter may live where the user cannot reach (a venv on a Python under
+    /root); the system's sees none of its packages, but the kit's ground needs none.
+    """
+    try:
+        probe = subprocess.run([sys.executable, "-c", "pass"], user=user.pw_uid, check=False)
+        if probe.returncode == 0:
+            return sys.executable
+    except PermissionError:
+        pass
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
+    assert system, f"{user.pw_name} cannot run {sys.executable}, and there is no system {version}"
+    return system
 
 
 class SecondEngine:
