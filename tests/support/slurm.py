@@ -148,6 +148,9 @@ class Cluster:
                 "SelectTypeParameters=CR_Core_Memory",
                 f"DefMemPerCPU={memory_per_cpu}",
                 "ReturnToService=2",
+                # A client gives up on a controller that is down after about this less one
+                # second: 9 s by default, for each command of the controller-down test.
+                "MessageTimeout=5",
                 f"{node} NodeAddr=127.0.0.1 State=UNKNOWN",
                 f"PartitionName=debug Nodes={fields['NodeName']} Default=YES State=UP",
                 "",
@@ -170,7 +173,7 @@ class Cluster:
 
     def _wait_until_idle(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        # A client waits about 9 s before it gives up on a controller that does not listen.
+        # Before sinfo: a client waits seconds for a controller that does not listen yet.
         while not _listens(self.controller_port):
             self._check_alive(deadline)
             time.sleep(0.1)

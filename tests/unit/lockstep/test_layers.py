@@ -21,6 +21,7 @@ LAYERS = [
         "lineage",
         "causes",
         "containers",
+        "slurm",
         "images",
         "images.debs",
         "images.manifest",
