@@ -19,6 +19,25 @@ ROC_POINTS = 201
 SCORE_OFFSET, SCORE_ODDS, POINTS_TO_DOUBLE = 600.0, 50.0, 20.0
 
 
+# What each metric means, for people reading the report; every metric has one.
+DEFINITIONS = {
+    "auc": "Area under the ROC curve: the chance that a defaulter is scored riskier than a "
+    "non-defaulter (0.5 is guessing, 1 is perfect).",
+    "gini": "2 * AUC - 1, the accuracy ratio: 0 is guessing, 1 is perfect.",
+    "ks": "Kolmogorov-Smirnov statistic: the largest gap between the cumulative score "
+    "distributions of defaulters and non-defaulters (the ROC curve's furthest point from "
+    "the diagonal).",
+    "brier": "Mean squared difference between the predicted probability and the outcome "
+    "(0 or 1); lower is better.",
+    "log_loss": "Mean negative log-likelihood of the outcomes under the predicted "
+    "probabilities; lower is better, and confident mistakes cost most.",
+    "default_rate": "Share of the test applications that defaulted within 12 months.",
+    "predicted_rate": "Mean predicted default probability; near the default rate when the "
+    "model is calibrated on average.",
+    "rows": "Applications in the out-of-time test set.",
+}
+
+
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Discrimination and calibration metrics of predicted default probabilities."""
     fpr, tpr, _ = roc_curve(y, p)
@@ -73,6 +92,19 @@ def score_table(y: np.ndarray, p: np.ndarray, bins: int) -> pd.DataFrame:
     return pd.DataFrame({"score": np.round(edges[:-1], 1), "goods": goods, "defaulters": bads})
 
 
+def month_table(month: pd.Series, y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Observed against mean predicted default rate in each month: drift shows here first."""
+    frame = pd.DataFrame({"month": month.to_numpy(), "observed": y, "predicted": p})
+    grouped = frame.groupby("month", sort=True)
+    return pd.DataFrame(
+        {
+            "rows": grouped.size(),
+            "observed": grouped["observed"].mean(),
+            "predicted": grouped["predicted"].mean(),
+        }
+    ).reset_index()
+
+
 def run(model, test: pd.DataFrame, settings: Evaluate) -> tuple[dict, dict[str, pd.DataFrame]]:
     """Return the metrics and the plot tables for the test set."""
     y = test[TARGET].to_numpy()
@@ -81,6 +113,7 @@ def run(model, test: pd.DataFrame, settings: Evaluate) -> tuple[dict, dict[str, 
         "roc": roc_table(y, p),
         "calibration": calibration_table(y, p, settings.calibration_bins),
         "scores": score_table(y, p, settings.score_bins),
+        "months": month_table(test["month"], y, p),
     }
     summary = {**metrics(y, p), "months": sorted(test["month"].unique().tolist())}
     return summary, plots
