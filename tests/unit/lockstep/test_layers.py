@@ -17,6 +17,7 @@ LAYERS = [
     ["lockstep", "errors", "paths", "files", "yamltext"],
     ["shell", "config"],
     ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
+    ["pages", "pages.*"],
     [
         "lineage",
         "causes",
