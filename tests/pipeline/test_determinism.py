@@ -34,7 +34,8 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    for name in ("dvc.yaml", "params.yaml", "environment.yaml"):
+    # poetry.lock: the report stage shows its sha256.
+    for name in ("dvc.yaml", "params.yaml", "environment.yaml", "poetry.lock"):
         shutil.copyfile(REPO / name, tmp_path / name)
     shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     settings = yaml.safe_load((tmp_path / "params.yaml").read_text())
