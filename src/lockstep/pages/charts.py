@@ -4,8 +4,8 @@ matplotlib salts the ids it gives clip paths and markers with a random value unl
 `svg.hashsalt` is set, and stamps the date unless told not to: both are fixed here. It numbers
 its groups per figure (`axes_1`, ...), so every id and reference to one is prefixed with the
 chart's name: two charts inline in one page never share an id. Text stays text
-(`svg.fonttype = none`): smaller pages, selectable labels; the layout is computed with
-matplotlib's own DejaVu Sans, never with the machine's fonts.
+(`svg.fonttype = none`): smaller pages, selectable labels; the layout is computed with the
+DejaVu Sans matplotlib ships, which it prefers to a machine's own copy.
 """
 
 from __future__ import annotations

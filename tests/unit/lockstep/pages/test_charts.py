@@ -2,8 +2,10 @@ import re
 import subprocess
 import sys
 
+import matplotlib
 from lockstep.pages import charts
 from markupsafe import Markup
+from matplotlib import font_manager
 
 
 def draw(axes):
@@ -58,3 +60,9 @@ def test_every_id_and_reference_carries_the_charts_name():
     assert all(r.startswith("demo-") for pair in references for r in pair if r)
     assert {r for pair in references for r in pair if r} <= set(ids)
     assert not set(ids) & set(re.findall(r'\bid="([^"]+)"', charts.svg("other", draw)))
+
+
+def test_text_is_laid_out_with_matplotlibs_own_font():
+    # A machine's own DejaVu Sans may differ in its metrics; matplotlib prefers the one it ships.
+    found = font_manager.findfont(charts.STYLE["font.family"])
+    assert found.startswith(matplotlib.get_data_path())
