@@ -214,3 +214,11 @@ def test_the_screenshot_is_not_blank(shown: browser.Visit) -> None:
     image = Image.open(stdio.BytesIO(png)).convert("RGB")
     colours = image.getcolors(maxcolors=image.width * image.height)
     assert len(colours) > 50, f"{len(colours)} distinct colours: the page looks blank"
+
+
+def test_the_page_fits_a_phones_width(shown: browser.Visit) -> None:
+    shown.page.set_viewport_size({"width": 400, "height": 800})
+    try:
+        assert shown.page.evaluate("document.documentElement.scrollWidth") <= 400
+    finally:
+        shown.page.set_viewport_size({"width": 1280, "height": 900})
