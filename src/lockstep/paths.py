@@ -19,6 +19,8 @@ DVC_SITE_CACHE = f"{STATE}/dvc-site-cache"
 # the container sees them at the same path.
 DEVCONTAINER_CA = f"{STATE}/devcontainer/ca.pem"
 TMP = f"{STATE}/tmp"
+# The machine facts a run records (`lockstep.runtime.machine`), by image, variables and CPU.
+MACHINE_FACTS = f"{STATE}/machine"
 # What each image holds, file by file, by image id (`invoke diff`): an id never changes content.
 IMAGE_FILES = f"{STATE}/image-files"
 # (In the devcontainer, the kit's user cache, XDG_CACHE_HOME, is `.lockstep/cache`, set by

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import platform
 import time
@@ -19,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import attest, engines, git, lineage, shell, workspace, yamltext
+from lockstep import attest, engines, git, lineage, paths, shell, workspace, yamltext
 from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
@@ -206,10 +207,26 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         env,
         functools.partial(run.start, cleared=True),
         comparison,
-        # In a container started as the run's (same variables, same user).
-        lambda: json.loads(probe.captured()),
+        functools.partial(machine_facts, settings, probe),
         described.result(),
     )
+
+
+def machine_facts(settings: Settings, probe: Run) -> dict:
+    """The machine facts `probe` prints, asked once per image, numeric variables and CPU.
+
+    They are a function of those three (the libraries, what the variables choose, what the CPU
+    offers), so an answer is kept: the probe's imports take seconds, after every run.
+    """
+    inputs = [probe.image, machine.passed_on(), machine.cpu()]
+    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    kept = settings.path(paths.MACHINE_FACTS) / f"{key[:32]}.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
+    # In a container started as the run's (same variables, same user).
+    facts = json.loads(probe.captured())
+    atomic_write(kept, json.dumps(facts, sort_keys=True).encode())
+    return facts
 
 
 def _environment_drift(settings: Settings, image: builder.Image) -> str:
