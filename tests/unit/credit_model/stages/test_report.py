@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io as stdio
 import re
 import sys
 import time
@@ -13,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from PIL import Image
 
 from credit_model import charts, io
 from credit_model.stages import evaluate, report, train
@@ -195,30 +193,16 @@ def shown(page: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_browser_draws_every_chart(shown: browser.Visit) -> None:
-    svgs = shown.page.locator("svg")
-    assert svgs.count() >= len(charts.DRAW)
-    for index in range(svgs.count()):
-        chart = svgs.nth(index)
-        assert chart.locator("path").count() > 0, f"chart {index} has nothing drawn"
-        box = chart.bounding_box()
-        assert box and box["width"] > 200 and box["height"] > 100, f"chart {index}: {box}"
+    browser.assert_charts_drawn(shown, len(charts.DRAW))
 
 
 def test_the_browser_reports_no_error_and_no_request(shown: browser.Visit) -> None:
-    assert shown.errors == []
-    assert shown.refused == []
+    browser.assert_quiet(shown)
 
 
 def test_the_screenshot_is_not_blank(shown: browser.Visit) -> None:
-    png = shown.page.screenshot(full_page=True)
-    image = Image.open(stdio.BytesIO(png)).convert("RGB")
-    colours = image.getcolors(maxcolors=image.width * image.height)
-    assert len(colours) > 50, f"{len(colours)} distinct colours: the page looks blank"
+    browser.assert_not_blank(shown)
 
 
 def test_the_page_fits_a_phones_width(shown: browser.Visit) -> None:
-    shown.page.set_viewport_size({"width": 400, "height": 800})
-    try:
-        assert shown.page.evaluate("document.documentElement.scrollWidth") <= 400
-    finally:
-        shown.page.set_viewport_size({"width": 1280, "height": 900})
+    browser.assert_fits(shown)
