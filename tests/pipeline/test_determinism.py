@@ -68,7 +68,8 @@ def test_a_new_environment_makes_every_stage_stale(workspace: Path) -> None:
     run([str(DVC), "repro"], workspace)
     assert "up to date" in run([str(DVC), "status"], workspace).stdout
     recorded = (workspace / "environment.yaml").read_text()
-    (workspace / "environment.yaml").write_text("fingerprint: another-environment\n")
+    another = {**yaml.safe_load(recorded), "fingerprint": "another-environment"}
+    (workspace / "environment.yaml").write_text(yaml.safe_dump(another))
 
     status = run([str(DVC), "status", "--json"], workspace).stdout
     stale = json.loads(status)

@@ -2,7 +2,9 @@
 
 It shows the metrics with their definitions, evaluate's plots as charts, the data window, the
 params and the environment. Everything on it comes from the stage's declared inputs: the plot
-tables and metrics, the feature sets, params.yaml, environment.yaml and poetry.lock. The Python
+tables and metrics, the feature sets, params.yaml, environment.yaml (the fingerprint, the
+runtime image and its SBOM's summary) and poetry.lock. The commit is not on it: the page is made
+before the commit that records it (the lineage names it, for every stage). The Python
 version is given as major.minor: its patch release differs between a native run and the image
 while every output stays the same (the lineage records it, with the image).
 """
@@ -25,7 +27,7 @@ from lockstep.runtime import params as runtime_params
 from lockstep.runtime import stage
 
 from credit_model import charts, params
-from credit_model.stages.evaluate import DEFINITIONS
+from credit_model.definitions import DEFINITIONS
 from credit_model.stages.features import TARGET
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -50,10 +52,16 @@ def window(sets: dict[str, pd.DataFrame]) -> list[dict]:
     ]
 
 
-def environment(fingerprint: str, lock: Path) -> dict:
-    """What the stage can know of its environment from its own inputs."""
+def environment(recorded: dict, lock: Path) -> dict:
+    """What the stage can know of its environment from its own inputs.
+
+    `recorded` is environment.yaml: the fingerprint and, once `invoke build` made it, the runtime
+    image with its SBOM's digest and counts (an image id is the same on any engine that builds
+    the same inputs, so the page's bytes are too).
+    """
     return {
-        "fingerprint": fingerprint,
+        "fingerprint": recorded["fingerprint"],
+        "image": recorded.get("image"),
         "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest(),
         "python": "{}.{}".format(*sys.version_info[:2]),
         "libraries": {name: metadata.version(name) for name in KEY_LIBRARIES},
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             {name: pd.read_csv(args.plots / f"{name}.csv") for name in charts.DRAW},
             window(sets),
             {name: asdict(params.load(args.params, name)) for name in SECTIONS},
-            environment(runtime_params.read(args.environment)["fingerprint"], args.lock),
+            environment(runtime_params.read(args.environment), args.lock),
         )
         atomic_write(args.out, page.encode())
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from credit_model import charts, io
+from credit_model.definitions import DEFINITIONS
 from credit_model.stages import evaluate, report, train
 from credit_model.stages.features import TARGET
 from tests.support import browser
@@ -66,6 +67,12 @@ def fixed_inputs() -> dict:
     sets = {"training": frame.iloc[:4], "out-of-time test": frame.iloc[4:]}
     environment = {
         "fingerprint": "f" * 64,
+        "image": {
+            "id": "sha256:" + "e" * 64,
+            "sbom": "sha256:" + "b" * 64,
+            "debian_packages": 126,
+            "python_distributions": 106,
+        },
         "lock_sha256": "a" * 64,
         "python": "3.11",
         "libraries": {"numpy": "2.4.6", "matplotlib": "3.11.2"},
@@ -109,7 +116,7 @@ def test_the_page_loads_nothing(page: str) -> None:
 
 
 def test_every_metric_is_shown_with_its_definition(page: str) -> None:
-    for name, definition in evaluate.DEFINITIONS.items():
+    for name, definition in DEFINITIONS.items():
         assert f"<th>{name}</th>" in page
         assert definition.replace("'", "&#39;") in page
     assert "0.7712" in page and '<td class="number">300</td>' in page
@@ -121,6 +128,18 @@ def test_the_window_params_and_environment_are_shown(page: str) -> None:
     assert '<td>learning_rate</td><td class="number">0.1</td>' in page
     assert "f" * 64 in page and "a" * 64 in page
     assert "<th>matplotlib</th><td>3.11.2</td>" in page
+
+
+def test_the_image_and_its_sbom_summary_are_shown(page: str) -> None:
+    assert f"<code>sha256:{'e' * 64}</code>" in page
+    assert "126 Debian packages, 106 Python distributions" in page
+    assert f"reports/sbom/{'e' * 12}.cdx.json" in page and "b" * 64 in page
+
+
+def test_a_page_before_any_build_says_how_to_record_the_image() -> None:
+    inputs = fixed_inputs()
+    inputs["env"]["image"] = None
+    assert "not built yet (<code>./inv build</code> records it)" in report.render(**inputs)
 
 
 def test_values_are_escaped() -> None:
@@ -146,8 +165,9 @@ def test_window_counts_rows_and_defaults() -> None:
 def test_environment_is_read_from_the_stages_inputs(tmp_path: Path) -> None:
     lock = tmp_path / "poetry.lock"
     lock.write_text("# a lock\n")
-    found = report.environment("abc", lock)
+    found = report.environment({"fingerprint": "abc"}, lock)
     assert found["fingerprint"] == "abc"
+    assert found["image"] is None
     assert found["lock_sha256"] == hashlib.sha256(b"# a lock\n").hexdigest()
     assert found["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
     assert set(found["libraries"]) == set(report.KEY_LIBRARIES)
