@@ -9,7 +9,7 @@ from lockstep.refresh import decision
 def fixed_report() -> tuple[dict, tuple[float, ...]]:
     """A recommended release, in the shape `cycle.refresh` publishes, and its resampled gains.
 
-    The README's screenshot is taken from it too (tests/support/screenshots.py).
+    The README's screenshot is taken from it too (the kit's tests/support/screenshots.py).
     """
     rng = np.random.default_rng(7)
     gains = tuple(float(gain) for gain in rng.normal(0.0131, 0.006, 1000))
