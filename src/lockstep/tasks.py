@@ -303,6 +303,7 @@ def refresh(c, as_of="", promote=False):
     )
     print(f"{result['decision']}: {result['reason']}")
     print(f"report: {report.REPORT_DIR}/report.md")
+    print(f"page: {report.REPORT_DIR}/report.html (open it in a browser)")
     if result.get("promoted"):
         print(f"promoted: {result['promoted']}")
     raise Exit(code=result["exit_code"])
