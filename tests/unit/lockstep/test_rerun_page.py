@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -15,7 +16,10 @@ IMAGE = "sha256:" + "1" * 64
 
 
 def differing() -> rerun.Verdict:
-    """A rerun whose model and AUC moved on a machine with one more numeric variable set."""
+    """A rerun whose model and AUC moved on a machine with one more numeric variable set.
+
+    The README's screenshot shows this page.
+    """
     verdict = rerun.Verdict("model/v3", IMAGE, COMMIT, metric_paths={"reports/metrics.json"})
     verdict.outputs += [
         ("ingest", "data/raw/applications.parquet", True),
@@ -26,18 +30,24 @@ def differing() -> rerun.Verdict:
         ("reports/metrics.json:auc", 0.771234, 0.772234, False),
         ("reports/metrics.json:rows", 3000.0, 3000.0, True),
     ]
-    verdict.hints.append(
-        "hint: stage train: params.yaml train.n_jobs = 4 (multi-threaded reductions ...)"
-    )
+    verdict.hints += rerun.suspects("train", {"params": {"params.yaml": {"train": {"n_jobs": 4}}}})
     verdict.causes += ["env OMP_NUM_THREADS: 4 added", "cpu model: Haswell -> Skylake"]
+    fingerprint, lock = (hashlib.sha256(name).hexdigest() for name in (b"fingerprint", b"lock"))
+    pools = [{"internal_api": "openblas", "version": "0.3.21", "num_threads": 2}]
     verdict.environment += [
         rerun.Fact("image id", IMAGE, IMAGE),
         rerun.Fact("image tag", "credit-model:aad28d49876f", None),
-        rerun.Fact("environment fingerprint", "f" * 64, "f" * 64),
+        rerun.Fact("environment fingerprint", fingerprint, fingerprint),
+        rerun.Fact("Python", "3.11.2", "3.11.2"),
+        rerun.Fact("poetry.lock sha256", lock, lock),
         rerun.Fact("commit the stages ran at", "9" * 40 + " (with uncommitted changes)", None),
         *rerun.machine_facts(
-            {"env": {}, "cpu": {"model": "Haswell", "cpus": 2}},
-            {"env": {"OMP_NUM_THREADS": "4"}, "cpu": {"model": "Skylake", "cpus": 2}},
+            {"env": {}, "thread_pools": pools, "cpu": {"model": "Haswell", "cpus": 2}},
+            {
+                "env": {"OMP_NUM_THREADS": "4"},
+                "thread_pools": pools,
+                "cpu": {"model": "Skylake", "cpus": 2},
+            },
         ),
     ]
     return verdict
@@ -107,7 +117,7 @@ def test_every_output_and_metric_is_shown_recorded_against_rerun(page: str) -> N
 def test_the_causes_come_ranked_with_the_hints(page: str) -> None:
     causes = re.search(r'<section id="causes">(.*?)</section>', page, re.S).group(1)
     assert causes.index("env OMP_NUM_THREADS: 4 added") < causes.index("cpu model: Haswell")
-    assert "<li>stage train: params.yaml train.n_jobs = 4" in causes
+    assert "<li>stage train: params.yaml train.n_jobs = 4 (multi-threaded" in causes
     assert 'id="causes"' not in rerun_page.render(identical())
 
 
