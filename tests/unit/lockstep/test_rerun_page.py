@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from lockstep import rerun, rerun_page
 
-from tests.support import browser
-
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 IMAGE = "sha256:" + "1" * 64
 
@@ -148,26 +146,36 @@ def test_the_page_is_written_next_to_the_signed_verdict(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def shown(page: str, tmp_path_factory: pytest.TempPathFactory):
+def browser():
+    """The browser helper, from this repository's tests/support.
+
+    The kit's unit tests also run, unchanged, in every generated project, which has no
+    tests/support: there the browser's tests are skipped.
+    """
+    return pytest.importorskip("tests.support.browser")
+
+
+@pytest.fixture(scope="module")
+def shown(page: str, browser, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("rerun") / "rerun.html"
     path.write_text(page)
     with browser.offline(path) as visit:
         yield visit
 
 
-def test_the_browser_shows_the_verdict_and_every_row(shown: browser.Visit) -> None:
+def test_the_browser_shows_the_verdict_and_every_row(shown) -> None:
     assert shown.page.locator("h1").inner_text() == "Rerun of model/v3: DIFFERS"
     assert shown.page.get_by_role("row", name="models/model.pkl").is_visible()
     assert shown.page.locator("#environment tbody tr").count() == len(differing().environment)
 
 
-def test_the_browser_reports_no_error_and_no_request(shown: browser.Visit) -> None:
+def test_the_browser_reports_no_error_and_no_request(shown, browser) -> None:
     browser.assert_quiet(shown)
 
 
-def test_the_screenshot_is_not_blank(shown: browser.Visit) -> None:
+def test_the_screenshot_is_not_blank(shown, browser) -> None:
     browser.assert_not_blank(shown)
 
 
-def test_the_page_fits_a_phones_width(shown: browser.Visit) -> None:
+def test_the_page_fits_a_phones_width(shown, browser) -> None:
     browser.assert_fits(shown)
