@@ -261,6 +261,9 @@ def test_a_rerun_verdict_is_signed_bound_to_its_result_and_verified(project, key
     assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}[attest.PATH] == record
     engine = Engine({"img:1": "sha256:1"})
     assert attest.verify(project, engine, "").reruns == 1
+    # The verdict's page next to it is no statement.
+    path.with_suffix(".html").write_text("<!DOCTYPE html>")
+    assert attest.verify(project, engine, "").reruns == 1
 
     # Its verdict edited after the signing: the signature no longer holds.
     envelope = json.loads(path.read_text())

@@ -33,7 +33,7 @@ LAYERS = [
     ["images.base", "images.layers", "images.environment"],
     ["images.builder", "images.registry", "remote", "attest"],
     ["pipeline", "replay", "images.reproducible"],
-    ["devcontainer", "experiments", "rerun", "refresh", "refresh.*"],
+    ["devcontainer", "experiments", "rerun", "rerun_page", "refresh", "refresh.*"],
     ["explain"],
     ["tasks", "scaffold", "scaffold.*"],
 ]
