@@ -15,8 +15,6 @@ from lockstep.files import atomic_write
 from lockstep.pages import document
 from lockstep.rerun import Verdict
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
 
 @dataclass(frozen=True)
 class Output:
@@ -45,7 +43,7 @@ def outputs(verdict: Verdict, tolerance: float | None) -> list[Output]:
 def render(verdict: Verdict, tolerance: float | None = None) -> str:
     """The verdict's page."""
     return document.render(
-        TEMPLATES,
+        document.SKELETON,
         "rerun.html.j2",
         verdict=verdict,
         headline=verdict.headline(tolerance),

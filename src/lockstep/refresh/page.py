@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from pathlib import Path
 
 from lockstep.pages import charts, document
 from lockstep.refresh.decision import METRICS
 from matplotlib.axes import Axes
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Enough bars to show the distribution's shape from a few hundred resamples or more.
 BINS = 40
 # Wider than the kit's default: the page's one chart, alone on its row.
@@ -62,4 +60,4 @@ def render(report: dict, gains: Sequence[float]) -> str:
     if "window" in report:
         draw = functools.partial(histogram, gains=gains, report=report)
         context.update(metrics=metric_rows(report), chart=charts.svg("gains", draw, SIZE))
-    return document.render(TEMPLATES, "report.html.j2", **context)
+    return document.render(document.SKELETON, "refresh.html.j2", **context)
