@@ -214,14 +214,16 @@ def pull(c, rev):
 
 # `rerun` and `gate` write the same pages.
 HTML_HELP = "also write each verdict as a page, reports/reruns/COMMIT.html, and print its path"
+# Long options only: invoke would give --html the short flag -h, which reads as help.
 
 
 @task(
+    auto_shortflags=False,
     help={
         "rev": "revisions, space-separated: tags, branches, commits, or tag globs ('model/*')",
         "tolerance": "accept metric differences up to this absolute value",
         "html": HTML_HELP,
-    }
+    },
 )
 def rerun_(c, rev, tolerance=None, html=False):
     """Rerun past results in their recorded images and verify them."""
@@ -229,11 +231,12 @@ def rerun_(c, rev, tolerance=None, html=False):
 
 
 @task(
+    auto_shortflags=False,
     help={
         "tags": "which releases: a tag glob or revisions, space-separated (default: 'model/*')",
         "tolerance": "accept metric differences up to this absolute value",
         "html": HTML_HELP,
-    }
+    },
 )
 def gate(c, tags="model/*", tolerance=None, html=False):
     """Rerun every release from what the remotes hold; fail unless each is identical."""
