@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lockstep import git, lineage, yamltext
-from lockstep.config import Settings
+from lockstep.config import SIGNING_KEY_VARIABLE, Settings
 from lockstep.engines import Engine
 from lockstep.errors import AttestationError, RecordMismatchError
 from lockstep.files import atomic_write
@@ -42,7 +42,7 @@ PREDICATE_TYPE = "https://lockstep.dev/attestation/run/v1"
 RERUNS = "reports/reruns"
 RERUN_PREDICATE_TYPE = "https://lockstep.dev/attestation/rerun/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-VARIABLE = "LOCKSTEP_SIGNING_KEY"
+VARIABLE = SIGNING_KEY_VARIABLE
 DEFAULT_KEY = "~/.config/lockstep/signing-key.pem"
 LOCK = "dvc.lock"
 
