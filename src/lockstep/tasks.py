@@ -280,12 +280,19 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool = 
     print(f"reproduced: {', '.join(revs)}")
 
 
-@task(help={"rev": "a revision (tag, branch, commit), or `workspace` for the results here"})
-def verify_(c, rev):
+@task(
+    help={
+        "rev": "a revision (tag, branch, commit), or `workspace` for the results here",
+        "keys": "trust only the public keys (*.pub.pem) in this folder, not those committed at REV",
+    }
+)
+def verify_(c, rev, keys=""):
     """Check a result's signed run record, offline: signature, outputs, lineage and images."""
     from lockstep import attest
 
-    print(guard(attest.verify, root(c), engine(c), "" if rev == "workspace" else rev).summary())
+    trusted = Path(keys).expanduser().resolve() if keys else None
+    where = "" if rev == "workspace" else rev
+    print(guard(attest.verify, root(c), engine(c), where, trusted).summary())
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
