@@ -146,16 +146,6 @@ def test_the_page_is_written_next_to_the_signed_verdict(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """The browser helper, from this repository's tests/support.
-
-    The kit's unit tests also run, unchanged, in every generated project, which has no
-    tests/support: there the browser's tests are skipped.
-    """
-    return pytest.importorskip("tests.support.browser")
-
-
-@pytest.fixture(scope="module")
 def shown(page: str, browser, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("rerun") / "rerun.html"
     path.write_text(page)

@@ -92,15 +92,6 @@ def test_the_page_loads_nothing_and_has_no_timestamp(html: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """The browser helper, tests/support's: the kit's repository has it, but not a generated
-    project, where the kit's unit tests run too (without these)."""
-    return pytest.importorskip(
-        "tests.support.browser", reason="no tests/support: not the kit's repository"
-    )
-
-
-@pytest.fixture(scope="module")
 def shown(browser, html: str, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("refresh") / "report.html"
     path.write_text(html)
