@@ -136,7 +136,7 @@ def test_a_recommended_release_exits_3_and_promote_tags_the_challenger(kit, cham
     assert "promoted: model/v2" in proc.stdout
     assert state(kit, champion) == before
     lineage = json.loads(kit.git(champion, "show", "model/v2:reports/lineage.json"))
-    assert set(lineage["stages"]) == {"ingest", "features", "train", "evaluate"}
+    assert set(lineage["stages"]) == {"ingest", "features", "train", "evaluate", "report"}
     params = kit.git(champion, "show", "model/v2:params.yaml")
     assert f'as_of: "{NEW_MONTH}"' in params or f"as_of: {NEW_MONTH}" in params
     # The new champion has the newest data: nothing left to do.

@@ -219,7 +219,7 @@ def test_adopt_imports_their_requirements_and_commits_the_kit(adopted, theirs):
     assert not any("source" in package for package in lock["package"])
     # Plain `dvc repro` finds the fingerprint every stage depends on from the first commit.
     environment = yaml.safe_load(commands.git(theirs, "show", "HEAD~1:environment.yaml"))
-    assert environment == {"fingerprint": "unbuilt"}
+    assert environment == {"fingerprint": "unbuilt", "image": None}
     # The remote answer (here the default, as they had none) is the default DVC remote.
     remote = commands.run([template.BIN / "dvc", "remote", "default"], theirs).stdout.strip()
     assert remote == "lockstep"
