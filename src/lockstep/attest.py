@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lockstep import git, lineage, yamltext
-from lockstep.config import Settings
+from lockstep.config import SIGNING_KEY_VARIABLE, Settings
 from lockstep.engines import Engine
 from lockstep.errors import AttestationError, RecordMismatchError
 from lockstep.files import atomic_write
@@ -42,7 +42,7 @@ PREDICATE_TYPE = "https://lockstep.dev/attestation/run/v1"
 RERUNS = "reports/reruns"
 RERUN_PREDICATE_TYPE = "https://lockstep.dev/attestation/rerun/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-VARIABLE = "LOCKSTEP_SIGNING_KEY"
+VARIABLE = SIGNING_KEY_VARIABLE
 DEFAULT_KEY = "~/.config/lockstep/signing-key.pem"
 LOCK = "dvc.lock"
 
@@ -336,6 +336,7 @@ class Verified:
 
     where: str
     keyid: str
+    trusted: str  # where the key was trusted from: `keys/` at the revision, or a folder
     subjects: int
     stages: int
     images: dict[str, str]  # the tag each image was recorded under: its id
@@ -345,7 +346,7 @@ class Verified:
         """What was verified, a line per kind of check."""
         images = ", ".join(f"{tag} ({image_id[:19]})" for tag, image_id in self.images.items())
         lines = [
-            f"verified {PATH} {self.where}: signed by key {self.keyid[:12]} of {KEYS}/",
+            f"verified {PATH} {self.where}: signed by key {self.keyid[:12]} of {self.trusted}",
             f"  {self.subjects} subjects (dvc.lock and every output it records): as signed",
             f"  {lineage.PATH}: as signed ({self.stages} stages)",
             f"  images under their recorded tags in the engine: {images}",
@@ -355,14 +356,21 @@ class Verified:
         return "\n".join(lines)
 
 
-def verify(root: Path, engine: Engine, rev: str) -> Verified:
+def verify(root: Path, engine: Engine, rev: str, keys: Path | None = None) -> Verified:
     """Check a revision's signed run record (the workspace's when `rev` is empty), offline.
+
+    Args:
+        root: the project.
+        engine: the engine whose images are compared with the recorded ones.
+        rev: the revision whose record is checked.
+        keys: a folder of the public keys to trust, kept by whoever checks; by default those
+            committed in `keys/` at `rev` (which whoever can commit can also replace).
 
     Raises:
         AttestationError: the first thing that differs from the signed record, in one line.
     """
     with tree_at(root, rev) as tree:
-        document, keyid = _signed(tree)
+        document, keyid, trusted = _signed(tree, keys)
         count = _check_subjects(tree, document)
         record = lineage.parse(read(tree, lineage.PATH).decode(), f"{lineage.PATH} {tree.where}")
         difference = _difference(document["predicate"], predicate(record))
@@ -371,11 +379,13 @@ def verify(root: Path, engine: Engine, rev: str) -> Verified:
                 f"{lineage.PATH} {tree.where} does not match the signed record ({difference})"
             )
         where = tree.where
-        reruns = [_signed(tree, name, RERUN_PREDICATE_TYPE)[0] for name in tree.files(RERUNS)]
+        # Each verdict's page (`invoke rerun --html`) lies next to it, signed by nothing.
+        signed = [name for name in tree.files(RERUNS) if name.endswith(".json")]
+        reruns = [_signed(tree, keys, name, RERUN_PREDICATE_TYPE)[0] for name in signed]
     for rerun in reruns:
         _check_rerun(root, rerun)
     images = _check_images(engine, document["predicate"]["images"], rev or "HEAD")
-    return Verified(where, keyid, count, len(record.stages), images, len(reruns))
+    return Verified(where, keyid, trusted, count, len(record.stages), images, len(reruns))
 
 
 def _check_rerun(root: Path, document: dict[str, Any]) -> None:
@@ -387,8 +397,14 @@ def _check_rerun(root: Path, document: dict[str, Any]) -> None:
             _compare(tree, name, recorded, sha256(tree, name))
 
 
-def _signed(tree: Tree, path: str = PATH, kind: str = PREDICATE_TYPE) -> tuple[dict[str, Any], str]:
-    """The statement in a signed file of the tree, once its signature verifies; the key's id."""
+def _signed(
+    tree: Tree, keys: Path | None, path: str = PATH, kind: str = PREDICATE_TYPE
+) -> tuple[dict[str, Any], str, str]:
+    """The statement in a signed file of the tree, once its signature verifies.
+
+    The key must be one `Trusted.of(tree, keys)` trusts; its id and where it was trusted from
+    are returned with the statement.
+    """
     from securesystemslib.dsse import Envelope
     from securesystemslib.exceptions import FormatError, VerificationError
 
@@ -405,43 +421,65 @@ def _signed(tree: Tree, path: str = PATH, kind: str = PREDICATE_TYPE) -> tuple[d
         raise AttestationError(
             f"{path} {tree.where} is not a DSSE envelope", "restore it from git"
         ) from None
-    keys = _trusted(tree)
-    if not keys:
-        raise AttestationError(
-            f"no trusted key {tree.where}: {KEYS}/ holds no .pub.pem file",
-            "commit the public key `invoke keygen` wrote",
-        )
+    trusted = Trusted.of(tree, keys)
     try:
-        accepted = envelope.verify(keys, 1)
+        accepted = envelope.verify(trusted.keys, 1)
     except VerificationError:
         signers = ", ".join(keyid[:12] for keyid in envelope.signatures) or "nobody"
         raise RecordMismatchError(
-            f"{path} {tree.where}: the signature does not verify with any key in {KEYS}/ "
-            f"(signed by {signers})"
+            f"{path} {tree.where}: the signature does not verify with any key in "
+            f"{trusted.where} (signed by {signers})"
         ) from None
     document = json.loads(envelope.payload) if envelope.payload_type == PAYLOAD_TYPE else {}
     if document.get("_type") != STATEMENT_TYPE or document.get("predicateType") != kind:
         raise AttestationError(
             f"{path} {tree.where} is not a lockstep {kind.split('/')[-2]} record"
         )
-    return document, next(iter(accepted))
+    return document, next(iter(accepted)), trusted.where
 
 
-def _trusted(tree: Tree) -> list[Any]:
-    """The public keys committed in `keys/`."""
+@dataclass(frozen=True)
+class Trusted:
+    """The public keys a check trusts, and where they were read (for its messages)."""
+
+    keys: list[Any]
+    where: str
+
+    @classmethod
+    def of(cls, tree: Tree, folder: Path | None) -> Trusted:
+        """The `.pub.pem` keys in `folder`, or else those committed in `keys/` in `tree`."""
+        if folder is None:
+            names = [name for name in tree.files(KEYS) if name.endswith(".pub.pem")]
+            found = cls(
+                [_public_key(name, read(tree, name), tree.where) for name in names], f"{KEYS}/"
+            )
+            remedy = "commit the public key `invoke keygen` wrote"
+        elif folder.is_dir():
+            paths = sorted(folder.glob("*.pub.pem"))
+            found = cls(
+                [_public_key(p.name, p.read_bytes(), f"in {folder}") for p in paths], f"{folder}/"
+            )
+            remedy = "copy the project's public keys (its keys/ folder) into it"
+        else:
+            raise AttestationError(f"no folder of trusted keys at {folder}", "name a folder")
+        if not found.keys:
+            raise AttestationError(
+                f"no trusted key {tree.where}: {found.where} holds no .pub.pem file", remedy
+            )
+        return found
+
+
+def _public_key(name: str, pem: bytes, where: str) -> Any:
+    """An ed25519 public key from its PEM text."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
     from securesystemslib.signer import SSlibKey
 
-    keys = []
-    for name in tree.files(KEYS):
-        if name.endswith(".pub.pem"):
-            try:
-                keys.append(SSlibKey.from_crypto(load_pem_public_key(read(tree, name))))
-            except ValueError:
-                raise AttestationError(
-                    f"{name} {tree.where} is not a PEM ed25519 public key", "restore it from git"
-                ) from None
-    return keys
+    try:
+        return SSlibKey.from_crypto(load_pem_public_key(pem))
+    except ValueError:
+        raise AttestationError(
+            f"{name} {where} is not a PEM ed25519 public key", "restore it from git"
+        ) from None
 
 
 def _check_subjects(tree: Tree, document: dict[str, Any]) -> int:

@@ -48,11 +48,21 @@ def machine_changes(old: dict | None, new: dict | None) -> list[Cause]:
     """
     if old is None or new is None:
         return []
-    found = changes("machine", _prefixed("env ", old["env"]), _prefixed("env ", new["env"]))
-    pools = [_pool_facts(f.get("thread_pools", [])) for f in (old, new)]
-    found += changes("machine", *pools)
-    found += changes("machine", _prefixed("cpu ", old["cpu"]), _prefixed("cpu ", new["cpu"]))
-    return found
+    pairs = zip(machine_groups(old), machine_groups(new), strict=True)
+    return [cause for pair in pairs for cause in changes("machine", *pair)]
+
+
+def machine_groups(found: dict) -> list[dict[str, object]]:
+    """A machine's facts by the names their causes take, in the causes' order of groups.
+
+    The numeric env vars (`env OMP_NUM_THREADS`), then BLAS kernels and threads (`openblas
+    0.3.21 num_threads`), then the CPU (`cpu model`).
+    """
+    return [
+        _prefixed("env ", found["env"]),
+        _pool_facts(found.get("thread_pools", [])),
+        _prefixed("cpu ", found["cpu"]),
+    ]
 
 
 def facts(record: lineage.LineageRecord | None) -> dict | None:

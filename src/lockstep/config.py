@@ -16,6 +16,8 @@ from typing import Any
 from lockstep.errors import ConfigError
 
 CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# The private key that signs runs (`lockstep.attest`); it wins over the `signing_key` setting.
+SIGNING_KEY_VARIABLE = "LOCKSTEP_SIGNING_KEY"
 # The operating system's bundle, the one curl and apt trust (Debian and Ubuntu, then Fedora):
 # a login shell has none of the variables, and a proxy's CA is installed there.
 SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -150,7 +152,7 @@ class Settings:
 
     def signing_key_file(self) -> str:
         """The private key runs are signed with: LOCKSTEP_SIGNING_KEY, else the setting."""
-        return os.environ.get("LOCKSTEP_SIGNING_KEY") or self.signing_key
+        return os.environ.get(SIGNING_KEY_VARIABLE) or self.signing_key
 
 
 def ca_bundle(setting: str = "") -> Path | None:

@@ -30,10 +30,11 @@ from lockstep.engines import Engine
 from lockstep.errors import LineageError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import sbom
+from lockstep.pipeline import ENVIRONMENT_FILE
 
 WORKSPACE = "workspace"
 # Files whose changes another kind reports, or that are results rather than inputs.
-RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", "environment.yaml", attest.PATH)
+RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", ENVIRONMENT_FILE, attest.PATH)
 RECORD_FOLDERS = (sbom.FOLDER,)
 # Files every container gets from the engine, not from its image.
 ENGINE_FILES = frozenset({".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf"})
@@ -151,7 +152,7 @@ def params_of(result: Side) -> dict[str, object]:
     found = {}
     for entry in result.dvc_lock.get("stages", {}).values():
         for file, values in entry.get("params", {}).items():
-            if file == "environment.yaml":  # the image's fingerprint: the image kinds report it
+            if file == ENVIRONMENT_FILE:  # the image's fingerprint: the image kinds report it
                 continue
             for key, value in rerun.leaves(values).items():
                 found[f"{file}:{key}"] = value

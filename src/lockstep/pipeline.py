@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from lockstep import attest, engines, git, lineage, paths, shell, workspace, yamltext
 from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
@@ -32,7 +33,9 @@ from lockstep.shell import say
 ENVIRONMENT_FILE = "environment.yaml"
 ENVIRONMENT_HEADER = (
     "# Written by `invoke build`: the fingerprint of the locked environment the pipeline runs\n"
-    "# in. Every stage depends on it, so a change of environment makes the results stale.\n"
+    "# in, and the runtime image built for it with a summary of its SBOM. Every stage depends\n"
+    "# on the fingerprint, so a change of environment makes the results stale; the report\n"
+    "# shows the image too.\n"
 )
 
 
@@ -57,16 +60,25 @@ def build(
     else:
         image = builder.build(settings, engine, target, update_base=update_base, strict=strict)
     if target == "runtime":
-        write_environment(settings.root, image.fingerprint)
+        described = sbom.describe(settings.root, engine, image.id, settings.image)
+        write_environment(settings.root, image.fingerprint, {"id": image.id, **described.summary()})
     return engine, image
 
 
-def write_environment(root: Path, value: str) -> None:
-    """Update environment.yaml only when the fingerprint changed, so DVC sees no change."""
+def write_environment(root: Path, value: str, image: dict | None = None) -> None:
+    """Record the fingerprint and the image in environment.yaml; rewrite it only on a change.
+
+    Unchanged bytes keep DVC from seeing a change. A run outside the runtime image (`image`
+    None) keeps the recorded image while the fingerprint it was built for still holds.
+    """
     path = root / ENVIRONMENT_FILE
-    current = yamltext.load(path.read_text()) if path.exists() else None
-    if (current or {}).get("fingerprint") != value:
-        atomic_write(path, (ENVIRONMENT_HEADER + f"fingerprint: {value}\n").encode())
+    current = (yamltext.load(path.read_text()) if path.exists() else None) or {}
+    if image is None and current.get("fingerprint") == value:
+        image = current.get("image")
+    # `image: null` rather than no key: DVC refuses a stage whose params name a missing key.
+    wanted = {"fingerprint": value, "image": image}
+    if current != wanted:
+        atomic_write(path, (ENVIRONMENT_HEADER + yaml.safe_dump(wanted, sort_keys=False)).encode())
 
 
 @dataclass(frozen=True)

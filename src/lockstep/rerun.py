@@ -2,24 +2,28 @@
 
 Replays REV (`lockstep.replay`: its recorded image, checked by id, on a temporary worktree),
 runs the whole pipeline forced in that image, and compares every output's md5 with REV's
-dvc.lock and every metric with REV's metrics.
+dvc.lock and every metric with REV's metrics. The environment is compared too, fact by fact:
+the image's, the lock's, and the machine's the lineage recorded against the rerun's.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import causes, git, lineage, remote, replay, shell, yamltext
+from lockstep import causes, git, lineage, pipeline, remote, replay, shell, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
+from lockstep.images import assembly
 from lockstep.runtime import machine
 
 MISSING = "missing"
+UNSET = "unset"  # a fact one side has and the other has not (a variable set on one machine)
+NOT_RECORDED = "not recorded"  # the machine, by a record made before the kit kept it
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,21 @@ class Row:
     image_id: str
     verdict: str  # identical, DIFFERS or ERROR
     detail: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact of the environment: as the revision's lineage recorded it, and in the rerun."""
+
+    name: str
+    recorded: str
+    # None when the rerun has no value of its own to compare: the tag an image was built
+    # under, the commit the stages ran at (results are committed after their run).
+    rerun: str | None
+
+    def same(self) -> bool | None:
+        """Whether both sides agree; None when only the record has it."""
+        return None if self.rerun is None else self.recorded == self.rerun
 
 
 @dataclass
@@ -49,6 +68,8 @@ class Verdict:
     hints: list[str] = field(default_factory=list)
     # How this machine differs from the recorded run's (`invoke diff`'s machine causes).
     causes: list[str] = field(default_factory=list)
+    # The recorded environment against the rerun's, image facts first, then the machine.
+    environment: list[Fact] = field(default_factory=list)
 
     def identical(self, tolerance: float | None = None) -> bool:
         """True when every output and metric matches (metrics within tolerance when given).
@@ -81,6 +102,15 @@ class Verdict:
         metrics = [name for name, *_, ok in self.metrics if not ok]
         unreadable = [f"{path} ({why})" for path, why in self.unreadable]
         return Row(self.rev, self.image_id, "DIFFERS", ", ".join(differing + metrics + unreadable))
+
+    def headline(self, tolerance: float | None = None) -> str:
+        """The verdict in a word or three: IDENTICAL, within tolerance, DIFFERS or ERROR."""
+        verdict = self.row(tolerance).verdict
+        if verdict != "identical":
+            return verdict
+        # Identical within the tolerance; exactly so when no byte and no value moved.
+        exact = self.identical() and all(old == new for _, old, new, _ in self.metrics)
+        return "IDENTICAL" if exact else f"within tolerance {tolerance:g}"
 
     def table(self, tolerance: float | None = None) -> str:
         """The verdict as readable text."""
@@ -132,12 +162,60 @@ def rerun(
         if past.container(["dvc", "repro", "--force"], where="rerun").start() != 0:
             raise LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
         verdict = compare(settings.root, past.commit, past.tree, rev, past.image_id, tolerance)
+        # Every rerun's environment is compared, the machine's too; asked as a run asks them,
+        # once per image, numeric variables and CPU (the probe's imports take seconds).
+        probe = past.container(machine.command(), where="rerun")
+        here = pipeline.machine_facts(settings, probe)
+        verdict.environment = environment(past, here)
         if not verdict.identical(tolerance):
             # Same commit, same image: what else differs is the machine it ran on.
-            here = json.loads(past.container(machine.command(), where="rerun").captured())
             changed = causes.machine_changes(causes.facts(past.record), here)
             verdict.causes = [cause.what for cause in changed]
         return verdict
+
+
+def environment(past: replay.Replay, here: dict) -> list[Fact]:
+    """The environment `past` recorded against the rerun's, whose machine facts are `here`.
+
+    The rerun's image facts are the labels of the image it ran (the build wrote them, and the
+    lineage copied them from there), its lock is the revision's poetry.lock.
+    """
+    env = past.run.environment
+    labels = past.engine.labels(past.image_id)
+
+    def label(name: str) -> str:
+        return labels.get(f"{assembly.LABEL}.{name}") or UNSET
+
+    lock = past.tree / "poetry.lock"
+    locked = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else UNSET
+    dirty = " (with uncommitted changes)" if env.dirty else ""
+    facts = [
+        Fact("image id", env.image_id or UNSET, past.image_id),
+        Fact("image tag", env.image_tag or UNSET, None),
+        Fact("environment fingerprint", env.fingerprint or UNSET, label("fingerprint")),
+        Fact("base image", env.base_image or UNSET, label("base")),
+        Fact("Python", env.python_version, label("python")),
+        Fact("DVC", env.dvc_version, label("dvc")),
+        Fact("poetry.lock sha256", env.lock_sha256, locked),
+        Fact("commit the stages ran at", env.commit + dirty, None),
+    ]
+    return facts + machine_facts(causes.facts(past.record), here)
+
+
+def machine_facts(recorded: dict | None, here: dict) -> list[Fact]:
+    """The machine's facts on both sides, named and grouped as `causes.machine_groups` does."""
+    new = causes.machine_groups(here)
+    old = causes.machine_groups(recorded) if recorded else [{}] * len(new)
+    facts = []
+    for before, after in zip(old, new, strict=True):
+        for name in sorted(before.keys() | after.keys()):
+            was = _fact(before, name) if recorded else NOT_RECORDED
+            facts.append(Fact(name, was, _fact(after, name)))
+    return facts
+
+
+def _fact(values: dict, name: str) -> str:
+    return causes.show(values[name]) if name in values else UNSET
 
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:

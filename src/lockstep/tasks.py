@@ -212,36 +212,45 @@ def pull(c, rev):
         print(image_id)
 
 
+# `rerun` and `gate` write the same pages.
+HTML_HELP = "also write each verdict as a page, reports/reruns/COMMIT.html, and print its path"
+# Long options only: invoke would give --html the short flag -h, which reads as help.
+
+
 @task(
+    auto_shortflags=False,
     help={
         "rev": "revisions, space-separated: tags, branches, commits, or tag globs ('model/*')",
         "tolerance": "accept metric differences up to this absolute value",
-    }
+        "html": HTML_HELP,
+    },
 )
-def rerun_(c, rev, tolerance=None):
+def rerun_(c, rev, tolerance=None, html=False):
     """Rerun past results in their recorded images and verify them."""
-    rerun_revisions(c, rev, tolerance)
+    rerun_revisions(c, rev, tolerance, html)
 
 
 @task(
+    auto_shortflags=False,
     help={
         "tags": "which releases: a tag glob or revisions, space-separated (default: 'model/*')",
         "tolerance": "accept metric differences up to this absolute value",
-    }
+        "html": HTML_HELP,
+    },
 )
-def gate(c, tags="model/*", tolerance=None):
+def gate(c, tags="model/*", tolerance=None, html=False):
     """Rerun every release from what the remotes hold; fail unless each is identical."""
-    rerun_revisions(c, tags, tolerance)
+    rerun_revisions(c, tags, tolerance, html)
 
 
-def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
+def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool = False) -> None:
     """Rerun each revision and print its verdict; exit 1 unless all are identical.
 
     One revision that cannot be rerun ends with its one-line error. With several, it is a
     failed row and the others still run (a gate reports every release), and a summary table
-    ends the output.
+    ends the output. With `html`, each verdict is also written as a page (`lockstep.rerun_page`).
     """
-    from lockstep import attest, git, rerun
+    from lockstep import attest, git, rerun, rerun_page
 
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
@@ -259,6 +268,9 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
         signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
         if signed:
             print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
+        if html:
+            page = rerun_page.write(root(c), verdict, limit)
+            print(f"verdict page: {page.relative_to(root(c))}\n")
         rows.append(verdict.row(limit))
     if len(rows) > 1:
         print(rerun.summary(rows))
@@ -268,12 +280,19 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None) -> None:
     print(f"reproduced: {', '.join(revs)}")
 
 
-@task(help={"rev": "a revision (tag, branch, commit), or `workspace` for the results here"})
-def verify_(c, rev):
+@task(
+    help={
+        "rev": "a revision (tag, branch, commit), or `workspace` for the results here",
+        "keys": "trust only the public keys (*.pub.pem) in this folder, not those committed at REV",
+    }
+)
+def verify_(c, rev, keys=""):
     """Check a result's signed run record, offline: signature, outputs, lineage and images."""
     from lockstep import attest
 
-    print(guard(attest.verify, root(c), engine(c), "" if rev == "workspace" else rev).summary())
+    trusted = Path(keys).expanduser().resolve() if keys else None
+    where = "" if rev == "workspace" else rev
+    print(guard(attest.verify, root(c), engine(c), where, trusted).summary())
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
@@ -303,6 +322,7 @@ def refresh(c, as_of="", promote=False):
     )
     print(f"{result['decision']}: {result['reason']}")
     print(f"report: {report.REPORT_DIR}/report.md")
+    print(f"page: {report.REPORT_DIR}/report.html (open it in a browser)")
     if result.get("promoted"):
         print(f"promoted: {result['promoted']}")
     raise Exit(code=result["exit_code"])

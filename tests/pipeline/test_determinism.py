@@ -34,7 +34,8 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    for name in ("dvc.yaml", "params.yaml", "environment.yaml"):
+    # poetry.lock: the report stage shows its sha256.
+    for name in ("dvc.yaml", "params.yaml", "environment.yaml", "poetry.lock"):
         shutil.copyfile(REPO / name, tmp_path / name)
     shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     settings = yaml.safe_load((tmp_path / "params.yaml").read_text())
@@ -67,7 +68,8 @@ def test_a_new_environment_makes_every_stage_stale(workspace: Path) -> None:
     run([str(DVC), "repro"], workspace)
     assert "up to date" in run([str(DVC), "status"], workspace).stdout
     recorded = (workspace / "environment.yaml").read_text()
-    (workspace / "environment.yaml").write_text("fingerprint: another-environment\n")
+    another = {**yaml.safe_load(recorded), "fingerprint": "another-environment"}
+    (workspace / "environment.yaml").write_text(yaml.safe_dump(another))
 
     status = run([str(DVC), "status", "--json"], workspace).stdout
     stale = json.loads(status)

@@ -9,6 +9,7 @@ image's creation time, never the clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -136,6 +137,15 @@ class Described:
     text: str
     digest: str
 
+    def summary(self) -> dict:
+        """Its digest and how many Debian packages and Python distributions it lists."""
+        purls = [c.get("purl", "") for c in json.loads(self.text).get("components", [])]
+        return {
+            "sbom": self.digest,
+            "debian_packages": sum(purl.startswith("pkg:deb/") for purl in purls),
+            "python_distributions": sum(purl.startswith("pkg:pypi/") for purl in purls),
+        }
+
     def keep(self) -> None:
         """Write it into the project (tracked by git, next to the lineage) unless it is there."""
         if not self.path.exists():
@@ -145,12 +155,18 @@ class Described:
 def describe(root: Path, engine: Engine, image_id: str, name: str) -> Described:
     """The image's SBOM: the project's copy, or made from the image when there is none."""
     target = path(root, image_id)
-    if target.exists():
-        text = target.read_text().strip()
-    else:
-        created = (engine.inspect(image_id) or {}).get("Created", "")
-        text = document(image_id, created, name, inventory(engine, image_id))
+    text = target.read_text().strip() if target.exists() else made(engine, image_id, name)
     return Described(target, text, digest(text))
+
+
+@functools.cache
+def made(engine: Engine, image_id: str, name: str) -> str:
+    """The SBOM read from the image, once per process (an image id names fixed content).
+
+    The build records its summary in environment.yaml; the run that follows keeps the same text.
+    """
+    created = (engine.inspect(image_id) or {}).get("Created", "")
+    return document(image_id, created, name, inventory(engine, image_id))
 
 
 def kept(root: Path) -> list[Path]:

@@ -70,6 +70,7 @@ def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: boo
     with replay(settings, engine, tag) as past:
         champ, chall = fit_and_score(past, challenger)
         outcome = decision.compare(champ, chall, rule, keys=cfg.keys, outcome=cfg.outcome)
+        gains = outcome.pop("gains")
         result["window"] = {"holdout_months": holdout, **outcome.pop("window")}
         result["champion"].update(image_id=past.image_id, metrics=outcome.pop("champion_metrics"))
         result["challenger"].update(
@@ -82,7 +83,7 @@ def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: boo
         if promote and recommended:
             result["promoted"] = champion.promote(past.tree, f"{cfg.tag_prefix}{version + 1}")
     code = report.RELEASE_CODE if recommended else report.NO_ACTION_CODE
-    return report.publish(root, result, code)
+    return report.publish(root, result, code, gains)
 
 
 def lookup(data: dict, dotted: str):

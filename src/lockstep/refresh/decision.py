@@ -76,7 +76,8 @@ def compare(
 ) -> dict:
     """Both models' metrics on the same rows, the gain and its bootstrap interval, the decision.
 
-    Each frame has the row keys, the observed outcome and a `probability` column.
+    Each frame has the row keys, the observed outcome and a `probability` column. `gains` is
+    the bootstrap distribution the interval comes from.
     """
     rows = champ.merge(chall, on=[*keys, outcome], suffixes=("_a", "_b"))
     if len(rows) != len(champ) or len(rows) != len(chall):
@@ -93,7 +94,8 @@ def compare(
     metric, higher = METRICS[decision.primary_metric]
     sign = 1.0 if higher else -1.0
     gain = sign * (metric(y, b) - metric(y, a))
-    low, high = bootstrap(y, a, b, metric, sign, decision)
+    gains = bootstrap(y, a, b, metric, sign, decision)
+    low, high = interval(gains, decision.confidence)
     recommended = low >= decision.min_gain
     name = decision.primary_metric
     reason = (
@@ -110,13 +112,19 @@ def compare(
         "interval": [round(low, 6), round(high, 6)],
         "confidence": decision.confidence,
         "min_gain": decision.min_gain,
+        "resamples": decision.bootstrap,
+        "seed": decision.seed,
+        # For the page's histogram; cycle.refresh keeps them out of report.json: a float per
+        # resample, thousands, where a reader of the JSON needs the interval (and the seed
+        # draws the same ones again from the same scores).
+        "gains": gains,
         "decision": RECOMMENDED if recommended else NO_ACTION,
         "reason": reason,
     }
 
 
-def bootstrap(y, a, b, metric, sign: float, decision: Decision) -> tuple[float, float]:
-    """Paired percentile interval of the gain: both models scored on the same resampled rows.
+def bootstrap(y, a, b, metric, sign: float, decision: Decision) -> tuple[float, ...]:
+    """The paired gains: both models scored on the same resampled rows, in the seed's order.
 
     Written out rather than scipy.stats.bootstrap: a resample with a single class has no AUC
     and must be skipped, which scipy's cannot do (it would fail or return NaN).
@@ -129,6 +137,13 @@ def bootstrap(y, a, b, metric, sign: float, decision: Decision) -> tuple[float, 
         idx = rng.integers(0, len(y), len(y))
         if 0 < y[idx].sum() < len(idx):
             gains.append(sign * (metric(y[idx], b[idx]) - metric(y[idx], a[idx])))
-    tail = (1 - decision.confidence) / 2 * 100
+    return tuple(gains)
+
+
+def interval(gains: Sequence[float], confidence: float) -> tuple[float, float]:
+    """The percentile interval of the gains at `confidence`."""
+    import numpy as np
+
+    tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(gains, [tail, 100 - tail])
     return float(low), float(high)

@@ -1,25 +1,31 @@
-"""The refresh report: `reports/refresh/report.{json,md}`, and the exit code a scheduler reads."""
+"""The refresh report: `reports/refresh/report.{json,md,html}`; the exit code a scheduler reads."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from lockstep.files import atomic_write
+from lockstep.refresh import page
 
 REPORT_DIR = "reports/refresh"
 # Exit codes: 0 for no action, 3 for "release recommended" (anything else is an error).
 NO_ACTION_CODE, RELEASE_CODE = 0, 3
 
 
-def publish(root: Path, report: dict, code: int) -> dict:
-    """Write report.json and report.md under reports/refresh/; add the exit code."""
+def publish(root: Path, report: dict, code: int, gains: Sequence[float] = ()) -> dict:
+    """Write report.json, report.md and report.html under reports/refresh/; add the exit code.
+
+    `gains`, the bootstrap's resampled gains, are drawn on the page and kept out of report.json.
+    """
     report = {**report, "exit_code": code}
     folder = root / REPORT_DIR
     atomic_write(
         folder / "report.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
     )
     atomic_write(folder / "report.md", markdown(report).encode())
+    atomic_write(folder / "report.html", page.render(report, gains).encode())
     return report
 
 

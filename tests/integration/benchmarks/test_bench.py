@@ -98,7 +98,7 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     assert 0 < sizes["base_bytes"] < sizes["floor_bytes"] and sizes["packages_bytes"] > 0
 
     stages = results["stages"]["1x"]["stages"]
-    assert list(stages) == ["ingest", "features", "train", "evaluate"]
+    assert list(stages) == ["ingest", "features", "train", "evaluate", "report"]
     assert all(s["median_s"] > 0 and s["peak_mib_max"] > 0 for s in stages.values())
 
     table = bench.table(results)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lockstep import attest, lineage
 
 from tests.support import commands
@@ -88,6 +90,26 @@ def test_keygen_and_a_signed_run_verify(kit, signed):
     assert proc.stdout.startswith(f"verified {attest.PATH} at HEAD: signed by key {keyid[:12]}")
     subjects = 1 + len(kit.outputs)  # dvc.lock and every output, each one file here
     assert f"{subjects} subjects" in proc.stdout
+
+
+def test_verify_trusts_a_folder_of_keys_the_validator_keeps(kit, signed, tmp_path):
+    project, _, _ = signed
+    (public,) = kit.git(project, "ls-files", attest.KEYS).split()
+    kept = tmp_path / "team-keys"
+    kept.mkdir()
+    shutil.copy(project / public, kept)
+    proc = kit.invoke(project, "verify", "HEAD", "--keys", str(kept))
+    assert f"of {kept}/" in proc.stdout.splitlines()[0]
+
+    # The validator holds another key only: the one committed in keys/ does not count.
+    (kept / Path(public).name).unlink()
+    other = Ed25519PrivateKey.generate().public_key()
+    pem = other.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    (kept / "other.pub.pem").write_bytes(pem)
+    proc = kit.invoke(project, "verify", "HEAD", "--keys", str(kept), check=False)
+    print(f"$ ./inv verify HEAD --keys {kept}\n{proc.stderr}")
+    assert proc.returncode == 1, proc.stderr
+    assert f"does not verify with any key in {kept}/" in proc.stderr
 
 
 def test_a_model_in_the_dvc_cache_that_is_not_the_signed_one_fails(kit, signed):

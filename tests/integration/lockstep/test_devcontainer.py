@@ -186,7 +186,7 @@ def test_repro_inside_equals_the_host_run_with_the_batch_fingerprint(
     assert kit.out_hashes(inside) == kit.out_hashes(host)
 
     record = json.loads((inside / lineage.PATH).read_text())
-    assert set(record["stages"]) == {"ingest", "features", "train", "evaluate"}
+    assert set(record["stages"]) == {"ingest", "features", "train", "evaluate", "report"}
     batch = json.loads((host / lineage.PATH).read_text())["stages"]
     commit = kit.git(inside, "rev-parse", "HEAD").strip()
     for name, entry in record["stages"].items():

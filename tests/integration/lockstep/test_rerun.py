@@ -20,9 +20,9 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from lockstep import config, lineage
+from lockstep import attest, config, lineage
 
-from tests.support import commands, projects
+from tests.support import browser, commands, projects
 
 pytestmark = pytest.mark.docker
 
@@ -130,13 +130,25 @@ def test_tampered_metrics_are_reported_and_fail_the_rerun(kit, history) -> None:
     assert not leftovers(kit, history.root, proc)
 
 
-def test_a_tolerance_accepts_metrics_within_it(kit, history) -> None:
+def test_a_tolerance_accepts_metrics_within_it_and_the_page_says_so(kit, history) -> None:
     tampered = tamper(history, "tampered/auc", 0.001)
+    commit = kit.git(history.root, "rev-parse", tampered).strip()
+    page = history.root / attest.RERUNS / f"{commit}.html"
 
-    proc = kit.invoke(history.root, "rerun", tampered, "--tolerance", "0.01")
+    proc = kit.invoke(history.root, "rerun", tampered, "--tolerance", "0.01", "--html")
 
     assert f"reproduced: {tampered}" in proc.stdout
     assert "DIFFERS" not in proc.stdout
+    assert f"verdict page: {attest.RERUNS}/{commit}.html" in proc.stdout
+    try:
+        with browser.offline(page) as visit:
+            verdict = f"Rerun of {tampered}: within tolerance 0.01"
+            assert visit.page.locator("h1").inner_text() == verdict
+            for name in (min(outputs_at(history, A)), "reports/metrics.json:auc"):
+                assert visit.page.get_by_role("row", name=name).first.is_visible(), name
+            browser.assert_quiet(visit)
+    finally:
+        page.unlink()  # the session's other tests share this checkout
 
 
 def lost(history) -> str:

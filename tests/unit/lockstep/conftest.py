@@ -1,8 +1,9 @@
-"""What the kit's unit tests share: a lineage environment to vary."""
+"""What the kit's unit tests share: a lineage environment to vary, the browser for its pages."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import pytest
 from lockstep.lineage import Environment
@@ -27,3 +28,29 @@ ENVIRONMENT = Environment(
 def environment():
     """A factory: the environment of a container run, with any fields changed."""
     return lambda **changes: dataclasses.replace(ENVIRONMENT, **changes)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The browser helper (tests/support/browser.py), for the tests of the kit's pages."""
+    from tests.support import browser
+
+    return browser
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the browser's tests where there is no tests/support (a new project).
+
+    The kit's unit tests also run, unchanged, in every new project, which has neither the
+    browser helper nor Chromium; the kit's own repository opens its pages in a browser. They
+    are deselected, as `-k` would, not skipped: a new project's suite skips nothing.
+    """
+    try:
+        if importlib.util.find_spec("tests.support") is not None:
+            return
+    except ModuleNotFoundError:  # no `tests` package either
+        pass
+    left_out = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]

@@ -187,6 +187,32 @@ def test_a_record_signed_by_an_untrusted_key_or_altered_fails(project, key, tmp_
         attest.verify(project, Engine({"img:1": "sha256:1"}), "")
 
 
+def test_keys_kept_outside_the_project_are_trusted_rather_than_those_committed(
+    project, key, tmp_path, monkeypatch
+):
+    signed(project)
+    kept = tmp_path / "trusted"
+    kept.mkdir()
+    (kept / key[1].name).write_bytes(key[1].read_bytes())
+    verified = attest.verify(project, Engine({"img:1": "sha256:1"}), "", kept)
+    assert f"of {kept}/" in verified.summary()
+
+    # Someone who can commit signs with a key of their own and commits its public half: the
+    # project's keys/ vouches for it, the validator's folder does not.
+    key[1].unlink()
+    forger = attest.keygen(project, str(tmp_path / "forger.pem"))[0]
+    monkeypatch.setenv(attest.VARIABLE, str(forger))
+    signed(project)
+    attest.verify(project, Engine({"img:1": "sha256:1"}), "")
+    with pytest.raises(AttestationError, match=rf"does not verify with any key in {kept}/"):
+        attest.verify(project, Engine({"img:1": "sha256:1"}), "", kept)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AttestationError, match=r"no trusted key .*: .*empty/ holds no \.pub\.pem"):
+        attest.verify(project, Engine({"img:1": "sha256:1"}), "", tmp_path / "empty")
+    with pytest.raises(AttestationError, match=r"no folder of trusted keys at"):
+        attest.verify(project, Engine({"img:1": "sha256:1"}), "", tmp_path / "nowhere")
+
+
 def test_a_revision_is_verified_from_git_and_its_changed_file_named(project, key, monkeypatch):
     commit_signed(project, monkeypatch)
     git.tag(project, "v1")
@@ -260,6 +286,9 @@ def test_a_rerun_verdict_is_signed_bound_to_its_result_and_verified(project, key
     record = hashlib.sha256((project / attest.PATH).read_bytes()).hexdigest()
     assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}[attest.PATH] == record
     engine = Engine({"img:1": "sha256:1"})
+    assert attest.verify(project, engine, "").reruns == 1
+    # The verdict's page next to it is no statement.
+    path.with_suffix(".html").write_text("<!DOCTYPE html>")
     assert attest.verify(project, engine, "").reruns == 1
 
     # Its verdict edited after the signing: the signature no longer holds.

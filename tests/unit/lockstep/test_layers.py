@@ -17,6 +17,7 @@ LAYERS = [
     ["lockstep", "errors", "paths", "files", "yamltext"],
     ["shell", "config"],
     ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
+    ["pages", "pages.*"],
     [
         "lineage",
         "causes",
@@ -33,7 +34,7 @@ LAYERS = [
     ["images.base", "images.layers", "images.environment"],
     ["images.builder", "images.registry", "remote", "attest"],
     ["pipeline", "replay", "images.reproducible"],
-    ["devcontainer", "experiments", "rerun", "refresh", "refresh.*"],
+    ["devcontainer", "experiments", "rerun", "rerun_page", "refresh", "refresh.*"],
     ["explain"],
     ["tasks", "scaffold", "scaffold.*"],
 ]

@@ -1,3 +1,4 @@
+import hashlib
 import os
 import shutil
 import subprocess
@@ -5,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lockstep import rerun
+from lockstep import lineage, replay, rerun
 from lockstep.errors import ConfigError
 
 
@@ -61,6 +62,78 @@ def test_an_unreadable_metrics_file_fails_and_says_why():
     assert "m.json                                   unreadable: in the rerun: corrupted" in (
         verdict.table()
     )
+
+
+def test_the_headline_tells_exact_from_within_tolerance():
+    verdict = rerun.Verdict("A", "sha256:1", outputs=[("train", "model.pkl", True)])
+    verdict.metrics.append(("m.json:auc", 0.7, 0.7, True))
+    assert verdict.headline() == verdict.headline(tolerance=0.01) == "IDENTICAL"
+    verdict.metrics[0] = ("m.json:auc", 0.7, 0.7001, True)
+    assert verdict.headline(tolerance=0.01) == "within tolerance 0.01"
+    verdict.metrics[0] = ("m.json:auc", 0.7, 0.7001, False)
+    assert verdict.headline() == "DIFFERS"
+    assert rerun.Verdict("A", "sha256:1").headline() == "ERROR"
+
+
+MACHINE = {
+    "cpu": {"model": "Haswell", "cpus": 2},
+    "thread_pools": [{"internal_api": "openblas", "version": "0.3", "num_threads": 2}],
+    "env": {},
+}
+
+
+class Labels:
+    """An engine that knows one image's labels."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.found = labels
+
+    def labels(self, ref: str) -> dict[str, str]:
+        return self.found
+
+
+def test_the_environment_is_compared_with_the_record_fact_by_fact(tmp_path, environment):
+    (tmp_path / "poetry.lock").write_text("# lock\n")
+    recorded = environment(commit="c" * 40, dirty=True, machine=MACHINE)
+    run = lineage.StageRun(recorded, {}, "2026-12-01T00:00:00Z")
+    labels = {"io.lockstep.fingerprint": "f", "io.lockstep.python": "3.11", "io.lockstep.dvc": "3"}
+    past = replay.Replay(
+        None,
+        Labels(labels),
+        "A",
+        "d" * 40,
+        lineage.LineageRecord({"t": run}),
+        "sha256:1",
+        run,
+        tmp_path,
+    )
+    here = {**MACHINE, "env": {"OMP_NUM_THREADS": "4"}}
+
+    facts = {fact.name: fact for fact in rerun.environment(past, here)}
+
+    assert facts["image id"] == rerun.Fact("image id", "sha256:1", "sha256:1")
+    assert facts["environment fingerprint"].same() and facts["Python"].same()
+    assert facts["base image"] == rerun.Fact("base image", "b", rerun.UNSET)  # no label
+    locked = hashlib.sha256(b"# lock\n").hexdigest()
+    assert facts["poetry.lock sha256"] == rerun.Fact("poetry.lock sha256", "l", locked)
+    assert facts["image tag"].same() is None
+    assert facts["commit the stages ran at"].recorded == "c" * 40 + " (with uncommitted changes)"
+    # The machine's, grouped and named as their causes are: variables, BLAS, then the CPU.
+    names = list(facts)[list(facts).index("commit the stages ran at") + 1 :]
+    assert names == [
+        "env OMP_NUM_THREADS",
+        "openblas 0.3 num_threads",
+        "cpu cpus",
+        "cpu model",
+    ]
+    assert facts["env OMP_NUM_THREADS"] == rerun.Fact("env OMP_NUM_THREADS", "unset", "4")
+    assert facts["cpu model"].same()
+
+
+def test_a_record_without_machine_facts_says_so():
+    facts = rerun.machine_facts(None, MACHINE)
+    assert {fact.recorded for fact in facts} == {rerun.NOT_RECORDED}
+    assert [fact.rerun for fact in facts] == ["2", "2", "Haswell"]
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import browser
+
 pytestmark = pytest.mark.docker
 
 NEW_MONTH = "2024-12"
 REPORT = Path("reports/refresh/report.json")
+PAGE = Path("reports/refresh/report.html")
 
 
 def set_refresh(project: Path, **values) -> None:
@@ -77,11 +80,17 @@ def test_a_gain_below_the_minimum_is_no_action_and_the_report_is_deterministic(k
     low, high = report["interval"]
     assert low <= report["gain"] <= high
     assert (champion / "reports/refresh/report.md").read_text().startswith("# Model refresh")
+    assert f"page: {PAGE}" in proc.stdout
+    page = (champion / PAGE).read_bytes()
+    with browser.offline(champion / PAGE) as visit:
+        browser.assert_charts_drawn(visit, 1)
+        browser.assert_quiet(visit)
     assert state(kit, champion) == before, "the user's branch or working tree changed"
     assert "challenger-2024-12" in kit.dvc(champion, "exp", "list", "--all-commits").stdout
 
     assert refresh(kit, champion).returncode == 0
     assert (champion / REPORT).read_bytes() == first
+    assert (champion / PAGE).read_bytes() == page
 
 
 def test_a_window_with_too_few_defaults_is_refused(kit, champion):
@@ -127,7 +136,7 @@ def test_a_recommended_release_exits_3_and_promote_tags_the_challenger(kit, cham
     assert "promoted: model/v2" in proc.stdout
     assert state(kit, champion) == before
     lineage = json.loads(kit.git(champion, "show", "model/v2:reports/lineage.json"))
-    assert set(lineage["stages"]) == {"ingest", "features", "train", "evaluate"}
+    assert set(lineage["stages"]) == {"ingest", "features", "train", "evaluate", "report"}
     params = kit.git(champion, "show", "model/v2:params.yaml")
     assert f'as_of: "{NEW_MONTH}"' in params or f"as_of: {NEW_MONTH}" in params
     # The new champion has the newest data: nothing left to do.

@@ -27,8 +27,11 @@ KIT = template.KIT_VERSION
 # Their project, shaped like a typical public DVC project: four stages in scripts of their own, a
 # requirements.txt, raw data tracked by DVC, a random forest fitted on two threads, a metric in
 # a DVC output and dvclive-style metrics listed at the top level of dvc.yaml. Its report stage
-# imports jinja2, which the kit's runtime image lacks: adopt must import it from requirements.
-REQUIREMENTS = "# what our stages import\nscikit-learn>=1.3\npandas>=2.0\nPyYAML>=6\njinja2>=3.1\n"
+# imports sortedcontainers, which the kit's runtime image lacks (its dev tools have it, so the
+# native run works): adopt must import it from requirements.
+REQUIREMENTS = (
+    "# what our stages import\nscikit-learn>=1.3\npandas>=2.0\nPyYAML>=6\nsortedcontainers>=2.4\n"
+)
 SCRIPTS = {
     "src/prepare.py": """\
 import os, sys
@@ -64,7 +67,8 @@ pickle.dump(model, open(sys.argv[2], "wb"))
 """,
     "src/evaluate.py": """\
 import json, os, pickle, sys
-import jinja2, pandas as pd
+import pandas as pd
+from sortedcontainers import SortedDict
 from sklearn.metrics import accuracy_score, roc_auc_score
 model = pickle.load(open(sys.argv[1], "rb")).set_params(n_jobs=1)
 test = pd.read_csv(f"{sys.argv[2]}/test.csv")
@@ -73,8 +77,8 @@ scores = {"auc": round(roc_auc_score(test["label"], proba), 6),
           "accuracy": round(accuracy_score(test["label"], proba > 0.5), 6)}
 os.makedirs(sys.argv[3], exist_ok=True)
 json.dump(scores, open(f"{sys.argv[3]}/scores.json", "w"), indent=2, sort_keys=True)
-page = jinja2.Template("{% for k, v in s.items() %}<p>{{ k }}: {{ v }}</p>{% endfor %}")
-open(f"{sys.argv[3]}/report.html", "w").write(page.render(s=scores))
+page = "".join(f"<p>{k}: {v}</p>" for k, v in SortedDict(scores).items())
+open(f"{sys.argv[3]}/report.html", "w").write(page)
 os.makedirs("dvclive", exist_ok=True)
 json.dump({"test": scores, "step": 0}, open("dvclive/metrics.json", "w"), indent=4)
 """,
@@ -211,15 +215,15 @@ def test_adopt_imports_their_requirements_and_commits_the_kit(adopted, theirs):
     assert gitignore.startswith("/scratch/\n") and "/.venv/" in gitignore
     # What their stages import is locked for the image, next to the kit's own pins.
     project = tomllib.loads((theirs / "pyproject.toml").read_text())["project"]
-    assert "jinja2>=3.1" in project["dependencies"]
+    assert "sortedcontainers>=2.4" in project["dependencies"]
     assert "scikit-learn (==1.9.1)" in project["dependencies"]
     lock = tomllib.loads((theirs / "poetry.lock").read_text())
-    jinja2 = next(package for package in lock["package"] if package["name"] == "jinja2")
-    assert "main" in jinja2["groups"]
+    found = next(p for p in lock["package"] if p["name"] == "sortedcontainers")
+    assert "main" in found["groups"]
     assert not any("source" in package for package in lock["package"])
     # Plain `dvc repro` finds the fingerprint every stage depends on from the first commit.
     environment = yaml.safe_load(commands.git(theirs, "show", "HEAD~1:environment.yaml"))
-    assert environment == {"fingerprint": "unbuilt"}
+    assert environment == {"fingerprint": "unbuilt", "image": None}
     # The remote answer (here the default, as they had none) is the default DVC remote.
     remote = commands.run([template.BIN / "dvc", "remote", "default"], theirs).stdout.strip()
     assert remote == "lockstep"

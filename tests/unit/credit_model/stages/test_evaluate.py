@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from credit_model import io
+from credit_model.definitions import DEFINITIONS
 from credit_model.params import Evaluate
 from credit_model.stages import evaluate, train
 from credit_model.stages.features import TARGET
@@ -79,6 +80,21 @@ def test_score_table(result: Result, evaluate_settings: Evaluate) -> None:
     assert table["score"].is_monotonic_increasing
 
 
+def test_month_table(result: Result, split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    table = result[1]["months"]
+    test = split[1]
+    assert list(table.columns) == ["month", "rows", "observed", "predicted"]
+    assert list(table["month"]) == sorted(test["month"].unique())
+    assert table["rows"].sum() == len(test)
+    observed = test.groupby("month")[TARGET].mean()
+    np.testing.assert_allclose(table["observed"], observed.to_numpy())
+    assert table["predicted"].between(0, 1).all()
+
+
+def test_every_metric_has_a_definition(result: Result) -> None:
+    assert list(DEFINITIONS) == [key for key in result[0] if key != "months"]
+
+
 def test_score_is_higher_for_safer_applicants() -> None:
     points = evaluate.score(np.array([0.5, 0.1, 1 / 51, 0.001]))
     assert np.all(np.diff(points) > 0)
@@ -120,6 +136,7 @@ def test_main_writes_outputs_deterministically(
     again = run_main(model, split[1], params, tmp_path / "first")
     assert sorted(first) == [
         "plots/calibration.csv",
+        "plots/months.csv",
         "plots/roc.csv",
         "plots/scores.csv",
         "reports/metrics.json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from lockstep.images import sbom
 
@@ -60,3 +61,13 @@ def test_a_kept_sbom_is_named_by_its_image_and_pruned_when_no_stage_names_it(tmp
     sbom.prune(tmp_path, {IMAGE})
 
     assert kept.exists() and not other.exists()
+
+
+def test_the_summary_counts_debian_packages_and_python_distributions() -> None:
+    text = sbom.document(IMAGE, CREATED, "credit-model", FOUND)
+    described = sbom.Described(sbom.path(Path("/project"), IMAGE), text, sbom.digest(text))
+    assert described.summary() == {
+        "sbom": sbom.digest(text),
+        "debian_packages": 2,
+        "python_distributions": 3,
+    }

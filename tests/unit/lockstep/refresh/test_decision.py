@@ -79,3 +79,12 @@ def test_decision_params_are_checked():
         params.build(
             decision.Decision, {**DECISION.__dict__, "primary_metric": "accuracy"}, "refresh"
         )
+
+
+def test_the_interval_is_taken_from_the_resampled_gains_it_returns():
+    champion, challenger = models(noise=2.0)
+    outcome = compare(champion, challenger, DECISION)
+    gains = outcome["gains"]
+    assert 0 < len(gains) <= DECISION.bootstrap
+    assert outcome["interval"] == [round(bound, 6) for bound in decision.interval(gains, 0.9)]
+    assert (outcome["resamples"], outcome["seed"]) == (DECISION.bootstrap, DECISION.seed)

@@ -141,7 +141,10 @@ def test_clashing_files_are_named_but_pyproject_is_merged(tmp_path):
 
 def test_environment_yaml_is_written_once_so_plain_dvc_repro_works(tmp_path):
     assert adoption.write_environment(tmp_path)
-    assert yaml.safe_load((tmp_path / "environment.yaml").read_text()) == {"fingerprint": "unbuilt"}
+    assert yaml.safe_load((tmp_path / "environment.yaml").read_text()) == {
+        "fingerprint": "unbuilt",
+        "image": None,
+    }
     (tmp_path / "environment.yaml").write_text("fingerprint: abc\n")
     assert not adoption.write_environment(tmp_path)
     assert (tmp_path / "environment.yaml").read_text() == "fingerprint: abc\n"
