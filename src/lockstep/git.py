@@ -143,12 +143,14 @@ def expand(root: Path, word: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def worktree(root: Path, commit: str) -> Iterator[Path]:
-    """A temporary detached worktree at `commit`, removed whatever happens.
+def worktree(root: Path, commit: str, under: Path | None = None) -> Iterator[Path]:
+    """A temporary detached worktree at `commit` (in `under`, else /tmp), removed whatever happens.
 
     The user's working tree, index and branch are never touched.
     """
-    parent = Path(tempfile.mkdtemp(prefix="lockstep-worktree-"))
+    if under:
+        under.mkdir(parents=True, exist_ok=True)
+    parent = Path(tempfile.mkdtemp(prefix="lockstep-worktree-", dir=under))
     path = parent / "tree"
     shell.run(["git", "worktree", "add", "--detach", "--quiet", path, commit], cwd=root)
     try:

@@ -42,6 +42,9 @@ class Environment:
     # The CPU, BLAS kernels, thread counts and numeric env vars the stages ran with
     # (`lockstep.runtime.machine`); absent from records made before.
     machine: dict | None = None
+    # The cluster job that ran the stages (`{"scheduler": "slurm", "id": ..., "node": ...}`);
+    # absent from a run on the submitting machine.
+    job: dict | None = None
 
 
 def stage_outputs(lock: dict, stage: str) -> dict[str, str]:
@@ -134,7 +137,10 @@ class StageRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The run as the lineage file stores it (flat, for people reading the JSON)."""
-        return {**asdict(self.environment), "outs": dict(self.outs), "ran_at": self.ran_at}
+        env = asdict(self.environment)
+        if env["job"] is None:
+            del env["job"]  # a run on this machine: its records read as they always have
+        return {**env, "outs": dict(self.outs), "ran_at": self.ran_at}
 
 
 @dataclass

@@ -27,3 +27,5 @@ IMAGE_FILES = f"{STATE}/image-files"
 # devcontainer.json: the host's engine mounts the distribution trees it installs there.)
 # A refresh's scratch files, inside its worktree.
 REFRESH_WORK = f"{STATE}/refresh"
+# Slurm jobs' scripts, output and worktrees: inside the project, which every node must see.
+SLURM = f"{STATE}/slurm"

@@ -91,6 +91,8 @@ class Prepared:
     # The machine facts where the stages run; asked only when a stage ran.
     machine: Callable[[], dict]
     described: sbom.Described | None = None
+    # The container `command` starts, for a run in the image: a sweep starts its like per point.
+    container: Run | None = None
 
 
 def repro(
@@ -134,7 +136,7 @@ def run(
         if local or fingerprint.inside_image():
             prepared = _prepare_here(settings, dvc_command)
         else:
-            prepared = _prepare_container(settings, dvc_command, strict=strict)
+            prepared = prepare_container(settings, dvc_command, strict=strict)
         with recording(root) if recording else contextlib.nullcontext():
             before, started = lineage.read_dvc_lock(root), time.time()
             code = 1
@@ -180,7 +182,7 @@ def verdict(root: Path, environment: str) -> str:
     )
 
 
-def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict: bool):
+def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict: bool):
     """The environment of a run in the image, the run itself, and how the environment compares.
 
     The docker and git calls that do not depend on each other run at once (each costs
@@ -221,6 +223,7 @@ def _prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict
         comparison,
         functools.partial(machine_facts, settings, probe),
         described.result(),
+        run,
     )
 
 

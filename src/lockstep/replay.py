@@ -65,8 +65,10 @@ class Replay:
 
 
 @contextlib.contextmanager
-def replay(settings: Settings, engine: Engine, rev: str) -> Iterator[Replay]:
-    """Check `rev` out in a temporary worktree with its recorded image at hand.
+def replay(
+    settings: Settings, engine: Engine, rev: str, under: Path | None = None
+) -> Iterator[Replay]:
+    """Check `rev` out in a temporary worktree (in `under`) with its recorded image at hand.
 
     Raises:
         RevisionError: the revision is unknown or has no lineage.
@@ -84,7 +86,7 @@ def replay(settings: Settings, engine: Engine, rev: str) -> Iterator[Replay]:
         ) from None
     image_id, run = recorded_image(record, rev)
     remote.obtain(settings, engine, image_id, run, revs=[None, commit])
-    with git.worktree(root, commit) as tree:
+    with git.worktree(root, commit, under) as tree:
         remote.checkout_inputs(root, commit, tree, rev)
         yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
 

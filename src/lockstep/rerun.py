@@ -8,14 +8,16 @@ the image's, the lock's, and the machine's the lineage recorded against the reru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import causes, git, lineage, pipeline, remote, replay, shell, yamltext
+from lockstep import causes, executor, git, lineage, pipeline, remote, replay, shell, yamltext
 from lockstep.config import Settings
+from lockstep.containers import Run
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.images import assembly
@@ -34,6 +36,7 @@ class Row:
     image_id: str
     verdict: str  # identical, DIFFERS or ERROR
     detail: str
+    where: str = ""  # the Slurm job and node that reran it; "" for a run here
 
 
 @dataclass(frozen=True)
@@ -156,22 +159,72 @@ def rerun(
 ) -> Verdict:
     """Rerun the pipeline as recorded at `rev` and compare; see the module docstring."""
     with replay.replay(settings, engine, rev) as past:
-        # The worktree's .git points at the host's repository, which the container cannot
-        # see; DVC needs no git to reproduce, so tell it not to look.
-        shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=past.tree, capture=True)
-        if past.container(["dvc", "repro", "--force"], where="rerun").start() != 0:
+        if forced(past).start() != 0:
             raise LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
-        verdict = compare(settings.root, past.commit, past.tree, rev, past.image_id, tolerance)
         # Every rerun's environment is compared, the machine's too; asked as a run asks them,
         # once per image, numeric variables and CPU (the probe's imports take seconds).
         probe = past.container(machine.command(), where="rerun")
-        here = pipeline.machine_facts(settings, probe)
-        verdict.environment = environment(past, here)
-        if not verdict.identical(tolerance):
-            # Same commit, same image: what else differs is the machine it ran on.
-            changed = causes.machine_changes(causes.facts(past.record), here)
-            verdict.causes = [cause.what for cause in changed]
-        return verdict
+        return judged(settings, past, tolerance, pipeline.machine_facts(settings, probe))
+
+
+def rerun_all(
+    settings: Settings, engine: Engine, revs: list[str], *, tolerance: float | None, on: str
+) -> list[Outcome]:
+    """Rerun every revision at once on `on` (Slurm: a job each); how each went, in order.
+
+    A revision that cannot be replayed, or whose job fails, is an outcome with an error; the
+    others still run and are judged.
+    """
+    outcomes = {rev: Outcome(rev) for rev in revs}
+    under = executor.folder(settings, on)
+    with contextlib.ExitStack() as stack:
+        pasts = {}
+        for rev in revs:
+            try:
+                pasts[rev] = stack.enter_context(replay.replay(settings, engine, rev, under=under))
+            except LockstepError as exc:
+                outcomes[rev].error = exc
+        runs = {f"rerun {rev}": forced(past) for rev, past in pasts.items()}
+        for (rev, past), ended in zip(
+            pasts.items(), executor.run_all(settings, runs, on), strict=True
+        ):
+            outcomes[rev].ended = ended
+            try:
+                if ended.error:
+                    raise LockstepError(ended.error, "the other revisions were judged")
+                outcomes[rev].verdict = judged(settings, past, tolerance, ended.facts or {})
+            except LockstepError as exc:
+                outcomes[rev].error = exc
+    return list(outcomes.values())
+
+
+@dataclass
+class Outcome:
+    """One revision of `rerun_all`: its verdict or its error, and where it ran."""
+
+    rev: str
+    verdict: Verdict | None = None
+    error: LockstepError | None = None
+    ended: executor.Ended | None = None
+
+
+def forced(past: replay.Replay) -> Run:
+    """The container that reproduces the whole pipeline in the revision's worktree."""
+    # The worktree's .git points at the host's repository, which the container cannot
+    # see; DVC needs no git to reproduce, so tell it not to look.
+    shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=past.tree, capture=True)
+    return past.container(["dvc", "repro", "--force"], where="rerun")
+
+
+def judged(settings: Settings, past: replay.Replay, tolerance: float | None, here: dict) -> Verdict:
+    """The verdict on a rerun that ended in `past`'s worktree, on a machine of facts `here`."""
+    verdict = compare(settings.root, past.commit, past.tree, past.rev, past.image_id, tolerance)
+    verdict.environment = environment(past, here)
+    if not verdict.identical(tolerance):
+        # Same commit, same image: what else differs is the machine it ran on.
+        changed = causes.machine_changes(causes.facts(past.record), here)
+        verdict.causes = [cause.what for cause in changed]
+    return verdict
 
 
 def environment(past: replay.Replay, here: dict) -> list[Fact]:
@@ -305,13 +358,15 @@ def read_metrics(repo_dir: Path, commit: str | None = None) -> dict[str, dict[st
 
 
 def summary(rows: list[Row]) -> str:
-    """The verdict table of several reruns, one line per revision."""
+    """The verdict table of several reruns, one line per revision (and where it ran, if away)."""
     width = max([len(row.rev) for row in rows] + [8])
-    lines = [f"{'revision':{width}}  {'image':19}  {'verdict':9}  detail"]
+    away = max([len(row.where) for row in rows if row.where] + [0])
+    where = f"{'where':{away}}  " if away else ""
+    lines = [f"{'revision':{width}}  {'image':19}  {where}{'verdict':9}  detail"]
     for row in rows:
-        lines.append(
-            f"{row.rev:{width}}  {row.image_id[:19] or '-':19}  {row.verdict:9}  {row.detail}"
-        )
+        where = f"{row.where or '-':{away}}  " if away else ""
+        image = row.image_id[:19] or "-"
+        lines.append(f"{row.rev:{width}}  {image:19}  {where}{row.verdict:9}  {row.detail}")
     return "\n".join(lines)
 
 

@@ -141,14 +141,45 @@ def submit(text: str, name: str, folder: Path, executor: ExecutorSettings) -> Jo
     Raises:
         SlurmError: the controller is unreachable, or sbatch refused the job.
     """
+    # %j: the output's name holds the job id, which only sbatch knows.
+    job_id = _sbatch(text, name, folder, executor, f"--output={folder}/{name}-%j.log")
+    return Job(job_id, name, folder / f"{name}-{job_id}.log")
+
+
+def submit_array(
+    texts: Sequence[str], name: str, folder: Path, executor: ExecutorSettings
+) -> list[Job]:
+    """Submit scripts as one job array, task i running `texts[i]`; a Job per task.
+
+    One submission, however many tasks: the scheduler sees them as one job, which site limits
+    (MaxArraySize, MaxSubmitJobs) and `scancel ID` treat as such.
+
+    Raises:
+        SlurmError: the controller is unreachable, or sbatch refused the array.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    cases = ""
+    for index, text in enumerate(texts):
+        task = folder / f"{name}-{index}.sh"
+        task.write_text(text)
+        cases += f"{index}) exec sh {shlex.quote(str(task))} ;;\n"
+    dispatch = f'#!/bin/sh\ncase "$SLURM_ARRAY_TASK_ID" in\n{cases}esac\nexit 2\n'
+    array = [f"--array=0-{len(texts) - 1}", f"--output={folder}/{name}-%A_%a.log"]
+    array_id = _sbatch(dispatch, name, folder, executor, *array)
+    return [
+        Job(f"{array_id}_{index}", name, folder / f"{name}-{array_id}_{index}.log")
+        for index in range(len(texts))
+    ]
+
+
+def _sbatch(text: str, name: str, folder: Path, executor: ExecutorSettings, *output: str) -> str:
+    """Write the script `folder/NAME.sh`, submit it, and return the job id sbatch gives."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.sh"
     path.write_text(text)
-    # %j: the output's name holds the job id, which only sbatch knows.
-    command = ["sbatch", "--parsable", f"--job-name={name}", f"--output={folder}/{name}-%j.log"]
+    command = ["sbatch", "--parsable", f"--job-name={name}", *output]
     printed = _slurm([*command, *options(executor), path], quiet=False, hint=SUBMIT_HINT)
-    job_id = printed.split(";")[0]  # `ID;CLUSTER` on a federation
-    return Job(job_id, name, folder / f"{name}-{job_id}.log")
+    return printed.split(";")[0]  # `ID;CLUSTER` on a federation
 
 
 def wait(jobs: Sequence[Job], interval: float = 2.0) -> Sequence[Job]:
@@ -178,7 +209,9 @@ def refresh(jobs: Sequence[Job]) -> list[Job]:
         return []
     # One request for all, however many jobs: a controller is shared, and polled by many.
     ids = ",".join(job.id for job in running)
-    query = ["squeue", f"--jobs={ids}", "--states=all", "--noheader", "--format=%i|%T|%N|%r"]
+    # --array: a line per task of an array, pending ones too (not one `12_[0-3]` line).
+    query = ["squeue", f"--jobs={ids}", "--array", "--states=all", "--noheader"]
+    query.append("--format=%i|%T|%N|%r")
     # squeue lists the jobs it knows, and fails when it knows none of them.
     listed = _slurm(query, unknown="")
     found = {line.split("|")[0]: line.split("|") for line in listed.splitlines() if line}

@@ -13,6 +13,7 @@ and turns its errors into one line and a non-zero exit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -41,6 +42,7 @@ def collection(root: Path) -> Collection:
     namespace.add_task(diff_, name="diff")
     namespace.add_task(devcontainer_, name="devcontainer")
     namespace.add_task(rerun_, name="rerun")
+    namespace.add_task(sweep_, name="sweep")
     namespace.add_task(verify_, name="verify")
     namespace.add_task(keygen)
     namespace.configure({"lockstep": {"root": str(root)}})
@@ -130,6 +132,44 @@ def exp(c, subcommand, local=False, strict=False):
     code = guard(experiments.run, settings(c), subcommand, args, local=local, strict=strict)
     if code:
         raise Exit(f"dvc exp run failed with exit code {code}", code=code)
+
+
+# Where rerun, gate and sweep run their containers.
+ON_HELP = "where to run: local or slurm (default: [tool.lockstep.executor] kind)"
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "name": "name the experiments NAME-1, NAME-2, ... (default: sweep-DATE-TIME)",
+        "on": ON_HELP,
+        "strict": "refuse a base image that differs from docker/base/packages.lock",
+    },
+)
+def sweep_(c, name="", on="", strict=False):
+    """Run a grid of params as DVC experiments in the image: `sweep -- -S train.C=0.1,1`.
+
+    After --, DVC's experiment params (-S/--set-param, repeated); a value list (`a=1,2`) is
+    swept, as `dvc exp run --queue` would. On Slurm the points are one job array. Each point is
+    an experiment of the current commit with its lineage (image, machine, job and node):
+    `dvc exp show` lists them.
+    """
+    import argparse
+
+    from lockstep import executor, shell, sweep
+
+    parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
+    parser.add_argument("-S", "--set-param", action="append", default=[])
+    try:
+        given = parser.parse_args(shlex.split(c.remainder)).set_param
+    except argparse.ArgumentError as exc:
+        raise Exit(f"error: {exc}; {sweep.SYNTAX_HINT}", code=2) from None
+    where = guard(executor.kind, settings(c), on)
+    points = guard(sweep.sweep, settings(c), given, on=where, name=name, strict=strict)
+    print("\n".join(point.row() for point in points))
+    guard(shell.run, ["dvc", "exp", "show", "--no-pager", "--only-changed"], cwd=root(c))
+    if failed := [point.name for point in points if point.error]:
+        raise Exit(f"not saved: {', '.join(failed)}", code=1)
 
 
 @task(help={"json": "print the raw record instead of a table"})
@@ -223,11 +263,12 @@ HTML_HELP = "also write each verdict as a page, reports/reruns/COMMIT.html, and 
         "rev": "revisions, space-separated: tags, branches, commits, or tag globs ('model/*')",
         "tolerance": "accept metric differences up to this absolute value",
         "html": HTML_HELP,
+        "on": ON_HELP,
     },
 )
-def rerun_(c, rev, tolerance=None, html=False):
+def rerun_(c, rev, tolerance=None, html=False, on=""):
     """Rerun past results in their recorded images and verify them."""
-    rerun_revisions(c, rev, tolerance, html)
+    rerun_revisions(c, rev, tolerance, html, on)
 
 
 @task(
@@ -236,48 +277,77 @@ def rerun_(c, rev, tolerance=None, html=False):
         "tags": "which releases: a tag glob or revisions, space-separated (default: 'model/*')",
         "tolerance": "accept metric differences up to this absolute value",
         "html": HTML_HELP,
+        "on": ON_HELP,
     },
 )
-def gate(c, tags="model/*", tolerance=None, html=False):
+def gate(c, tags="model/*", tolerance=None, html=False, on=""):
     """Rerun every release from what the remotes hold; fail unless each is identical."""
-    rerun_revisions(c, tags, tolerance, html)
+    rerun_revisions(c, tags, tolerance, html, on)
 
 
-def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool = False) -> None:
+def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, on: str) -> None:
     """Rerun each revision and print its verdict; exit 1 unless all are identical.
 
     One revision that cannot be rerun ends with its one-line error. With several, it is a
     failed row and the others still run (a gate reports every release), and a summary table
-    ends the output. With `html`, each verdict is also written as a page (`lockstep.rerun_page`).
+    ends the output. On Slurm every revision is a job, all running at once, and each row
+    names its job and node. With `html`, each verdict is also written as a page
+    (`lockstep.rerun_page`).
     """
-    from lockstep import attest, git, rerun, rerun_page
+    from lockstep import executor, git, rerun
 
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
+    if guard(executor.kind, settings(c), on) == executor.SLURM:
+        outcomes = guard(
+            rerun.rerun_all, settings(c), engine(c), revs, tolerance=limit, on=executor.SLURM
+        )
+    else:
+        outcomes = (rerun_here(c, rev, limit, single=len(revs) == 1) for rev in revs)
     rows = []
-    for name in revs:
-        try:
-            verdict = guard(rerun.rerun, settings(c), engine(c), name, tolerance=limit)
-        except Exit as exc:
-            if len(revs) == 1 or exc.code == 130:
-                raise
-            print(exc.message, file=sys.stderr)
-            rows.append(rerun.Row(name, "", "ERROR", exc.message.removeprefix("error: ")))
+    for outcome in outcomes:
+        where = outcome.ended.where() if outcome.ended and outcome.ended.job else ""
+        if outcome.error:
+            if len(revs) == 1:
+                raise Exit(f"error: {outcome.error}", code=outcome.error.exit_code)
+            print(f"error: {outcome.error}", file=sys.stderr)
+            rows.append(rerun.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
             continue
-        print(verdict.table(limit) + "\n")
-        signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
-        if signed:
-            print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
-        if html:
-            page = rerun_page.write(root(c), verdict, limit)
-            print(f"verdict page: {page.relative_to(root(c))}\n")
-        rows.append(verdict.row(limit))
+        row = reported(c, outcome.verdict, limit, html)
+        rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
         print(rerun.summary(rows))
     failed = [row.rev for row in rows if row.verdict != "identical"]
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
     print(f"reproduced: {', '.join(revs)}")
+
+
+def rerun_here(c: Context, rev: str, limit: float | None, *, single: bool):
+    """One revision rerun on this machine, as an outcome; a single one's error ends the task."""
+    from lockstep import rerun
+
+    try:
+        verdict = guard(rerun.rerun, settings(c), engine(c), rev, tolerance=limit)
+    except Exit as exc:
+        if single or exc.code == 130:
+            raise
+        return rerun.Outcome(rev, error=LockstepError(exc.message.removeprefix("error: ")))
+    return rerun.Outcome(rev, verdict=verdict)
+
+
+def reported(c: Context, verdict, limit: float | None, html: bool):
+    """Print a verdict, sign it when a key is configured, write its page; its summary row."""
+    from lockstep import attest, rerun_page
+
+    print(verdict.table(limit) + "\n")
+    signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
+    if signed:
+        print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
+    if html:
+        page = rerun_page.write(root(c), verdict, limit)
+        print(f"verdict page: {page.relative_to(root(c))}\n")
+    return verdict.row(limit)
 
 
 @task(
