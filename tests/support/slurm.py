@@ -31,6 +31,10 @@ DAEMONS = {"munged": "munge", "slurmctld": "slurmctld", "slurmd": "slurmd"}  # D
 SBIN = Path("/usr/sbin")
 
 
+# How many jobs share a core of the test node (OverSubscribe=FORCE).
+SHARED = 4
+
+
 class Cluster:
     """munged, slurmctld and slurmd on 127.0.0.1, with a config of their own."""
 
@@ -142,17 +146,19 @@ class Cluster:
                 "AccountingStorageType=accounting_storage/none",
                 "MpiDefault=none",
                 "MailProg=/bin/true",
-                # Cores and memory are both consumed, and a job that asks for no memory gets
-                # its CPUs' share, so jobs run side by side as on a real cluster.
+                # Cores and memory are both consumed, as on a real cluster. This node has few
+                # cores (2 here): up to SHARED jobs share each, and a job that asks for no
+                # memory gets a SHARED-th of its CPU's, so the tests' jobs run side by side.
                 "SelectType=select/cons_tres",
                 "SelectTypeParameters=CR_Core_Memory",
-                f"DefMemPerCPU={memory_per_cpu}",
+                f"DefMemPerCPU={memory_per_cpu // SHARED}",
                 "ReturnToService=2",
                 # A client gives up on a controller that is down after about this less one
                 # second: 9 s by default, for each command of the controller-down test.
                 "MessageTimeout=5",
                 f"{node} NodeAddr=127.0.0.1 State=UNKNOWN",
-                f"PartitionName=debug Nodes={fields['NodeName']} Default=YES State=UP",
+                f"PartitionName=debug Nodes={fields['NodeName']} Default=YES State=UP "
+                f"OverSubscribe=FORCE:{SHARED}",
                 "",
             ]
         )

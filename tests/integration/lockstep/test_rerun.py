@@ -299,3 +299,36 @@ def test_publish_without_a_dvc_remote_fails_before_saving_anything(kit, archived
     assert "docker save" not in proc.stderr
     assert not (root / "images").exists()
     assert projects.file_hashes(root) == before
+
+
+# On Slurm: a job per revision, all at once ----------------------------------------------------
+
+
+def test_three_tags_rerun_at_once_on_slurm_identical_to_their_local_runs(
+    kit, history, slurm_cluster
+) -> None:
+    """The results were made here; each rerun is a job on the cluster, and byte-identical."""
+    history.ensure_image()
+    kit.git(history.root, "tag", "model/c", B)
+    before = projects.checkout_state(history.root)
+    try:
+        proc = kit.invoke(
+            history.root, "rerun", "model/*", "--on", "slurm", env=slurm_cluster.env()
+        )
+    finally:
+        kit.git(history.root, "tag", "--delete", "model/c")
+
+    rows = re.findall(
+        r"^(model/\w)\s+sha256:\S+\s+Slurm job (\S+) on (\S+)\s+identical", proc.stdout, re.M
+    )
+    assert sorted(rev for rev, _, _ in rows) == [A, B, "model/c"], proc.stdout
+    assert len({job for _, job, _ in rows}) == 3, proc.stdout
+    assert f"reproduced: {A}, {B}, model/c" in proc.stdout
+    # All three ran side by side: each was RUNNING before the first COMPLETED.
+    states = re.findall(r"Slurm job (\S+) \(rerun-[\w-]+\): (\w+)", proc.stderr)
+    first_done = next(i for i, (_, state) in enumerate(states) if state == "COMPLETED")
+    assert {job for job, state in states[:first_done] if state == "RUNNING"} == {
+        job for _, job, _ in rows
+    }, proc.stderr
+    assert not leftovers(kit, history.root, proc)
+    assert projects.checkout_state(history.root) == before

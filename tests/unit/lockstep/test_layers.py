@@ -23,6 +23,7 @@ LAYERS = [
         "causes",
         "containers",
         "slurm",
+        "executor",
         "images",
         "images.debs",
         "images.manifest",
@@ -34,7 +35,7 @@ LAYERS = [
     ["images.base", "images.layers", "images.environment"],
     ["images.builder", "images.registry", "remote", "attest"],
     ["pipeline", "replay", "images.reproducible"],
-    ["devcontainer", "experiments", "rerun", "rerun_page", "refresh", "refresh.*"],
+    ["devcontainer", "experiments", "rerun", "rerun_page", "sweep", "refresh", "refresh.*"],
     ["explain"],
     ["tasks", "scaffold", "scaffold.*"],
 ]

@@ -118,3 +118,13 @@ def test_a_stage_whose_outputs_were_all_rewritten_ran(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "part").write_text("new")
     assert lineage.rewritten_stages(tmp_path, lock, started) == ["fresh"]
+
+
+def test_the_job_is_stored_only_for_a_run_on_a_cluster(tmp_path, environment):
+    job = {"scheduler": "slurm", "id": "12_3", "node": "n1"}
+    lineage.update(tmp_path, ["train"], environment(job=job), LOCK)
+    lineage.update(tmp_path, ["evaluate"], environment(), LOCK)
+    stored = json.loads((tmp_path / lineage.PATH).read_text())["stages"]
+    assert stored["train"]["job"] == job
+    assert "job" not in stored["evaluate"]
+    assert lineage.read(tmp_path / lineage.PATH).stages["train"].environment.job == job

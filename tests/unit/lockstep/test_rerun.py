@@ -300,3 +300,16 @@ def test_a_dvc_output_metric_missing_from_the_cache_fails_with_the_remedy(projec
     ]
     assert "git.json:plain" in [name for name, *_ in verdict.metrics]
     assert "invoke pull A" in verdict.row().detail
+
+
+def test_the_summary_says_where_each_revision_ran_only_when_one_ran_away() -> None:
+    here = [rerun.Row("model/a", "sha256:" + "a" * 64, "identical", "9 outputs, 3 metrics")]
+    assert rerun.summary(here).splitlines()[0].split() == ["revision", "image", "verdict", "detail"]
+    away = [
+        rerun.Row("model/a", "sha256:" + "a" * 64, "identical", "9 outputs", "Slurm job 4 on n1"),
+        rerun.Row("model/b", "", "ERROR", "was cancelled", "Slurm job 5 on n2"),
+    ]
+    lines = rerun.summary(away).splitlines()
+    assert lines[0].split() == ["revision", "image", "where", "verdict", "detail"]
+    assert lines[1].split()[2:8] == ["Slurm", "job", "4", "on", "n1", "identical"]
+    assert lines[2].split()[:3] == ["model/b", "-", "Slurm"]

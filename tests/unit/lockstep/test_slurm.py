@@ -150,3 +150,34 @@ def test_the_script_removes_its_container_when_the_job_is_stopped(tmp_path):
     assert started.startswith(f"run --rm --init --name {run.name} ")
     assert started.endswith(" sha256:abc true")
     assert removed == f"rm --force {run.name}"
+
+
+def test_an_array_runs_task_i_script_i_and_names_each_task(slurm_bin, tmp_path):
+    fake(slurm_bin, "sbatch", 'echo "$@" > "$(dirname "$0")/args"; echo 50')
+    folder = tmp_path / "jobs"
+    texts = ["#!/bin/sh\necho zero\n", "#!/bin/sh\necho one\n"]
+    jobs = slurm.submit_array(texts, "grid", folder, ExecutorSettings("slurm", cpus=2))
+    assert [(job.id, job.output.name) for job in jobs] == [
+        ("50_0", "grid-50_0.log"),
+        ("50_1", "grid-50_1.log"),
+    ]
+    args = (slurm_bin / "args").read_text().split()
+    assert "--array=0-1" in args and f"--output={folder}/grid-%A_%a.log" in args
+    assert "--cpus-per-task=2" in args
+    for task, said in ((0, "zero"), (1, "one")):
+        ran = subprocess.run(
+            ["sh", folder / "grid.sh"],
+            env={**os.environ, "SLURM_ARRAY_TASK_ID": str(task)},
+            capture_output=True,
+            text=True,
+        )
+        assert ran.stdout == f"{said}\n"
+
+
+def test_each_task_of_an_array_is_asked_for_on_its_own_line(slurm_bin, tmp_path):
+    listed = "echo '50_0|PENDING||None'; echo '50_1|PENDING||None'"
+    fake(slurm_bin, "squeue", f'echo "$@" > "$(dirname "$0")/args"; {listed}')
+    jobs = [slurm.Job(f"50_{i}", "grid", tmp_path / "log", "PENDING") for i in range(2)]
+    jobs[1].state = ""
+    assert slurm.refresh(jobs) == [jobs[1]]
+    assert "--array" in (slurm_bin / "args").read_text().split()
