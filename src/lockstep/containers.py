@@ -44,6 +44,7 @@ class Run:
     volumes: list[str] = field(default_factory=list)
     name: str = field(default_factory=lambda: CONTAINER_PREFIX + secrets.token_hex(6))
     network: str = ""
+    limits: list[str] = field(default_factory=list)
     output: str = ""
 
     def with_env(self, **env: str) -> Run:
@@ -54,6 +55,18 @@ class Run:
     def with_network(self, network: str) -> Run:
         """Run on a docker network (`none`: no network at all); returns self."""
         self.network = network
+        return self
+
+    def with_limits(self, cpus: int = 0, memory: str = "") -> Run:
+        """Cap the container's CPUs and memory (a Slurm size: 16G, 4000M, 4000 megabytes).
+
+        A Slurm job's own limits do not reach its container, a child of the Docker engine, not
+        of the job: the job asks for them, the container is held to them. Returns self.
+        """
+        if cpus:
+            self.limits += ["--cpus", str(cpus)]
+        if memory:
+            self.limits += ["--memory", memory.lower() if memory[-1].isalpha() else f"{memory}m"]
         return self
 
     def with_volume(self, host: str, target: str = "", mode: str = "rw") -> Run:
@@ -86,6 +99,7 @@ class Run:
         args += ["--user", f"{os.getuid()}:{os.getgid()}"]
         if self.network:
             args += ["--network", self.network]
+        args += self.limits
         args += ["--volume", f"{settings.root}:{workdir}", "--workdir", workdir]
         for volume in self.volumes:
             args += ["--volume", volume]

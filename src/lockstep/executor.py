@@ -81,7 +81,10 @@ def run_all(
     if on == LOCAL:
         return [_ended(name, run, run.start()) for name, run in probed.items()]
     where, asked = settings.path(paths.SLURM), settings.executor
-    scripts = {_job_name(name): slurm.script(run) for name, run in probed.items()}
+    scripts = {
+        _job_name(name): slurm.script(run.with_limits(asked.cpus, asked.memory))
+        for name, run in probed.items()
+    }
     if array:
         jobs = slurm.submit_array(list(scripts.values()), _job_name(array), where, asked)
     else:
