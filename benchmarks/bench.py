@@ -22,6 +22,7 @@ import re
 import secrets
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import config, engines, lockfile, paths, pipeline, shell, toolchain
+from lockstep import config, engines, executor, lockfile, paths, pipeline, rerun, shell, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import CommandError, LockstepError
+from lockstep.errors import CommandError, LockstepError, SlurmError
 from lockstep.files import atomic_write
 from lockstep.images import builder, layout, packages, reproducible, store
 from lockstep.toolchain import poetry_specs
@@ -65,6 +66,10 @@ BUILD = re.compile(r"^\$ \S*docker build ")
 # The distribution the lock-bump figure pins to its previous release: small, and in the main
 # group (the runtime image's).
 BUMPED = "tqdm"
+# The tags the Slurm rerun figure reruns, all on one commit (RERUN_TAG.format(number)).
+RERUN_TAG = "bench/rerun-{}"
+# Slurm's daemons, which the private cluster of tests.support.slurm runs.
+SLURM_DAEMONS = ("munged", "slurmctld", "slurmd")
 # Runs a command and writes its wall time and peak resident memory as JSON.
 PEAK = HERE / "peak.py"
 # The installed packages' size inside an image: every file in the interpreter's site-packages
@@ -105,6 +110,8 @@ class Plan:
         profile_sizes: multiples of the 1x extract for the stage profile.
         cold: build with --no-cache and an empty pip cache; False reuses caches (tests).
         versions: source-only versions published to a DVC remote for the storage figure.
+        rerun_tags: tags rerun here one after another, then as Slurm jobs all at once, for the
+            Slurm rerun figure; 0 leaves the figure out.
     """
 
     name: str = "full"
@@ -119,11 +126,18 @@ class Plan:
     versions: int = 10
     # A second build from empty caches, to compare image ids (minutes).
     reproducible: bool = True
+    rerun_tags: int = 0
 
 
-FULL = Plan()
+FULL = Plan(rerun_tags=3)
 QUICK = Plan(
-    name="quick", repeats=3, build_repeats=1, pipeline_repeats=1, rows_per_month=200, versions=3
+    name="quick",
+    repeats=3,
+    build_repeats=1,
+    pipeline_repeats=1,
+    rows_per_month=200,
+    versions=3,
+    rerun_tags=3,
 )
 COMMANDS = {"full": "./inv bench", "quick": "./inv bench --quick"}
 
@@ -133,12 +147,13 @@ class Figure:
     """One measured figure and its goal: met when value <= goal and every check holds.
 
     A figure without a goal (None) is information only: its `met` is None, or False when a check
-    fails.
+    fails. A figure that could not be measured here has no value (None; its summary says why),
+    and its `met` is None.
     """
 
     key: str
     title: str
-    value: float
+    value: float | None
     unit: str
     goal: float | None
     summary: str
@@ -149,6 +164,8 @@ class Figure:
     def met(self) -> bool | None:
         """True when the goal is reached and every check holds; None when there is no goal."""
         checked = all(self.checks.values())
+        if self.value is None:  # not measured
+            return None
         if self.goal is None:
             return None if checked else False
         return self.value <= self.goal and checked
@@ -728,6 +745,115 @@ class Bench:
             {"identical image ids": same},
         )
 
+    # Slurm ------------------------------------------------------------------------------
+
+    def rerun_slurm(self) -> Figure:
+        """Figure: `rerun` of several tags as Slurm jobs, all at once, next to one after another.
+
+        The pipeline is reproduced in the image at the 1x extract and committed, and that commit
+        is tagged `plan.rerun_tags` times (reruns of one commit: the cheapest that still runs the
+        whole pipeline once per tag). Then, side by side, the kit's own functions behind
+        `./inv rerun T1 T2 T3` (`rerun.rerun` per tag, here, one after another) and behind
+        `./inv rerun T1 T2 T3 --on slurm` (`rerun.rerun_all`: a job per tag, submitted at once).
+        Every verdict must be identical, and the same on both sides. Without a cluster (see
+        `slurm_cluster`) the figure is reported as not measured, with the reason.
+        """
+        count = self.plan.rerun_tags
+        key, title, goal = (
+            "rerun_slurm",
+            f"rerun of {count} tags: Slurm (concurrent) / local (serial) wall time",
+            0.8,
+        )
+        with slurm_cluster(self.log) as (cluster, missing):
+            if missing:
+                self.log(f"rerun on Slurm: not measured: {missing}")
+                return Figure(
+                    key,
+                    title,
+                    None,
+                    "ratio",
+                    goal,
+                    f"not measured: {missing}",
+                    {"not_measured": missing},
+                )
+            revs, commit = self.tag_reproduced(count)
+            settings = self.project.settings()
+            from dvc.repo import Repo  # noqa: F401 (imported by both sides' judging: not timed)
+
+            self.log(f"rerun of {count} tags here, one after another")
+            serial_s, here = _timed(
+                lambda: [rerun.rerun(settings, self.engine, rev) for rev in revs]
+            )
+            self.log(f"rerun of {count} tags on Slurm ({cluster}), a job each")
+            try:
+                slurm_s, away = _timed(
+                    rerun.rerun_all, settings, self.engine, revs, tolerance=None, on=executor.SLURM
+                )
+            except SlurmError as exc:
+                why = f"the Slurm side failed: {exc}"
+                self.log(f"rerun on Slurm: not measured: {why}")
+                return Figure(
+                    key,
+                    title,
+                    None,
+                    "ratio",
+                    goal,
+                    f"not measured: {why}",
+                    {"not_measured": why, "serial_s": serial_s},
+                )
+        local_rows = [verdict.row().verdict for verdict in here]
+        slurm_rows = [
+            f"ERROR: {outcome.error}" if outcome.error else outcome.verdict.row().verdict
+            for outcome in away
+        ]
+        same = [
+            outcome.verdict is not None
+            and (verdict.outputs, verdict.metrics)
+            == (outcome.verdict.outputs, outcome.verdict.metrics)
+            for verdict, outcome in zip(here, away, strict=True)
+        ]
+        where = [outcome.ended.where() if outcome.ended else "" for outcome in away]
+        nodes = sorted({outcome.ended.job["node"] for outcome in away if outcome.ended})
+        return Figure(
+            key,
+            title,
+            slurm_s / serial_s,
+            "ratio",
+            goal,
+            f"{count} reruns of one commit: local {serial_s:.1f} s, "
+            f"Slurm {slurm_s:.1f} s (on {', '.join(nodes) or '?'})",
+            {
+                "serial_s": serial_s,
+                "slurm_s": slurm_s,
+                "cluster": cluster,
+                "revisions": revs,
+                "commit": commit,
+                "rows_per_month": self.base_rows,
+                "local_verdicts": local_rows,
+                "slurm_verdicts": slurm_rows,
+                "slurm_jobs": where,
+            },
+            {
+                "every verdict identical": all(
+                    row == "identical" for row in [*local_rows, *slurm_rows]
+                ),
+                "the same verdicts here and on Slurm": all(same),
+            },
+        )
+
+    def tag_reproduced(self, count: int) -> tuple[list[str], str]:
+        """Reproduce the pipeline at the 1x extract in the image, commit, tag it `count` times."""
+        self.log("rerun on Slurm: reproducing the pipeline at 1x and committing it (untimed)")
+        self.project.set_rows(self.base_rows)
+        self.project.git("commit", "--quiet", "--all", "--allow-empty", "-m", "bench: 1x extract")
+        self.invoke("repro")
+        self.project.git("add", "--all")
+        self.project.git("commit", "--quiet", "--allow-empty", "-m", "bench: reproduced at 1x")
+        revs = [RERUN_TAG.format(number) for number in range(1, count + 1)]
+        for rev in revs:
+            self.project.git("tag", "--force", rev)
+        return revs, self.project.git("rev-parse", "HEAD")
+
     def cleanup(self, settings: Settings) -> list[str]:
         """Remove the images this run made and the copy's commit tags (not the shared image)."""
         sha = self.project.git("rev-parse", "HEAD")[:12]
@@ -785,6 +911,8 @@ def _measure(bench: Bench) -> tuple[list[Figure], dict[str, Any]]:
     figures += [bench.full_pipeline(size) for size in bench.plan.sizes]
     if bench.plan.reproducible:
         figures.append(bench.reproducible())
+    if bench.plan.rerun_tags:  # before the lock bump, which needs a new image to reproduce
+        figures.append(bench.rerun_slurm())
     figures += bench.remote_storage()
     profile = {f"{size}x": bench.profile(size) for size in bench.plan.profile_sizes}
     return _ordered(figures), profile
@@ -801,6 +929,7 @@ def _ordered(figures: list[Figure]) -> list[Figure]:
         "remote",
         "bump",
         "reproducible",
+        "rerun",
     ]
     return sorted(
         figures, key=lambda f: next(i for i, k in enumerate(order) if f.key.startswith(k))
@@ -823,6 +952,72 @@ def empty_caches(engine: Engine, token: str) -> Iterator[None]:
                 else:
                     os.environ[name] = value
             engine.run("volume", "rm", "--force", volume, capture=True, quiet=True, check=False)
+
+
+@contextlib.contextmanager
+def slurm_cluster(log: Callable) -> Iterator[tuple[str, str]]:
+    """A Slurm cluster for the block: (which one, ""), or ("", why there is none).
+
+    The user's, when SLURM_CONF is set or `sinfo` answers. Else, as root on a machine with
+    Slurm's daemons and clients installed, the test suite's private one-node cluster
+    (`tests.support.slurm.Cluster`: munged, slurmctld and slurmd in a temporary folder, on free
+    ports), started for the block with SLURM_CONF pointing at it, and stopped after.
+    """
+    if os.environ.get("SLURM_CONF") or _sinfo_answers():
+        yield "the user's cluster", ""
+        return
+    missing = [name for name in SLURM_DAEMONS if not (Path("/usr/sbin") / name).is_file()]
+    missing += [] if shutil.which("sbatch") else ["sbatch"]
+    if missing or os.geteuid() != 0:
+        why = f"{', '.join(missing)} not installed" if missing else "not root"
+        yield "", f"no Slurm cluster: SLURM_CONF unset, sinfo does not answer; {why}"
+        return
+    # The only import from tests/ here: the suite's cluster is reused rather than copied. It
+    # needs the repository on sys.path (so does ./inv bench's task) and pytest (a dev
+    # dependency, as the harness's own test), and reports a failure to start as pytest's.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import pytest
+
+    from tests.support.slurm import Cluster
+
+    log("rerun on Slurm: starting a private one-node cluster (tests.support.slurm)")
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except (pytest.fail.Exception, pytest.skip.Exception) as exc:
+        cluster.stop()
+        why = (str(exc).strip().splitlines() or ["?"])[0]
+        failed = f"the private Slurm cluster did not start: {why}"
+    except BaseException:
+        cluster.stop()
+        raise
+    else:
+        failed = ""
+    if failed:
+        yield "", failed
+        return
+    saved = os.environ.get("SLURM_CONF")
+    os.environ.update(cluster.env())
+    try:
+        yield "a private one-node cluster", ""
+    finally:
+        if saved is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = saved
+        cluster.stop()
+
+
+def _sinfo_answers() -> bool:
+    """Whether a Slurm controller answers `sinfo` here (a login node of a cluster)."""
+    if not shutil.which("sinfo"):
+        return False
+    try:
+        proc = subprocess.run(["sinfo", "--noheader"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
 
 
 def simple_index() -> str:
@@ -898,10 +1093,8 @@ def table(results: dict[str, Any]) -> str:
         met = "yes" if figure["met"] else "**no**" + (f" ({', '.join(failed)})" if failed else "")
         met = "-" if figure["met"] is None else met
         goal = "-" if figure["goal"] is None else f"<= {figure['goal']:g}{unit}"
-        lines.append(
-            f"| {figure['title']} | {figure['summary']} | {figure['value']:.3g}{unit} "
-            f"| {goal} | {met} |"
-        )
+        value = "-" if figure["value"] is None else f"{figure['value']:.3g}{unit}"
+        lines.append(f"| {figure['title']} | {figure['summary']} | {value} | {goal} | {met} |")
     lines += ["", "| size | rows | stage | time (s) | peak memory (MiB) |", "|---|---|---|---|---|"]
     for size, profile in results["stages"].items():
         for name, stage in profile["stages"].items():
