@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lockstep import executor, git, lineage, pipeline, remote, shell, workspace
 from lockstep.config import Settings
+from lockstep.containers import Run
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.runtime import params
 
@@ -89,13 +90,16 @@ def sweep(
         for point in points:
             tree = stack.enter_context(git.worktree(root, base, executor.folder(settings, on)))
             trees[point.name] = _prepared_tree(settings, base, tree, point, cache)
+        made = prepared.container
         runs = {
-            point.name: dataclasses.replace(
-                prepared.container,
-                settings=dataclasses.replace(prepared.container.settings, root=trees[point.name]),
-                env=dict(prepared.container.env),
-                volumes=[f"{cache}:{cache}:rw"],
-            )
+            # A container of its own per point (a name each: they run side by side).
+            point.name: Run(
+                dataclasses.replace(made.settings, root=trees[point.name]),
+                made.engine,
+                made.image,
+                made.command,
+                env=dict(made.env),
+            ).with_volume(cache)
             for point in points
         }
         started = time.time()
