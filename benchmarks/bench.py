@@ -767,18 +767,15 @@ class Bench:
             # cores) per job it tends to 1/count.
             1.0,
         )
+
+        def unmeasured(why: str, **details: Any) -> Figure:
+            self.log(f"rerun on Slurm: not measured: {why}")
+            raw = {"not_measured": why, **details}
+            return Figure(key, title, None, "ratio", goal, f"not measured: {why}", raw)
+
         with slurm_cluster(self.log) as (cluster, missing):
             if missing:
-                self.log(f"rerun on Slurm: not measured: {missing}")
-                return Figure(
-                    key,
-                    title,
-                    None,
-                    "ratio",
-                    goal,
-                    f"not measured: {missing}",
-                    {"not_measured": missing},
-                )
+                return unmeasured(missing)
             revs, commit = self.tag_reproduced(count)
             settings = self.project.settings()
             from dvc.repo import Repo  # noqa: F401 (imported by both sides' judging: not timed)
@@ -793,17 +790,7 @@ class Bench:
                     rerun.rerun_all, settings, self.engine, revs, tolerance=None, on=executor.SLURM
                 )
             except SlurmError as exc:
-                why = f"the Slurm side failed: {exc}"
-                self.log(f"rerun on Slurm: not measured: {why}")
-                return Figure(
-                    key,
-                    title,
-                    None,
-                    "ratio",
-                    goal,
-                    f"not measured: {why}",
-                    {"not_measured": why, "serial_s": serial_s},
-                )
+                return unmeasured(f"the Slurm side failed: {exc}", serial_s=serial_s)
         local_rows = [verdict.row().verdict for verdict in here]
         slurm_rows = [
             f"ERROR: {outcome.error}" if outcome.error else outcome.verdict.row().verdict
