@@ -71,10 +71,8 @@ def sweep(
     settings: Settings, params: list[str], *, on: str, name: str = "", strict: bool = False
 ) -> list[Point]:
     """Run each point of the grid as an experiment; see the module docstring."""
-    points = [
-        Point(f"{name or _default_name()}-{index + 1}", overrides)
-        for index, overrides in enumerate(grid(params))
-    ]
+    name = name or _default_name()
+    points = [Point(f"{name}-{n}", overrides) for n, overrides in enumerate(grid(params), 1)]
     root = settings.root
     with workspace.locked(root, "invoke sweep"):
         # The image is built (or found) as for `invoke repro`, under the workspace lock.
