@@ -161,11 +161,14 @@ def sweep_(c, name="", on="", strict=False):
     parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
     parser.add_argument("-S", "--set-param", action="append", default=[])
     try:
-        given = parser.parse_args(shlex.split(c.remainder)).set_param
+        parsed, unknown = parser.parse_known_args(shlex.split(c.remainder))
     except argparse.ArgumentError as exc:
         raise Exit(f"error: {exc}; {sweep.SYNTAX_HINT}", code=2) from None
+    if unknown:
+        what = f"after --, only -S/--set-param, not {' '.join(unknown)}"
+        raise Exit(f"error: {what}; {sweep.SYNTAX_HINT}", code=2)
     where = guard(executor.kind, settings(c), on)
-    points = guard(sweep.sweep, settings(c), given, on=where, name=name, strict=strict)
+    points = guard(sweep.sweep, settings(c), parsed.set_param, on=where, name=name, strict=strict)
     print("\n".join(point.row() for point in points))
     guard(shell.run, ["dvc", "exp", "show", "--no-pager", "--only-changed"], cwd=root(c))
     if failed := [point.name for point in points if point.error]:

@@ -59,19 +59,22 @@ def test_a_grid_of_four_runs_as_a_job_array_of_four_experiments_with_lineage(
     assert kit.git(history.root, "worktree", "list").count("\n") == 1
 
 
-def test_params_dvc_cannot_read_are_one_line_before_any_job(kit, history, slurm_cluster) -> None:
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        (["-S", "train.max_iter=[1,"], "error: cannot read -S train.max_iter=[1,: "),
+        (["-S"], "error: argument -S/--set-param: expected one argument; "),
+        (["--queue"], "error: after --, only -S/--set-param, not --queue; "),
+        ([], "error: a sweep needs params to vary; "),
+    ],
+)
+def test_params_it_cannot_read_are_one_line_before_any_job(
+    kit, history, slurm_cluster, given, error
+) -> None:
     proc = kit.invoke(
-        history.root,
-        "sweep",
-        "--on",
-        "slurm",
-        "--",
-        "-S",
-        "train.max_iter=[1,",
-        env=slurm_cluster.env(),
-        check=False,
+        history.root, "sweep", "--on", "slurm", "--", *given, env=slurm_cluster.env(), check=False
     )
 
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.splitlines()[-1].startswith("error: cannot read -S train.max_iter=[1,")
-    assert "sbatch" not in proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.splitlines()[-1]], proc.stderr
+    assert proc.stderr.startswith(error) and "use DVC's experiment syntax" in proc.stderr
