@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockstep import executor, git, lineage, pipeline, remote, shell, workspace
+from lockstep import attest, executor, git, lineage, pipeline, remote, shell, workspace
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.errors import ConfigError, LockstepError
@@ -111,7 +111,7 @@ def sweep(
                     prepared.env, commit=base, dirty=False, machine=ended.facts, job=ended.job
                 )
                 try:
-                    _saved(ended.tree, point.name, befores[point.name], env, started)
+                    _saved(settings, ended.tree, point.name, befores[point.name], env, started)
                 except LockstepError as exc:
                     point.error = str(exc)
     return points
@@ -136,20 +136,28 @@ def _prepared_tree(settings: Settings, base: str, tree: Path, point: Point, cach
     return tree
 
 
-def _saved(tree: Path, name: str, before: dict, env: lineage.Environment, started: float) -> None:
-    """Record the lineage of the stages the run reran in `tree` and save it as an experiment."""
+def _saved(
+    settings: Settings, tree: Path, name: str, before: dict, env: lineage.Environment, since: float
+) -> None:
+    """Record the lineage of the stages the run reran in `tree` and save it as an experiment.
+
+    With a signing key configured, the point's run record is signed too, as `invoke exp run`
+    signs an experiment's: `invoke verify` checks it at the experiment's commit.
+    """
     after = lineage.read_dvc_lock(tree)
     ran = lineage.changed_stages(before, after)
-    ran += [stage for stage in lineage.rewritten_stages(tree, after, started) if stage not in ran]
+    ran += [stage for stage in lineage.rewritten_stages(tree, after, since) if stage not in ran]
+    save = ["dvc", "exp", "save", "--name", name]
     if ran:
-        lineage.update(tree, ran, env, after)
-    shell.run(
-        ["dvc", "config", "--local", "--unset", "core.no_scm"], cwd=tree, capture=True, quiet=True
-    )
+        record = lineage.update(tree, ran, env, after)
+        if attest.key_path(settings):
+            attest.after_run(dataclasses.replace(settings, root=tree), record)
+            save += ["--include-untracked", attest.PATH]
+    unset = ["dvc", "config", "--local", "--unset", "core.no_scm"]
+    shell.run(unset, cwd=tree, capture=True, quiet=True)
     # The pipeline's outputs only: other DVC-tracked data (say, the base image's packages) is
     # not checked out in the worktree, and unchanged.
-    save = ["dvc", "exp", "save", "--name", name, "dvc.yaml"]
-    shell.run(save, cwd=tree, capture=True, quiet=True)
+    shell.run([*save, "dvc.yaml"], cwd=tree, capture=True, quiet=True)
 
 
 def _cache_dir(root: Path) -> str:

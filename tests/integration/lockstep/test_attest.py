@@ -3,6 +3,7 @@ the model, the metrics, dvc.lock or the image fails it in one line naming what d
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -163,3 +164,19 @@ def test_a_rerun_signs_its_verdict_and_verify_checks_it(kit, signed):
     verified = kit.invoke(project, "verify", "HEAD").stdout
     print(f"$ ./inv verify HEAD\n{verified}")
     assert f"  1 signed rerun verdicts ({attest.RERUNS}/): as signed\n" in verified + "\n"
+
+
+def test_a_sweep_point_run_here_is_signed_and_verifies_at_its_experiment(kit, signed):
+    project, key, _ = signed
+    sweep = ["sweep", "--on", "local", "--name", "signed", "--", "-S", "train.max_iter=30"]
+
+    kit.invoke(project, *sweep, env={attest.VARIABLE: str(key)})
+
+    (ref,) = kit.git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/*/signed-1")
+    ref = ref.strip()
+    assert "max_iter: 30" in kit.git(project, "show", f"{ref}:params.yaml")
+    proc = kit.invoke(project, "verify", ref)
+    assert proc.stdout.startswith(f"verified {attest.PATH} at {ref}: signed by key"), proc.stdout
+    record = json.loads(kit.git(project, "show", f"{ref}:{lineage.PATH}"))
+    assert "job" not in record["stages"]["train"]  # run here: no cluster job
+    assert record["stages"]["train"]["machine"]
