@@ -172,8 +172,8 @@ def test_a_sweep_point_run_here_is_signed_and_verifies_at_its_experiment(kit, si
 
     kit.invoke(project, *sweep, env={attest.VARIABLE: str(key)})
 
-    (ref,) = kit.git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/*/signed-1")
-    ref = ref.strip()
+    listed = kit.git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/*/signed-1")
+    (ref,) = listed.split()
     assert "max_iter: 30" in kit.git(project, "show", f"{ref}:params.yaml")
     proc = kit.invoke(project, "verify", ref)
     assert proc.stdout.startswith(f"verified {attest.PATH} at {ref}: signed by key"), proc.stdout
