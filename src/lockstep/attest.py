@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from lockstep import git, lineage, yamltext
 from lockstep.config import SIGNING_KEY_VARIABLE, Settings
 from lockstep.engines import Engine
-from lockstep.errors import AttestationError, RecordMismatchError
+from lockstep.errors import AttestationError, RecordMismatchError, first_line
 from lockstep.files import atomic_write
 from lockstep.shell import say
 
@@ -104,7 +104,7 @@ class Revision:
         try:
             yield
         except DvcException as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = first_line(exc)
             raise AttestationError(
                 f"DVC cannot read {path} {self.where}: {reason}",
                 "check the revision's dvc.yaml with `dvc status`",

@@ -7,6 +7,11 @@ print both and exit non-zero without a traceback.
 from __future__ import annotations
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none): for one-liners."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 class LockstepError(Exception):
     """Root of every error the kit raises on purpose."""
 

@@ -19,7 +19,7 @@ from lockstep import causes, executor, git, lineage, pipeline, remote, replay, s
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.engines import Engine
-from lockstep.errors import ConfigError, LockstepError
+from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.images import assembly
 from lockstep.runtime import machine
 
@@ -348,7 +348,7 @@ def read_metrics(repo_dir: Path, commit: str | None = None) -> dict[str, dict[st
     if "error" in result:
         raise LockstepError(
             f"DVC cannot list the metrics {f'at {commit}' if commit else 'of the rerun'}: "
-            f"{_one_line(result['error'])}",
+            f"{first_line(result['error'])}",
             "check the revision's dvc.yaml with `dvc metrics show`",
         )
     return {
@@ -452,8 +452,4 @@ def _why(error: Exception) -> str:
     # an OSError, or with DVC's own error caused by one.
     if isinstance(error, OSError) or isinstance(error.__cause__, OSError):
         return MISSING
-    return _one_line(error)
-
-
-def _one_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return first_line(error)

@@ -25,7 +25,7 @@ from pathlib import Path
 from lockstep import attest, executor, git, lineage, pipeline, remote, shell, workspace
 from lockstep.config import Settings
 from lockstep.containers import Run
-from lockstep.errors import ConfigError, LockstepError
+from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.runtime import params
 
 SYNTAX_HINT = "use DVC's experiment syntax: -S 'train.C=0.1,1' (a file: -S 'params.yaml:train.C=1')"
@@ -63,7 +63,7 @@ def grid(params: list[str]) -> list[dict[str, list[str]]]:
         return get_hydra_sweeps(to_path_overrides(params))
     except Exception as exc:  # Hydra's parser raises its own errors, DVC others
         raise ConfigError(
-            f"cannot read -S {' '.join(params)}: {_one_line(exc)}", SYNTAX_HINT
+            f"cannot read -S {' '.join(params)}: {first_line(exc)}", SYNTAX_HINT
         ) from None
 
 
@@ -130,7 +130,7 @@ def _prepared_tree(settings: Settings, base: str, tree: Path, point: Point, cach
         try:
             apply_overrides(tree / path, overrides)
         except Exception as exc:  # DVC's InvalidArgumentError, or a missing params file
-            raise ConfigError(f"{point.name}: {path}: {_one_line(exc)}", SYNTAX_HINT) from None
+            raise ConfigError(f"{point.name}: {path}: {first_line(exc)}", SYNTAX_HINT) from None
     # Before any job: a value the stages would refuse fails here, in a second, not on a node.
     params.check_with(settings.params, tree / "params.yaml")
     return tree
@@ -170,7 +170,3 @@ def _cache_dir(root: Path) -> str:
 
 def _default_name() -> str:
     return "sweep-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-
-
-def _one_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
