@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -415,15 +416,31 @@ def lock(c):
     print("locked: review `git diff poetry.lock`, then commit it")
 
 
-@task(help={"unit": "only the fast unit tests (no Docker)", "k": "only tests matching this"})
-def test(c, unit=False, k=""):
-    """Run the test suite (Docker tests included unless --unit)."""
-    target = "tests/unit" if unit else "tests"
-    if not (root(c) / target).is_dir():
-        print(f"no tests yet: put pytest tests under {target}/ and `invoke test` runs them")
+@task(
+    help={
+        "fast": "only the unit and pipeline tests: no Docker, no network (a few minutes)",
+        "unit": "only the unit tests",
+        "workers": "parallel test processes (default: two per core for the whole suite, whose "
+        "tests mostly wait on Docker; one per core for --fast and --unit)",
+        "k": "only the tests whose names match this pytest expression",
+    }
+)
+def test(c, fast=False, unit=False, workers=0, k=""):
+    """Run the tests: all of them, on the real Docker engine, or a tier; `-- ARGS` go to pytest.
+
+    The tests run in parallel (pytest-xdist), those that share an expensive fixture on one
+    worker; each has a time limit (pytest-timeout). The slowest are listed at the end.
+    """
+    tiers = ["tests/unit"] if unit else ["tests/unit", "tests/pipeline"] if fast else ["tests"]
+    targets = [tier for tier in tiers if (root(c) / tier).is_dir()]
+    if not targets:
+        print(f"no tests yet: put pytest tests under {tiers[0]}/ and `invoke test` runs them")
         return
-    select = f" -k {shlex.quote(k)}" if k else ""
-    c.run(f"pytest {target}{select}", echo=True, pty=False)
+    per_core = 1 if fast or unit else 2
+    count = workers or per_core * (os.cpu_count() or 1)
+    args = [*targets, "--numprocesses", str(count), "--dist", "loadgroup", "--durations=20"]
+    args += ["-k", k] if k else []
+    c.run(shlex.join(["pytest", *args, *shlex.split(c.remainder)]), echo=True, pty=False)
 
 
 @task

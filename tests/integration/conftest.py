@@ -86,8 +86,11 @@ def settings(project: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def runtime_image(settings: Settings) -> builder.Image:
-    """The runtime image of the current sources, built once (or reused) for the session."""
-    _, image = pipeline.build(settings)
+    """The runtime image of the current sources, built once (or reused) for the session.
+
+    Built by one worker while the others wait: they then find it by its content."""
+    with machines.host_lock("images"):
+        _, image = pipeline.build(settings)
     return image
 
 

@@ -9,6 +9,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from tests.support import deadlines
+
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "lockstep tests",
     "GIT_AUTHOR_EMAIL": "tests@lockstep.invalid",
@@ -26,16 +30,22 @@ def run(
     timeout: float = 1800,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command with the tests' git identity, capturing its output; a failure (when
-    `check`) shows both streams."""
-    proc = subprocess.run(
-        [str(part) for part in cmd],
-        cwd=cwd,
-        env={**os.environ, **GIT_IDENTITY, "DVC_NO_ANALYTICS": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    `check`) shows both streams. It may take `timeout` seconds, never past the test's limit."""
+    seconds = deadlines.step_timeout(timeout)
+    try:
+        proc = subprocess.run(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env={**os.environ, **GIT_IDENTITY, "DVC_NO_ANALYTICS": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = f"{exc.stdout or ''}{exc.stderr or ''}"[-3000:]
+        what = " ".join(map(str, cmd))
+        pytest.fail(f"{deadlines.expired(what, seconds)}\n{output}", pytrace=False)
     if check:
         assert proc.returncode == 0, (
             f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
@@ -65,15 +75,25 @@ def free_port() -> int:
 
 def wait_for(url: str, timeout: float = 30) -> None:
     """Wait until a URL answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    until(lambda: _answers(url), url, timeout)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def until(done, what: str, timeout: float, interval: float = 0.1) -> None:
+    """Poll `done()` until it is true; fail, naming `what`, when `timeout` passes first."""
+    seconds = deadlines.step_timeout(timeout)
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(deadlines.expired(what, seconds), pytrace=False)
+        time.sleep(interval)
 
 
 def one_error(proc: subprocess.CompletedProcess[str]) -> str:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 
 def require_root(why: str) -> None:
@@ -30,14 +31,24 @@ def plain_user(name: str, *, home: bool = False, groups: str = "") -> pwd.struct
     `groups` (comma-separated) are extra groups, from its first login on: what a Slurm job
     gets, since slurmd starts it with the groups /etc/group gives the user.
     """
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
-        extra = ["--create-home"] if home else []
-        extra += ["--groups", groups] if groups else []
-        subprocess.run(["useradd", "--user-group", "--shell", "/bin/sh", *extra, name], check=True)
-        return pwd.getpwnam(name)
+    # Parallel workers ask for the same users: useradd locks /etc/passwd and fails for the
+    # second, or both see no user yet and the second fails with "already exists".
+    with host_lock("users"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            # Debian's useradd also gives the user a subordinate id range (/etc/subuid).
+            extra = ["--create-home"] if home else []
+            extra += ["--groups", groups] if groups else []
+            cmd = ["useradd", "--user-group", "--shell", "/bin/sh", *extra, name]
+            subprocess.run(cmd, check=True)
+            return pwd.getpwnam(name)
+
+
+def host_lock(name: str) -> FileLock:
+    """A lock on something the whole machine shares (users, bridges, the engine's images),
+    held across the suite's parallel workers, and across two suites run at once."""
+    return FileLock(Path(tempfile.gettempdir()) / f"lockstep-tests-{name}.lock")
 
 
 def python_for(user: pwd.struct_passwd) -> str:
@@ -61,19 +72,25 @@ def python_for(user: pwd.struct_passwd) -> str:
 class SecondEngine:
     """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
 
-    def __init__(self, number: int = 0) -> None:
-        """`number` tells apart engines that run at the same time (bridge, subnet)."""
+    def __init__(self) -> None:
         # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
-        self.bridge = f"ls{number}br{os.getpid() % 10000}"
-        self.subnet = f"172.{29 - number}.{os.getpid() % 200 + 20}"
+        self.bridge = ""
+        self.subnet = ""
         self.host = f"unix://{self.root}/docker.sock"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> SecondEngine:
-        _ip("link", "add", self.bridge, "type", "bridge")
-        _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
-        _ip("link", "set", self.bridge, "up")
+        # Engines of parallel workers (and of another suite) each take a bridge and a /24 no
+        # other holds: chosen and created under one lock, from what the host has now.
+        with host_lock("bridges"):
+            taken = _ip("-o", "address") + _ip("-o", "link")
+            free = (n for n in range(20, 250) if f" 172.29.{n}." not in taken)
+            number = next(n for n in free if f" lsbr{n}:" not in taken)
+            self.bridge, self.subnet = f"lsbr{number}", f"172.29.{number}"
+            _ip("link", "add", self.bridge, "type", "bridge")
+            _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+            _ip("link", "set", self.bridge, "up")
         log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the process holds it)
         self.process = subprocess.Popen(
             [
@@ -105,17 +122,21 @@ class SecondEngine:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(60)
+        if not self.bridge:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
         table = ""
         for line in rules.splitlines():
             if line.startswith("*"):
                 table = line[1:]
-            elif line.startswith("-A ") and (self.bridge in line or self.subnet in line):
+            elif line.startswith("-A ") and (self.bridge in line or f"{self.subnet}.0/" in line):
                 subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]])
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _ip(*args: str) -> None:
+def _ip(*args: str) -> str:
     proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"ip {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout

@@ -21,7 +21,7 @@ from lockstep import config, engines, paths, toolchain
 from lockstep.engines import Engine
 from lockstep.images import builder, debs, manifest
 
-from tests.support import commands, template
+from tests.support import commands, machines, template
 
 REPO = Path(__file__).resolve().parents[2]
 # Not resolved: the venv's bin/python is a symlink, and the venv is what we want on PATH.
@@ -128,7 +128,9 @@ class Kit:
         snapshot's packages.lock, so that every copy then finds the same base in the engine.
         The `.deb` files stay in the snapshot (copies leave them out) for the base tests.
         """
-        builder.resolve_base(config.load(root), self.engine)
+        # One worker settles it; the others wait, then find it in the engine.
+        with machines.host_lock("images"):
+            builder.resolve_base(config.load(root), self.engine)
 
     def debs(self) -> Path:
         """A folder of the session base's `.deb` files (tools in `tools/`), fetched at most once."""
@@ -173,7 +175,9 @@ class Kit:
         assert count == 1, "params.yaml has no ingest.rows_per_month"
         params.write_text(text)
         commands.git(root, "init", "--quiet")
-        commands.commit_all(root, "copy of the project for a test")
+        # Named by its folder: two copies committed in the same second by parallel workers
+        # would otherwise be one commit, and one's cleanup would remove the other's tags.
+        commands.commit_all(root, f"copy of the project for a test: {root}")
         if shared_poetry:
             # Builds check the lock with the project's pinned Poetry: one install for all
             # copies (a copy for another user installs its own).

@@ -269,7 +269,7 @@ def test_the_refresh_workflow_goes_from_no_champion_to_a_release_decision(
         "PIP_CACHE_DIR": str(real_home / ".cache/pip"),
     }
     steps = workflow_steps(kit.repo / ".github/workflows/refresh.yml", "refresh")
-    engine = machines.SecondEngine(number=1).start()
+    engine = machines.SecondEngine().start()
     ran = {}
     try:
         for name in ("Connect the remotes", "First champion", "Refresh"):

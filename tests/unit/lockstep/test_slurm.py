@@ -140,7 +140,9 @@ def test_the_script_removes_its_container_when_the_job_is_stopped(tmp_path):
     run = Run(Settings(root=tmp_path, image="x"), Engine(str(docker)), "sha256:abc", ["true"])
     script = fake(tmp_path, "job.sh", slurm.script(run).removeprefix("#!/bin/sh\n"))
     job = subprocess.Popen([script])
+    deadline = time.monotonic() + 30
     while not calls.exists():
+        assert time.monotonic() < deadline, "the job script did not start its container in 30 s"
         time.sleep(0.05)
 
     job.send_signal(signal.SIGTERM)  # as scancel or a time limit does
