@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.docker
+# Every figure of the benchmark, on tiny inputs: builds and pipelines, minutes.
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FIGURES = {
     "cold_build",

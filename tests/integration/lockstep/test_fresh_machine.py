@@ -16,7 +16,8 @@ import pytest
 from lockstep import config
 from lockstep.images import builder, debs, manifest
 
-pytestmark = pytest.mark.docker
+# A new user on an empty engine: the toolchain, the base and the image from nothing.
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 MANIFEST = "docker/base/packages.lock"
 # Nothing answers there: any rung that needs a Debian mirror fails.

@@ -11,7 +11,8 @@ from lockstep import paths
 
 from tests.support import commands, template
 
-pytestmark = pytest.mark.docker
+# Locks through the package index as it is today (and bootstraps a .venv from the new lock).
+pytestmark = [pytest.mark.docker, pytest.mark.network, pytest.mark.slow]
 
 ADDED = "toolz (==1.2.0)"  # in no group of the kit's lock
 

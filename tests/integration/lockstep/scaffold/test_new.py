@@ -18,9 +18,16 @@ from lockstep import config, lineage
 
 from tests.support import commands, projects, template
 
-pytestmark = pytest.mark.docker
+# Each project bootstraps its own .venv and image: minutes.
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-COMBINATIONS = ("defaults", "registry", "python313")
+COMBINATIONS = (
+    "defaults",
+    "registry",
+    # Debian trixie is bootstrapped from the live mirror (no archive of its packages exists yet),
+    # and its lock installed for Python 3.13: what the mirror and the index hold today.
+    pytest.param("python313", marks=pytest.mark.network),
+)
 STAGES = ["prepare", "train", "evaluate"]
 
 
@@ -36,7 +43,11 @@ class Made:
 
 
 def make(name: str, request, kit_source, project_images, tmp_path_factory) -> Made:
-    """Make a project with one combination of answers, then run its Quickstart's two commands."""
+    """Make a project with one combination of answers, then run its Quickstart's commands.
+
+    The test command runs in the defaults' project only: it is the same suite in each (the
+    kit's unit tests and the skeleton's), and the combinations differ in their images.
+    """
     answers = {"project_name": f"tmpl-{name}", "description": f"The {name} combination."}
     if name == "registry":
         answers["base_image"] = request.getfixturevalue("pinned_base")
@@ -49,9 +60,9 @@ def make(name: str, request, kit_source, project_images, tmp_path_factory) -> Ma
     project_images.extend([answers["project_name"], answers["project_name"] + "-dev"])
     template.share_poetry(root)
     # The README's Quickstart, in the order a new user runs it.
-    tested = template.inv(root, "test")
+    tested = template.inv(root, "test").stdout if name == "defaults" else ""
     reproduced = template.inv(root, "repro")
-    return Made(name, root, answers, tested.stdout, reproduced.stderr)
+    return Made(name, root, answers, tested, reproduced.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +96,9 @@ def test_the_project_is_committed_with_its_template_version_and_answers(made):
     assert (made.root / "src/lockstep/__init__.py").is_file()  # the kit, vendored
 
 
-def test_its_own_test_command_passes_without_skipping(made):
-    summary = made.test_output.strip().splitlines()[-1]
-    assert " passed" in summary, made.test_output
+def test_its_own_test_command_passes_without_skipping(made_defaults):
+    summary = made_defaults.test_output.strip().splitlines()[-1]
+    assert " passed" in summary, made_defaults.test_output
     assert "skipped" not in summary and "failed" not in summary, summary
 
 
