@@ -19,7 +19,7 @@ from tests.support import deadlines, offline
 # registry) are made on each worker; the image and base behind a lock, so built once.
 SHARED = {"slurm_cluster", "history", "second_engine", "ordinary_user"}
 # Fixtures that need root, which CI has: another user, another engine, a cluster.
-ROOT = {"ordinary_user", "second_engine", "slurm_cluster"}
+ROOT = {"ordinary_user", "second_engine", "empty_engine", "slurm_cluster"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

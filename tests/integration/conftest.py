@@ -66,6 +66,19 @@ def second_engine() -> Iterator[machines.SecondEngine]:
         engine.stop()
 
 
+@pytest.fixture
+def empty_engine() -> Iterator[machines.SecondEngine]:
+    """A new, empty Docker engine for one test (root only): a machine without this one's
+    images. A test that needs an image to be missing uses it rather than removing an image
+    from the engine every worker shares."""
+    machines.require_root("starts a Docker engine of its own")
+    engine = machines.SecondEngine().start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
 @pytest.fixture(scope="session")
 def kit(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     helpers = Kit(engine, tmp_path_factory)

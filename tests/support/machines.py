@@ -114,6 +114,29 @@ class SecondEngine:
             time.sleep(0.5)
         return self
 
+    def env(self) -> dict[str, str]:
+        """What points the kit (and any docker CLI) at this engine."""
+        return {"DOCKER_HOST": self.host}
+
+    def image_id(self, ref: str) -> str | None:
+        """The id of an image in this engine, or None when it has no such image."""
+        proc = subprocess.run(
+            [
+                "/usr/bin/docker",
+                "--host",
+                self.host,
+                "image",
+                "inspect",
+                "--format",
+                "{{.Id}}",
+                ref,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def log(self) -> str:
         return (self.root / "dockerd.log").read_text(errors="replace")[-3000:]
 

@@ -76,17 +76,6 @@ class History:
 
         return self.commit_variant(tag, A, edit)
 
-    def ensure_image(self) -> None:
-        """Make A's image local again if a test removed it."""
-        if self.kit.docker("image", "inspect", self.image_id, check=False).returncode:
-            self.kit.invoke(self.root, "pull", A)
-
-    def remove_image(self) -> None:
-        """Remove A's image from the engine, whatever tags it has."""
-        self.kit.docker("image", "rm", "--force", self.image_id, check=False)
-        gone = self.kit.docker("image", "inspect", self.image_id, check=False).returncode
-        assert gone, f"{self.image_id} is still in the engine"
-
 
 @pytest.fixture(scope="session")
 def history(kit, registry: Registry) -> Iterator[History]:

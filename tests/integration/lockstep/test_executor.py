@@ -21,7 +21,6 @@ A = "model/a"
 def test_a_controller_that_is_down_is_one_line_and_changes_nothing(
     kit, history, slurm_cluster
 ) -> None:
-    history.ensure_image()
     before = projects.checkout_state(history.root)
     cache = projects.file_hashes(history.root / ".dvc" / "cache")
 
@@ -41,7 +40,6 @@ def test_a_controller_that_is_down_is_one_line_and_changes_nothing(
 def test_a_job_killed_on_the_cluster_is_an_error_row_and_the_others_are_judged(
     kit, history, slurm_cluster
 ) -> None:
-    history.ensure_image()
     before = projects.checkout_state(history.root)
     process = subprocess.Popen(
         [str(kit.invoke_cli), "-r", str(history.root), "rerun", f"{A} model/b", "--on", "slurm"],

@@ -80,7 +80,6 @@ def tamper(history, tag: str, delta: float) -> str:
 
 
 def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(kit, history) -> None:
-    history.ensure_image()
     before = projects.checkout_state(history.root)
     assert before["head"].strip() == kit.git(history.root, "rev-parse", B).strip()
     recorded = kit.git(history.root, "show", f"{A}:reports/metrics.json")
@@ -98,14 +97,14 @@ def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(kit, his
     assert not leftovers(kit, history.root, proc)
 
 
-def test_an_image_removed_locally_is_pulled_from_the_registry_by_digest(kit, history) -> None:
-    history.remove_image()
-
-    proc = kit.invoke(history.root, "rerun", A)
+def test_an_image_missing_here_is_pulled_from_the_registry_by_digest(
+    kit, history, empty_engine
+) -> None:
+    proc = kit.invoke(history.root, "rerun", A, env=empty_engine.env())
 
     assert f"pull --quiet {history.repository}@{history.digest}" in proc.stderr
     assert f"reproduced: {A}" in proc.stdout
-    assert kit.image_id(history.image_id) == history.image_id
+    assert empty_engine.image_id(history.image_id) == history.image_id
     assert not leftovers(kit, history.root, proc)
 
 
@@ -194,7 +193,6 @@ def broken(history) -> str:
 def test_a_failing_rerun_says_why_in_one_line_and_leaves_nothing(
     kit, history, make_rev, expected
 ) -> None:
-    history.ensure_image()
     rev = make_rev(history)
     before = projects.checkout_state(history.root)
 
@@ -206,7 +204,6 @@ def test_a_failing_rerun_says_why_in_one_line_and_leaves_nothing(
 
 
 def test_an_interrupted_rerun_leaves_nothing_behind(kit, history) -> None:
-    history.ensure_image()
     before = projects.checkout_state(history.root)
     process = subprocess.Popen(
         [str(kit.invoke_cli), "-r", str(history.root), "rerun", A],
@@ -308,7 +305,6 @@ def test_three_tags_rerun_at_once_on_slurm_identical_to_their_local_runs(
     kit, history, slurm_cluster
 ) -> None:
     """The results were made here; each rerun is a job on the cluster, and byte-identical."""
-    history.ensure_image()
     kit.git(history.root, "tag", "model/c", B)
     before = projects.checkout_state(history.root)
     try:

@@ -20,7 +20,6 @@ pytestmark = pytest.mark.docker
 def test_a_grid_of_four_runs_as_a_job_array_of_four_experiments_with_lineage(
     kit, history, slurm_cluster
 ) -> None:
-    history.ensure_image()
     before = projects.checkout_state(history.root)
     grid = ["-S", "train.max_iter=20,30", "-S", "train.learning_rate=0.05,0.1"]
 

@@ -61,15 +61,13 @@ def test_stages_rerun_in_a_pushed_image_keep_its_digest(history) -> None:
         assert entry["registry_digest"] == history.digest, name
 
 
-def test_pull_fetches_a_revisions_image_by_digest(kit, history) -> None:
-    history.remove_image()
-
-    proc = kit.invoke(history.root, "pull", B)
+def test_pull_fetches_a_revisions_image_by_digest(kit, history, empty_engine) -> None:
+    proc = kit.invoke(history.root, "pull", B, env=empty_engine.env())
 
     assert proc.stdout.split() == [history.image_id]
     assert f"pull --quiet {history.repository}@{history.digest}" in proc.stderr
-    assert kit.image_id(history.image_id) == history.image_id
-    assert kit.image_id(f"{history.repository}@{history.digest}") == history.image_id
+    assert empty_engine.image_id(history.image_id) == history.image_id
+    assert empty_engine.image_id(f"{history.repository}@{history.digest}") == history.image_id
 
 
 @pytest.mark.parametrize(
@@ -95,20 +93,21 @@ def test_pull_fetches_a_revisions_image_by_digest(kit, history) -> None:
         ),
     ],
 )
-def test_a_failing_pull_says_why_in_one_line(kit, history, make_rev, expected) -> None:
+def test_a_failing_pull_says_why_in_one_line(
+    kit, history, make_rev, expected, empty_engine
+) -> None:
     closed = f"127.0.0.1:{commands.free_port()}"
     rev = make_rev(history, closed)
-    history.remove_image()  # a machine that has it needs no registry
     before = projects.checkout_state(history.root)
 
-    proc = kit.invoke(history.root, "pull", rev, check=False)
+    # On a machine without the image: one that has it needs no registry.
+    proc = kit.invoke(history.root, "pull", rev, check=False, env=empty_engine.env())
 
     assert re.search(expected, commands.one_error(proc)), proc.stderr
     assert projects.checkout_state(history.root) == before
 
 
 def test_push_to_an_unreachable_registry_fails_in_one_line_and_leaves_no_tag(kit, history) -> None:
-    history.ensure_image()
     closed = f"127.0.0.1:{commands.free_port()}"
     root = kit.copy("push-unreachable")
     projects.set_registry(root, closed)
