@@ -61,6 +61,7 @@ class Kit:
         self.tmp = tmp
         self.copies: list[Path] = []
         self._snapshot: Path | None = None
+        self._reproduced: Path | None = None
         # Folders made outside pytest's temporary area, removed when the session ends.
         self.scratch: list[Path] = []
 
@@ -182,6 +183,22 @@ class Kit:
             # Builds check the lock with the project's pinned Poetry: one install for all
             # copies (a copy for another user installs its own).
             template.share_poetry(root)
+        self.copies.append(root)
+        return root
+
+    def reproduced(self, name: str) -> Path:
+        """A copy whose pipeline ran in the image, its results committed.
+
+        The pipeline runs once per worker; each caller gets a copy of that copy (its git
+        history, DVC cache and state), for tests that start from committed results.
+        """
+        if self._reproduced is None:
+            root = self.copy("reproduced")
+            self.invoke(root, "repro")
+            commands.commit_all(root, "results")
+            self._reproduced = root
+        root = self.tmp.mktemp(name)
+        shutil.copytree(self._reproduced, root, symlinks=True, dirs_exist_ok=True)
         self.copies.append(root)
         return root
 

@@ -169,9 +169,7 @@ def repro_inside(opened: Opened) -> Opened:
 @pytest.fixture(scope="module")
 def repro_on_host(kit, runtime_image) -> Path:
     """The reference: `invoke repro` on the host (the pipeline in the batch image)."""
-    project = kit.copy("devcontainer-host")
-    kit.invoke(project, "repro")
-    return project
+    return kit.reproduced("devcontainer-host")
 
 
 def test_the_tests_run_inside(opened: Opened) -> None:

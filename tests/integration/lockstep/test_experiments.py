@@ -18,9 +18,7 @@ NAME = "max-iter-50"
 @pytest.fixture(scope="module")
 def experiment(kit, runtime_image):
     """A copy with committed results, then an experiment on it; its baseline, ref and run."""
-    project = kit.copy("experiment")
-    kit.invoke(project, "repro")
-    commands.commit_all(project, "results")
+    project = kit.reproduced("experiment")
     baseline = kit.git(project, "rev-parse", "HEAD").strip()
     proc = kit.invoke(project, "exp", "run", "--", "-S", "train.max_iter=50", "-n", NAME)
     return project, baseline, f"refs/exps/{baseline[:2]}/{baseline[2:]}/{NAME}", proc

@@ -39,10 +39,7 @@ def state(kit, project: Path) -> tuple[str, str, str]:
 @pytest.fixture(scope="module")
 def champion(kit) -> Path:
     """A project whose committed results are tagged as the champion model/v1."""
-    project = kit.copy("refresh")
-    kit.invoke(project, "repro")
-    kit.git(project, "add", "--all")
-    kit.git(project, "commit", "--quiet", "-m", "results")
+    project = kit.reproduced("refresh")
     kit.git(project, "tag", "model/v1")
     return project
 
