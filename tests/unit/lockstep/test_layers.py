@@ -20,6 +20,7 @@ LAYERS = [
     ["pages", "pages.*"],
     [
         "lineage",
+        "sources",
         "causes",
         "containers",
         "slurm",
