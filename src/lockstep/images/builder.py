@@ -129,6 +129,7 @@ def build(
     *,
     update_base: bool = False,
     strict: bool = False,
+    checked_lock: bool = False,
 ) -> Image:
     """Build the image for `target` unless an image with the same content exists.
 
@@ -142,6 +143,8 @@ def build(
         target: the Dockerfile target, "runtime" or "dev".
         update_base: rebuild the base from the live mirror and accept its packages.
         strict: refuse a base that differs from the committed manifest.
+        checked_lock: poetry.lock is known to match pyproject.toml (a past revision's, which
+            built an image once): Poetry is not asked again.
 
     Raises:
         LockfileError: poetry.lock does not match pyproject.toml.
@@ -155,7 +158,8 @@ def build(
     if existing:
         say(f"{existing.tag} is up to date ({existing.id[:19]})")
         return dataclasses.replace(existing, base_image=found)
-    check_lock(settings)
+    if not checked_lock:
+        check_lock(settings)
     # What the image holds, nothing about where or when it was built: the same files must
     # give the same image id at any commit, with any pyproject.toml edit that does not change
     # them. The tags and lineage say which inputs and which commit built what.
