@@ -120,3 +120,13 @@ def test_prune_keeps_only_the_named_trees(repo: Path) -> None:
         target.write_text("")
     sources.prune(repo, {"keep"})
     assert [p.name for p in (repo / sources.FOLDER).iterdir()] == ["keep.txt"]
+
+
+def test_a_project_in_a_folder_of_its_repository_hashes_its_own_src(repo: Path) -> None:
+    project = repo / "project"
+    (project / "src" / "other").mkdir(parents=True)
+    (project / "src" / "other" / "x.py").write_text("X = 1\n")
+    git.commit_all(repo, "a project in a folder")
+    assert sources.tree(project) == git.tree_id(repo, "HEAD", "project/src")
+    assert sources.tree(project) == git.tree_id(project, "HEAD", "src")
+    assert sources.tree(project) != sources.tree(repo)
