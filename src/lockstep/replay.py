@@ -1,12 +1,12 @@
 """Replay a past revision: the image it recorded, its files, and containers of one on the other.
 
-Shared by `invoke rerun` and `invoke refresh`. The revision's lineage names the image its
-results were made in; the image comes from the engine (by id), else the registry (by digest),
-else its layout in the DVC remote, else it is rebuilt from the revision's own locks; its id is
-checked. The revision is checked out in a
-temporary git worktree (the user's checkout, index and branch are never touched), with its
-DVC-tracked inputs copied in from the DVC cache or remote. Containers take their mounts
-and settings from the current checkout, never from the revision's files.
+Shared by `invoke rerun` and `invoke refresh`. The revision is checked out in a temporary git
+worktree (the user's checkout, index and branch are never touched). Its lineage names the image
+its results were made in; the image comes from the engine (by id), else the registry (by
+digest), else its layout in the DVC remote, else it is rebuilt from the revision's own locks in
+that worktree; its id is checked. The worktree gets its DVC-tracked inputs copied in from the
+DVC cache or remote. Containers take their mounts and settings from the current checkout,
+never from the revision's files.
 """
 
 from __future__ import annotations
