@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +223,73 @@ def put_files(root: Path, ref: str, paths: list[str]) -> str:
     message = f"lockstep: add {' '.join(paths)}"
     shell.run(["git", "update-ref", "-m", message, ref, new, old], cwd=root)
     return new
+
+
+def working_tree_id(root: Path, folder: str) -> str | None:
+    """The git tree id `folder` would have if the working tree were committed now.
+
+    Hashed as git hashes: the tracked files as they are on disk, plus new ones git would add (not
+    ignored), in a scratch index so the user's own index is never touched. None when `folder`
+    holds nothing git would commit, or `root` is no git working tree.
+    """
+    with tempfile.TemporaryDirectory(prefix="lockstep-index-") as scratch:
+        index = Path(scratch) / "index"
+        found = shell.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-path", "index", "--show-prefix"],
+            cwd=root,
+            capture=True,
+            quiet=True,
+            check=False,
+        )
+        if found.returncode:
+            return None
+        # The prefix: `root` may be a folder of the repository, and write-tree names from its top.
+        real, _, above = found.stdout.partition("\n")
+        real = Path(real)
+        if real.exists():
+            # A copy, for its file stats: git then rehashes only the files that changed. With
+            # the index's own time too: git rehashes a file as new as the index ("racily
+            # clean"), and a copy dated now would hide an edit made in the same second.
+            shutil.copy2(real, index)
+        env = {"GIT_INDEX_FILE": str(index)}
+        added = shell.run(
+            ["git", "add", "--all", "--", folder],
+            cwd=root,
+            env=env,
+            capture=True,
+            quiet=True,
+            check=False,
+        )
+        prefix = f"--prefix={above.strip()}{folder.rstrip('/')}/"
+        written = shell.run(
+            ["git", "write-tree", prefix], cwd=root, env=env, capture=True, quiet=True, check=False
+        )
+        if added.returncode or written.returncode:
+            return None
+        return written.stdout.strip()
+
+
+def tree_files(root: Path, tree: str) -> dict[str, str] | None:
+    """Every file of a tree (`<commit>:<folder>` or a tree id), by path in it, with its blob id.
+
+    None when the repository does not have that tree.
+    """
+    proc = shell.run(
+        ["git", "ls-tree", "-r", "-z", tree], cwd=root, capture=True, quiet=True, check=False
+    )
+    if proc.returncode:
+        return None
+    entries = (line.split("\t", 1) for line in proc.stdout.split("\0") if line)
+    return {path: meta.split()[2] for meta, path in entries}
+
+
+def tree_id(root: Path, rev: str, folder: str) -> str | None:
+    """The tree id of `folder` at revision `rev`; None when it has none."""
+    proc = shell.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}:./{folder}"],
+        cwd=root,
+        capture=True,
+        quiet=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None

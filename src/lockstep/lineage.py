@@ -45,6 +45,9 @@ class Environment:
     # The cluster job that ran the stages (`{"scheduler": "slurm", "id": ..., "node": ...}`);
     # absent from a run on the submitting machine.
     job: dict | None = None
+    # The git tree id of the src/ the stages ran with, uncommitted changes included (the image
+    # holds no source: runs mount it; `lockstep.sources`); absent from records made before.
+    source_tree: str | None = None
 
 
 def stage_outputs(lock: dict, stage: str) -> dict[str, str]:
@@ -138,8 +141,9 @@ class StageRun:
     def to_dict(self) -> dict[str, Any]:
         """The run as the lineage file stores it (flat, for people reading the JSON)."""
         env = asdict(self.environment)
-        if env["job"] is None:
-            del env["job"]  # a run on this machine: its records read as they always have
+        for name in ("job", "source_tree"):
+            if env[name] is None:
+                del env[name]  # a run on this machine, outside git: read as they always have
         return {**env, "outs": dict(self.outs), "ran_at": self.ran_at}
 
 
@@ -186,6 +190,10 @@ class LineageRecord:
                 found[image_id] = run
         return found
 
+    def source_trees(self) -> set[str]:
+        """The source trees the stages ran with (`lockstep.sources`)."""
+        return {run.environment.source_tree for run in self.stages.values()} - {None}
+
     def record_push(self, image_id: str, repository: str, digest: str) -> list[str]:
         """Record where an image was pushed, for every stage it produced; return those stages."""
         stages = [name for name, run in self.stages.items() if run.environment.image_id == image_id]
@@ -197,14 +205,15 @@ class LineageRecord:
 
     def table(self) -> str:
         """A readable table: one row per stage."""
-        header = ("stage", "where", "image", "fingerprint", "commit", "ran at")
+        header = ("stage", "where", "image", "fingerprint", "source", "commit", "ran at")
         rows = [header]
         for stage, run in sorted(self.stages.items()):
             env = run.environment
             commit = (env.commit or "none")[:10] + ("+dirty" if env.dirty else "")
             image = (env.image_id or "-").removeprefix("sha256:")[:12]
             fp = (env.fingerprint or "-")[:12]
-            rows.append((stage, env.where, image, fp, commit, run.ran_at))
+            source = (env.source_tree or "-")[:12]
+            rows.append((stage, env.where, image, fp, source, commit, run.ran_at))
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         return "\n".join(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows

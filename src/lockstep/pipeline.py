@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from lockstep import attest, engines, git, lineage, paths, shell, workspace, yamltext
+from lockstep import attest, engines, git, lineage, paths, shell, sources, workspace, yamltext
 from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
@@ -155,6 +155,8 @@ def run(
                     if prepared.described:
                         prepared.described.keep()
                     sbom.prune(root, set(record.images()))
+                    sources.keep(root, env.source_tree)
+                    sources.prune(root, record.source_trees())
             if code == 0 and ran:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
                 attest.after_run(settings, record)
@@ -298,9 +300,12 @@ def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
 
 
 def _source_state(settings: Settings) -> dict:
-    """The commit and dirtiness of the inputs, taken before the run changes any output."""
+    """The commit, dirtiness and source tree of the inputs, before the run changes any output.
+
+    The source tree is what the container will see: the image holds none (`lockstep.sources`).
+    """
     commit, dirty = git.state(settings.root)
-    return {"commit": commit, "dirty": dirty}
+    return {"commit": commit, "dirty": dirty, "source_tree": sources.tree(settings.root)}
 
 
 def _environment(settings: Settings, **fields) -> lineage.Environment:

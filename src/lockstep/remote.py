@@ -23,7 +23,7 @@ from lockstep import git, lineage, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ImageNotFoundError, LockstepError
-from lockstep.images import debs, registry, store
+from lockstep.images import debs, rebuild, registry, store
 from lockstep.lineage import StageRun
 from lockstep.shell import say
 
@@ -82,29 +82,69 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
     return images
 
 
-def obtain(settings: Settings, engine: Engine, image_id: str, run: StageRun, revs: list) -> None:
-    """Make the recorded image available locally, checking its id; say where it looked."""
+def obtain(
+    settings: Settings,
+    engine: Engine,
+    image_id: str,
+    run: StageRun,
+    revs: list,
+    *,
+    tree: Path | None = None,
+    rev: str = "",
+) -> None:
+    """Make the recorded image available locally, checking its id; say each rung it tried.
+
+    The ladder: the engine by id, the registry by digest, the layout in the DVC remote, and,
+    given the revision's worktree `tree` (at `revs[-1]`, named `rev`), a rebuild from its own
+    locks that must give the recorded id (`lockstep.images.rebuild`).
+
+    Raises:
+        ImageNotFoundError: no rung gave the image; the message says what each found.
+    """
     if engine.image_id(image_id) == image_id:
         return
     looked = ["not in the local engine"]
-    env = run.environment
-    if env.registry_digest:
-        try:
-            registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+    say(f"image: {image_id[:19]} is {looked[0]}")
+    rungs = [
+        lambda: _from_registry(engine, image_id, run),
+        lambda: _from_archive(settings.root, engine, image_id, revs),
+    ]
+    if tree is not None:
+        pinned = checkout_remote(settings.root)
+        commit = revs[-1]
+        rungs.append(lambda: rebuild.rebuilt(settings, engine, image_id, tree, commit, rev, pinned))
+    for rung in rungs:
+        problem = rung()
+        if problem is None:
             return
-        except LockstepError as exc:
-            looked.append(f"registry: {exc.message}")
-    else:
-        looked.append("never pushed to a registry")
-    try:
-        store.load(settings.root, engine, image_id, revs)
-        return
-    except LockstepError as exc:
-        looked.append(f"DVC archive: {exc.message}")
+        say(f"image: {problem}")
+        looked.append(problem)
     raise ImageNotFoundError(
         f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
         "publish it (`invoke publish`) where it exists",
     )
+
+
+def _from_registry(engine: Engine, image_id: str, run: StageRun) -> str | None:
+    """The image pulled by its recorded digest; None, or why not."""
+    env = run.environment
+    if not env.registry_digest:
+        return "never pushed to a registry"
+    try:
+        registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+    except LockstepError as exc:
+        return f"registry: {exc.message}"
+    say(f"image: pulled from the registry by digest ({env.registry_repository})")
+    return None
+
+
+def _from_archive(root: Path, engine: Engine, image_id: str, revs: list) -> str | None:
+    """The image loaded from its layout in the DVC remote; None, or why not."""
+    try:
+        store.load(root, engine, image_id, revs)
+    except LockstepError as exc:
+        return f"DVC archive: {exc.message}"
+    return None
 
 
 def checkout_remote(root: Path) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Replay a past revision: the image it recorded, its files, and containers of one on the other.
 
-Shared by `invoke rerun` and `invoke refresh`. The revision's lineage names the image its
-results were made in; the image comes from the engine (by id), else the registry (by digest),
-else its layout in the DVC remote, and its id is checked. The revision is checked out in a
-temporary git worktree (the user's checkout, index and branch are never touched), with its
-DVC-tracked inputs copied in from the DVC cache or remote. Containers take their mounts
-and settings from the current checkout, never from the revision's files.
+Shared by `invoke rerun` and `invoke refresh`. The revision is checked out in a temporary git
+worktree (the user's checkout, index and branch are never touched). Its lineage names the image
+its results were made in; the image comes from the engine (by id), else the registry (by
+digest), else its layout in the DVC remote, else it is rebuilt from the revision's own locks in
+that worktree; its id is checked. The worktree gets its DVC-tracked inputs copied in from the
+DVC cache or remote. Containers take their mounts and settings from the current checkout,
+never from the revision's files.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def replay(
             "it was made before the kit; use a revision made with `invoke repro`",
         ) from None
     image_id, run = recorded_image(record, rev)
-    remote.obtain(settings, engine, image_id, run, revs=[None, commit])
     with git.worktree(root, commit, under) as tree:
+        # The worktree first: when no engine, registry or remote has the image, its locks do.
+        remote.obtain(settings, engine, image_id, run, revs=[None, commit], tree=tree, rev=rev)
         remote.checkout_inputs(root, commit, tree, rev)
         yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
 
@@ -94,8 +96,9 @@ def replay(
 def recorded_image(record: LineageRecord, rev: str) -> tuple[str, StageRun]:
     """The image a revision's results were made in, and a run in it.
 
-    Stages may have run in different images (a code change makes a new image) but always in
-    one environment: the fingerprints must agree. The image of the latest run is used.
+    Stages may have run in different images (records made when the image held the source:
+    every code change made a new one) but always in one environment: the fingerprints must
+    agree. The image of the latest run is used.
     """
     runs = [run for run in record.stages.values() if run.environment.image_id]
     if not runs:

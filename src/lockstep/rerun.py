@@ -15,7 +15,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import causes, executor, git, lineage, pipeline, remote, replay, shell, yamltext
+from lockstep import (
+    causes,
+    executor,
+    git,
+    lineage,
+    pipeline,
+    remote,
+    replay,
+    shell,
+    sources,
+    yamltext,
+)
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.engines import Engine
@@ -73,6 +84,9 @@ class Verdict:
     causes: list[str] = field(default_factory=list)
     # The recorded environment against the rerun's, image facts first, then the machine.
     environment: list[Fact] = field(default_factory=list)
+    # Whether the source each stage ran with is the revision's committed src/ (which the rerun
+    # ran), naming the files that differ: one line per source tree (`lockstep.sources`).
+    sources: list[str] = field(default_factory=list)
 
     def identical(self, tolerance: float | None = None) -> bool:
         """True when every output and metric matches (metrics within tolerance when given).
@@ -120,6 +134,7 @@ class Verdict:
         lines = [f"rerun of {self.rev} in {self.image_id[:19]}", "", "stage / output  verdict"]
         for stage, path, same in self.outputs:
             lines.append(f"{stage:10} {path:50} {'identical' if same else 'DIFFERS'}")
+        lines += self.sources
         lines += self.hints
         lines += [f"likely cause: {cause}" for cause in self.causes]
         lines += ["", f"{'metric':40} {'recorded':>12} {'rerun':>12} {'delta':>12}"]
@@ -145,6 +160,7 @@ class Verdict:
             "outputs": {path: same for _, path, same in self.outputs},
             "metrics": {name: [old, new] for name, old, new, _ in self.metrics},
             "likely_causes": self.causes,
+            "source": self.sources,
         }
 
     def binding(self, tolerance: float | None) -> list[tuple[str, str, bool]]:
@@ -220,11 +236,28 @@ def judged(settings: Settings, past: replay.Replay, tolerance: float | None, her
     """The verdict on a rerun that ended in `past`'s worktree, on a machine of facts `here`."""
     verdict = compare(settings.root, past.commit, past.tree, past.rev, past.image_id, tolerance)
     verdict.environment = environment(past, here)
+    verdict.sources = source_lines(settings.root, past.commit, past.record)
     if not verdict.identical(tolerance):
         # Same commit, same image: what else differs is the machine it ran on.
         changed = causes.machine_changes(causes.facts(past.record), here)
         verdict.causes = [cause.what for cause in changed]
     return verdict
+
+
+def source_lines(root: Path, commit: str, record: lineage.LineageRecord) -> list[str]:
+    """For each source tree the stages ran with: is it `commit`'s src/, and if not, which files.
+
+    A result made from an uncommitted tree and committed afterwards may hold other source than
+    the one that ran: the rerun ran the committed one, so it says so even when every output is
+    identical.
+    """
+    by_tree: dict[str | None, list[str]] = {}
+    for stage, run in sorted(record.stages.items()):
+        by_tree.setdefault(run.environment.source_tree, []).append(stage)
+    return [
+        f"source of {', '.join(stages)}: {sources.check(root, commit, tree).describe()}"
+        for tree, stages in by_tree.items()
+    ]
 
 
 def environment(past: replay.Replay, here: dict) -> list[Fact]:

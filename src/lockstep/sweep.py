@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockstep import attest, executor, git, lineage, pipeline, remote, shell, workspace
+from lockstep import attest, executor, git, lineage, pipeline, remote, shell, sources, workspace
 from lockstep.config import Settings
 from lockstep.containers import Run
 from lockstep.errors import ConfigError, LockstepError, first_line
@@ -108,7 +108,13 @@ def sweep(
             point.ended, point.error = ended, ended.error
             if not ended.error:
                 env = dataclasses.replace(
-                    prepared.env, commit=base, dirty=False, machine=ended.facts, job=ended.job
+                    prepared.env,
+                    commit=base,
+                    dirty=False,
+                    machine=ended.facts,
+                    job=ended.job,
+                    # The point's worktree is `base` checked out: its committed source ran.
+                    source_tree=git.tree_id(root, base, sources.SOURCE),
                 )
                 try:
                     _saved(settings, ended.tree, point.name, befores[point.name], env, started)

@@ -210,9 +210,18 @@ class Kit:
 
     @staticmethod
     def change_source(root: Path, token: str) -> None:
-        """A harmless source change, so the copy's image inputs differ from any other's."""
+        """A harmless source change, and image inputs that differ from any other copy's.
+
+        The images hold no source, so a variable in the Dockerfile's base stage gives the copy
+        an image id of its own (one a test may retag or remove).
+        """
         path = root / "src" / "credit_model" / "__init__.py"
         path.write_text(path.read_text() + f"# integration test build {token}\n")
+        dockerfile = root / "docker" / "Dockerfile"
+        marker = "WORKDIR /workspace\n"
+        text = dockerfile.read_text()
+        assert marker in text, "docker/Dockerfile's base stage has no WORKDIR /workspace"
+        dockerfile.write_text(text.replace(marker, f"ENV LOCKSTEP_TEST_BUILD={token}\n{marker}", 1))
 
     # the CLI ----------------------------------------------------------------------------
 

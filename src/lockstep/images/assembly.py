@@ -5,8 +5,8 @@ its tar (`lockstep.images.tars`), so identical files give an identical id on any
 
 `docker load` reads the whole archive before it looks at the manifest, and takes a layer whose
 chain it already has without opening the layer's file: the archive carries only the layers
-after the longest prefix an image in the engine already has. A source change sends one small
-layer; a lock bump sends the changed layer and those after it.
+after the longest prefix an image in the engine already has. A relabelled image sends no layer;
+a lock bump sends the changed layer and those after it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Part:
 
 
 def in_memory(description: str, entries: list[tars.Entry], epoch: int) -> Part:
-    """A small layer (source, settings files), written once and held in memory."""
+    """A small layer (settings files, requirements), written once and held in memory."""
     buffer = io.BytesIO()
     written = tars.write(buffer, entries, epoch)
     data = buffer.getvalue()

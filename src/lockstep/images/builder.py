@@ -1,34 +1,36 @@
 """Build, tag and describe the project's images; reuse them by content.
 
 Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
-into it (Dockerfile, lock, pyproject.toml, source, base image id, toolchain lock, target), and a
-commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag exists, nothing
-is built. Labels under `io.lockstep.` record the lock hash, the base image, the environment
-fingerprint and the layers (the dev image also its content key).
+into it (Dockerfile, lock, pyproject.toml, base image id, toolchain lock, the fingerprint module,
+target), and a commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag
+exists, nothing is built. Labels under `io.lockstep.` record the lock hash, the base image, the
+environment fingerprint and the layers (the dev image also its content key).
 
-The runtime image is assembled byte-reproducibly: the environment (`lockstep.images.environment`)
-and one layer of source. The dev image is the Dockerfile's `dev` stage on top, built by BuildKit.
+The runtime image is the environment (`lockstep.images.environment`) and nothing else: no
+project source, which runs mount from the workspace. So its id is a function of the locks, the
+toolchain and the Dockerfile alone: a source edit builds nothing, and any clone rebuilds the
+image a result names from that revision's locks. The dev image is the Dockerfile's `dev` stage
+on top, built by BuildKit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from lockstep import git, paths, toolchain
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.files import atomic_write
-from lockstep.images import assembly, base, debs, environment, tars
+from lockstep.images import assembly, base, debs, environment
 from lockstep.images.assembly import LABEL
 from lockstep.runtime import fingerprint
 from lockstep.shell import say
 
 # Bump when the way images are built changes, so an old image is never taken for a new one.
-FORMAT_VERSION = 3
+# 4: the runtime image holds no source.
+FORMAT_VERSION = 4
 CONTEXT_FILES = (
     "pyproject.toml",
     "poetry.lock",
@@ -36,10 +38,9 @@ CONTEXT_FILES = (
     "docker/toolchain/poetry.txt",
     "docker/toolchain/compile-bytecode.sh",
     "docker/toolchain/install-packages.sh",
+    # The only source the key covers: the module that computes the fingerprint label.
+    environment.FINGERPRINT_MODULE,
 )
-CONTEXT_DIRS = ("src",)
-# Where the runtime image holds the project's source (the Dockerfile's PYTHONPATH).
-SOURCE_FOLDER = "opt/project"
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,11 @@ def lock_hash(settings: Settings) -> str:
 
 
 def content_key(settings: Settings, target: str, base_id: str) -> str:
-    """Hash of every input of the image: files sent to the build, recipe and base."""
+    """Hash of every input of the image: locks, toolchain, recipe and base; never the source."""
     hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
     files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
-    folders = [*CONTEXT_DIRS, *([debs.TOOLS_FOLDER] if target == "dev" else [])]
-    for folder in folders:
-        files += sorted(
-            p
-            for p in settings.path(folder).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts
-        )
+    if target == "dev":
+        files += sorted(p for p in settings.path(debs.TOOLS_FOLDER).rglob("*") if p.is_file())
     for path in files:
         data = path.read_bytes()
         hasher.update(f"{path.relative_to(settings.root)}\0{len(data)}\0".encode() + data)
@@ -133,12 +129,13 @@ def build(
     *,
     update_base: bool = False,
     strict: bool = False,
+    checked_lock: bool = False,
 ) -> Image:
     """Build the image for `target` unless an image with the same content exists.
 
-    The runtime image is the environment image (`lockstep.images.environment`) plus one layer
-    holding the project's source, assembled byte-reproducibly; the dev image is the Dockerfile's
-    `dev` stage built on it by BuildKit.
+    The runtime image is the environment image (`lockstep.images.environment`) with the kit's
+    labels, assembled byte-reproducibly, with no source; the dev image is the Dockerfile's `dev`
+    stage built on it by BuildKit.
 
     Args:
         settings: the project's settings.
@@ -146,6 +143,8 @@ def build(
         target: the Dockerfile target, "runtime" or "dev".
         update_base: rebuild the base from the live mirror and accept its packages.
         strict: refuse a base that differs from the committed manifest.
+        checked_lock: poetry.lock is known to match pyproject.toml (a past revision's, which
+            built an image once): Poetry is not asked again.
 
     Raises:
         LockfileError: poetry.lock does not match pyproject.toml.
@@ -159,7 +158,8 @@ def build(
     if existing:
         say(f"{existing.tag} is up to date ({existing.id[:19]})")
         return dataclasses.replace(existing, base_image=found)
-    check_lock(settings)
+    if not checked_lock:
+        check_lock(settings)
     # What the image holds, nothing about where or when it was built: the same files must
     # give the same image id at any commit, with any pyproject.toml edit that does not change
     # them. The tags and lineage say which inputs and which commit built what.
@@ -177,7 +177,7 @@ def build(
     extra += ["--build-arg", f"RUNTIME_IMAGE={runtime.tag}"]
     log = environment.docker_build(settings, engine, target, staging, found.ref, *extra)
     # Label the fingerprint, computed inside the image, in a metadata-only build.
-    description = environment.describe(engine, staging)
+    description = environment.describe(engine, staging, settings.path("src"))
     final = {
         "fingerprint": description["fingerprint"],
         "python": description["python"],
@@ -194,31 +194,14 @@ def build(
 def assemble(
     settings: Settings, engine: Engine, env: environment.Environment, labels: dict, tags: list
 ) -> str:
-    """Load the runtime image: the environment's layers and one of the source; its id."""
-    files = {
-        f"{SOURCE_FOLDER}/{path.relative_to(settings.root).as_posix()}": path
-        for path in _source_files(settings)
-    }
-    source = assembly.in_memory(
-        f"project source: src/ in {SOURCE_FOLDER}",
-        tars.from_files(files, normal_modes=True),
-        settings.base.epoch,
-    )
-    parts = [*env.parts(), source]
-    rows = [*env.layers, {"layer": "source", "bytes": source.size, "history": source.description}]
+    """Load the runtime image: the environment's layers, labelled; its id.
+
+    Only the config is new (every layer is the environment's), so it loads in a moment.
+    """
+    parts = env.parts()
     every = env.labels | {f"{LABEL}.{name}": value for name, value in labels.items()}
-    every[environment.LAYERS_LABEL] = json.dumps(rows, separators=(",", ":"))
     document = assembly.config(env.record, parts, every, settings.base.epoch)
-    return assembly.load(engine, document, parts, tags, have=len(parts) - 1)
-
-
-def _source_files(settings: Settings) -> list[Path]:
-    return sorted(
-        path
-        for folder in CONTEXT_DIRS
-        for path in settings.path(folder).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    )
+    return assembly.load(engine, document, parts, tags, have=len(parts))
 
 
 def _tag_args(tags: list[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """The environment image: the Dockerfile's `base` stage and the locked distributions.
 
-It is the runtime image without the project's source (`lockstep.images.builder` adds that). The
-kit assembles it (`lockstep.images.assembly`) instead of letting `docker build` install the
-lock as one layer, so that:
+The runtime image is this image with the kit's labels (`lockstep.images.builder`): neither holds
+the project's source, which runs mount from the workspace. The kit assembles it
+(`lockstep.images.assembly`) instead of letting `docker build` install the lock as one layer,
+so that:
 
 - its layers follow the layer plan (`lockstep.images.layers`): one per heavy distribution, the
   long tail in a few groups, so a lock bump ships one small layer, not all of them;
@@ -37,6 +38,8 @@ from lockstep.shell import say
 
 # The environment has no source of its own: the project's fingerprint module is mounted.
 FINGERPRINT_MODULE = "src/lockstep/runtime/fingerprint.py"
+# Where `describe` mounts the project's src/ (read-only) to run it.
+SOURCE_MOUNT = "/opt/lockstep/src"
 # Bump when the way environments are assembled changes.
 FORMAT_VERSION = 2
 KEY_FILES = (
@@ -184,8 +187,7 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     draft = assembly.load(
         engine, assembly.config(stage, parts, labels, epoch), parts, [], have=have
     )
-    source = settings.path("src").resolve()
-    described = describe(engine, draft, "--volume", f"{source}:/opt/project/src:ro")
+    described = describe(engine, draft, settings.path("src"))
     labels |= {
         f"{LABEL}.fingerprint": described["fingerprint"],
         f"{LABEL}.python": described["python"],
@@ -198,14 +200,20 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     return Environment(tag, engine.inspect(tag))
 
 
-def describe(engine: Engine, ref: str, *options: str) -> dict:
-    """What the fingerprint covers, computed inside the image (no network)."""
+def describe(engine: Engine, ref: str, source: Path) -> dict:
+    """What the fingerprint covers, computed inside the image (no network).
+
+    The image holds no source: the project's `source` folder (its src/) is mounted for the run.
+    """
     out = engine.output(
         "run",
         "--rm",
         "--network",
         "none",
-        *options,
+        "--volume",
+        f"{source.resolve()}:{SOURCE_MOUNT}:ro",
+        "--env",
+        f"PYTHONPATH={SOURCE_MOUNT}",
         ref,
         "python",
         "-m",

@@ -3,7 +3,7 @@
 A layout (the OCI image specification's `image-layout`: `oci-layout`, `index.json` and
 `blobs/sha256/<digest>`) keeps every layer as its own file named by its digest, so DVC, which
 stores each file once by content, stores a layer once however many image versions share it:
-ten versions that differ only in source code cost one copy of the dependencies. The layers stay
+ten versions that differ in one distribution cost one copy of the others. The layers stay
 uncompressed tars (their digest is then the layer's diff_id, which the image id names), so the
 same layer is the same file.
 

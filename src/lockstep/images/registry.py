@@ -11,7 +11,8 @@ from lockstep import lineage
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, RegistryError
-from lockstep.images import base, manifest
+from lockstep.images import base, manifest, store
+from lockstep.shell import say
 
 
 def repository(registry: str, image: str) -> str:
@@ -65,8 +66,29 @@ def pull(engine: Engine, ref: str, expected_id: str) -> None:
         )
 
 
+def _from_archive(settings: Settings, engine: Engine, image_id: str) -> None:
+    """Load an image the engine lacks from its layout in the DVC remote, to push it.
+
+    Raises:
+        ImageNotFoundError: it is not archived either.
+    """
+    try:
+        store.load(settings.root, engine, image_id, [None])
+    except ImageNotFoundError as exc:
+        raise ImageNotFoundError(
+            f"image {image_id[:19]} named in {lineage.PATH} is in no registry, no DVC archive "
+            f"and not in the local engine ({exc.message})",
+            "pull it (`invoke pull REV`) or rerun `invoke repro`",
+        ) from None
+
+
 def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
-    """Push every image the workspace's lineage names; record each digest; return them by id."""
+    """Push every image the workspace's lineage names; record each digest; return them by id.
+
+    An image whose push to this repository is recorded and that the engine lacks is already
+    there: it is not needed here. One the engine lacks and the registry does not hold comes
+    from its layout in the DVC remote, when published there.
+    """
     if not settings.registry:
         raise RegistryError(
             "no registry configured", 'set registry = "host:port" in [tool.lockstep]'
@@ -75,12 +97,13 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
     record = lineage.read(settings.path(lineage.PATH))
     pushed = {}
     for image_id, run in record.images().items():
+        env = run.environment
+        if engine.inspect(image_id) is None:
+            if env.registry_digest and env.registry_repository == repo:
+                say(f"registry: {image_id[:19]} is there already ({repo}@{env.registry_digest})")
+                continue
+            _from_archive(settings, engine, image_id)
         local = engine.inspect(image_id)
-        if local is None:
-            raise ImageNotFoundError(
-                f"image {image_id[:19]} named in {lineage.PATH} is not in the local engine",
-                "pull it (`invoke pull REV`) or rerun `invoke repro`",
-            )
         ours = [t for t in local.get("RepoTags") or [] if t.startswith(f"{settings.image}:")]
         # An image pulled by digest has no tags: push it under the tag it was recorded with.
         tags = ours or [run.environment.image_tag]

@@ -45,8 +45,10 @@ def save(root: Path, engine: Engine, image_id: str) -> Path:
         return dvc_file
     if engine.image_id(image_id) != image_id:
         raise ImageNotFoundError(
-            f"image {image_id[:19]} is not in the local engine, so it cannot be archived",
-            "get it first (`invoke pull REV`), or rerun `invoke repro` to record a new one",
+            f"image {image_id[:19]} is in no remote and not in the local engine, so it cannot "
+            "be archived",
+            "rebuild it (`invoke build` at the commit whose locks made it), or rerun "
+            "`invoke repro` to record the current one",
         )
     say(f"archive: writing {target.relative_to(root)}/ (one file per layer)")
     shutil.rmtree(target, ignore_errors=True)
@@ -126,15 +128,40 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
 
 
 def save_recorded(settings: Settings, engine: Engine) -> list[Path]:
-    """Track the lineage's images and the offline base as layouts; return their .dvc files."""
+    """Track the lineage's images and the offline base as layouts; return their .dvc files.
+
+    Only what no remote holds must be in the local engine: an image already archived (its .dvc
+    file is here: DVC sends only the layers the remote lacks) or already in the registry (its
+    push is recorded) is not required, so a fresh clone publishes after `invoke repro`.
+
+    Raises:
+        ImageNotFoundError: an image is in no remote and not in the local engine.
+    """
     root = settings.root
     record = lineage.read(root / lineage.PATH)
     check_remote(root)
-    ids = list(record.images())
+    wanted = [
+        image_id for image_id, run in record.images().items() if _to_archive(root, engine, run)
+    ]
     recorded = manifest.recorded_base(settings)
     if recorded and engine.image_id(recorded.image):
-        ids.append(recorded.image)
-    return [save(root, engine, image_id) for image_id in ids]
+        wanted.append(recorded.image)
+    return [save(root, engine, image_id) for image_id in wanted]
+
+
+def _to_archive(root: Path, engine: Engine, run: lineage.StageRun) -> bool:
+    """Whether publish must archive a recorded image: not when the registry alone has it."""
+    env = run.environment
+    image_id = env.image_id or ""
+    if (root / dvc_file_for(image_id)).exists() or engine.image_id(image_id) == image_id:
+        return True
+    if env.registry_digest:
+        say(
+            f"archive: {image_id[:19]} is not in the local engine; the registry holds it "
+            f"({env.registry_repository}@{env.registry_digest[:19]}), so it is not archived here"
+        )
+        return False
+    return True  # `save` says it is nowhere
 
 
 def check_remote(root: Path) -> None:

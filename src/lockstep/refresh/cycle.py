@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lockstep import git, lineage, paths, shell, yamltext
+from lockstep import git, lineage, paths, shell, sources, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -124,7 +124,9 @@ def fit_and_score(past: Replay, challenger: Challenger):
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")
     after = lineage.read_dvc_lock(tree)
-    env = replace(past.run.environment, commit=past.commit, dirty=True)
+    # The champion's committed source ran (the worktree is its commit checked out).
+    source = git.tree_id(root, past.commit, sources.SOURCE)
+    env = replace(past.run.environment, commit=past.commit, dirty=True, source_tree=source)
     lineage.update(tree, lineage.changed_stages(before, after), env, after)
     # The pipeline's outputs only: other .dvc-tracked data (the base's .deb files) is not
     # checked out in a replay and is not the challenger's.

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import lineage
+from lockstep import lineage, sources
 from lockstep.images import sbom
 
-from tests.support import machines
+from tests.support import commands, machines
 
 pytestmark = pytest.mark.docker
 
@@ -148,3 +148,54 @@ def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> N
         if (info.st_uid, info.st_gid) != (user.pw_uid, user.pw_gid):
             foreign.append(f"{path.relative_to(project)} {info.st_uid}:{info.st_gid}")
     assert not foreign, "files not owned by the user who ran the repro:\n" + "\n".join(foreign)
+
+
+@pytest.fixture(scope="module")
+def source_edited(kit, native_then_container, runtime_image):
+    """The container run's results committed, then an edit of the report stage's module only,
+    and `invoke repro` again. Last in this module: it changes the shared copy's results."""
+    project, _, _ = native_then_container
+    commands.commit_all(project, "results in the runtime image")
+    before = {name: (project / name).read_bytes() for name in ("environment.yaml", lineage.PATH)}
+    module = project / "src" / "credit_model" / "stages" / "report.py"
+    module.write_text(module.read_text() + "# a source change only\n")
+    proc = kit.invoke(project, "repro")
+    return project, before, proc
+
+
+def test_a_source_change_builds_nothing_and_reruns_only_its_stage(
+    kit, source_edited, runtime_image
+):
+    project, before, proc = source_edited
+    output = proc.stdout + proc.stderr
+    assert f"{runtime_image.tag} is up to date" in proc.stderr, proc.stderr
+    assert "docker build" not in proc.stderr
+    assert not re.search(r"environment: \d+ layers", proc.stderr), proc.stderr
+    assert re.findall(r"Running stage '(\w+)'", output) == ["report"], output
+    assert (project / "environment.yaml").read_bytes() == before["environment.yaml"]
+    record = lineage.read(project / lineage.PATH)
+    assert set(record.images()) == {runtime_image.id}  # one image names every stage
+    old = lineage.parse(before[lineage.PATH].decode(), "before").stages
+    assert record.stages["train"] == old["train"]  # not rerun: its entry is as it was
+
+
+def test_lineage_names_the_source_tree_each_stage_ran(kit, source_edited):
+    project, _, _ = source_edited
+    stages = lineage.read(project / lineage.PATH).stages
+    committed = kit.git(project, "rev-parse", "HEAD:src").strip()
+    edited = sources.tree(project)
+    assert edited != committed
+    assert {name: run.environment.source_tree for name, run in stages.items()} == {
+        "ingest": committed,
+        "features": committed,
+        "train": committed,
+        "evaluate": committed,
+        "report": edited,
+    }
+    # Each tree's files are kept next to the lineage, so any clone can name what differs.
+    kept = sorted(path.stem for path in (project / sources.FOLDER).iterdir())
+    assert kept == sorted({committed, edited})
+    listed = sources.parse((project / sources.FOLDER / f"{edited}.txt").read_text())
+    assert listed["credit_model/stages/report.py"] != listed.get("credit_model/io.py")
+    table = kit.invoke(project, "lineage").stdout
+    assert re.search(rf"(?m)^report +container +\S+ +\S+ +{edited[:12]} ", table), table

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from lockstep import attest, config, lineage
+from lockstep.images import environment
 
 from tests.support import browser, commands, projects
 
@@ -92,9 +93,30 @@ def test_a_past_revision_reruns_identical_and_the_checkout_is_untouched(kit, his
     assert all(rows.values()), proc.stdout
     assert f"reproduced: {A}" in proc.stdout
     assert f"rerun of {A} in {history.image_id[:19]}" in proc.stdout
+    assert "the committed src/ is the one that ran" in proc.stdout
     assert "docker pull" not in proc.stderr  # the image was local
     assert projects.checkout_state(history.root) == before
     assert not leftovers(kit, history.root, proc)
+
+
+def test_a_result_committed_with_other_source_than_ran_names_the_files(kit, history) -> None:
+    """A's results committed with an edit they never ran with (a comment): the rerun is
+    identical, and still says which files differ from the source that ran."""
+    module = "src/credit_model/stages/train.py"
+
+    def edit(tree: Path) -> None:
+        path = tree / module
+        path.write_text(path.read_text() + "# edited after the results were made\n")
+
+    tag = history.commit_variant("test/other-source", A, edit)
+    ran = {entry["source_tree"] for entry in history.record(A)["stages"].values()}
+    assert len(ran) == 1 and None not in ran, ran
+
+    proc = kit.invoke(history.root, "rerun", tag)
+
+    assert f"reproduced: {tag}" in proc.stdout, proc.stdout
+    differs = f"the committed src/ differs from the one that ran ({ran.pop()[:12]}): {module}"
+    assert differs in proc.stdout, proc.stdout
 
 
 def test_an_image_missing_here_is_pulled_from_the_registry_by_digest(
@@ -232,6 +254,47 @@ def test_an_interrupted_rerun_leaves_nothing_behind(kit, history) -> None:
     assert process.returncode != 0 and "reproduced" not in output, output
     assert not leftovers(kit, history.root, SimpleNamespace(stderr=output))
     assert projects.checkout_state(history.root) == before
+
+
+# Nowhere at all: the revision's own locks ---------------------------------------------------------
+
+
+def test_an_image_nothing_holds_is_rebuilt_from_the_revisions_locks(kit) -> None:
+    """A result whose image is in no engine, registry or remote: the image holds no source, so
+    the revision's locks rebuild it, byte for byte, and the rerun is identical."""
+    root = kit.copy("rebuild")
+    kit.change_source(root, uuid.uuid4().hex)  # an image of its own, removable
+    projects.set_param(root, "max_iter", "40")
+    commands.commit_all(root, "an image of its own; quick params")
+    kit.invoke(root, "repro")
+    commands.commit_all(root, "results", tag="model/rebuilt")
+    (image_id,) = lineage.read(root / lineage.PATH).images()
+    # The environment image too, so the rung assembles the image again, not only its labels.
+    settings = config.load(root)
+    base_id = (
+        kit.docker(
+            "image", "inspect", "--format", '{{index .Config.Labels "io.lockstep.base"}}', image_id
+        )
+        .stdout.strip()
+        .rsplit("@", 1)[1]
+    )
+    env_tag = f"{settings.image}:env-{environment.key(settings, base_id)[:12]}"
+    try:
+        kit.docker("image", "rm", "--force", image_id, kit.image_id(env_tag))
+        before = projects.checkout_state(root)
+
+        proc = kit.invoke(root, "rerun", "model/rebuilt", timeout=1200)
+
+        assert f"image: {image_id[:19]} is not in the local engine" in proc.stderr
+        assert "image: never pushed to a registry" in proc.stderr
+        assert "image: DVC archive: no DVC archive of" in proc.stderr
+        assert "image: rebuilt from the locks of model/rebuilt (exact)" in proc.stderr
+        assert "reproduced: model/rebuilt" in proc.stdout, proc.stdout
+        assert kit.image_id(image_id) == image_id
+        assert projects.checkout_state(root) == before
+    finally:
+        kit.remove_images(env_tag)
+        kit.docker("image", "rm", "--force", image_id, check=False)
 
 
 # No registry: the DVC archive -------------------------------------------------------------------

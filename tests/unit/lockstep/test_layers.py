@@ -20,6 +20,7 @@ LAYERS = [
     ["pages", "pages.*"],
     [
         "lineage",
+        "sources",
         "causes",
         "containers",
         "slurm",
@@ -33,7 +34,7 @@ LAYERS = [
     ["images.tars", "images.packages"],
     ["images.rootfs", "images.layout", "images.store", "images.assembly"],
     ["images.base", "images.layers", "images.environment"],
-    ["images.builder", "images.registry", "remote", "attest"],
+    ["images.builder", "images.registry", "images.rebuild", "remote", "attest"],
     ["pipeline", "replay", "images.reproducible"],
     ["devcontainer", "experiments", "rerun", "rerun_page", "sweep", "refresh", "refresh.*"],
     ["explain"],

@@ -169,3 +169,12 @@ def test_the_screenshot_is_not_blank(shown, browser) -> None:
 
 def test_the_page_fits_a_phones_width(shown, browser) -> None:
     browser.assert_fits(shown)
+
+
+def test_the_page_says_whether_the_committed_source_ran() -> None:
+    verdict = identical()
+    line = "source of train: the committed src/ differs from the one that ran (abc): src/a.py"
+    verdict.sources.append(line)
+    page = rerun_page.render(verdict)
+    assert '<section id="source">' in page and line in page
+    assert '<section id="source">' not in rerun_page.render(identical())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -140,18 +141,22 @@ def test_a_recommended_release_exits_3_and_promote_tags_the_challenger(kit, cham
     assert refresh(kit, champion).returncode == 0
 
 
-def test_a_champion_whose_image_is_gone_is_a_clear_error(kit):
+def test_a_champion_whose_image_is_nowhere_is_a_clear_error(kit):
+    """Its image is in no engine, registry or remote, and its locks rebuild another one (as for
+    a record an older kit made): refresh stops with one line."""
     project = kit.copy("lost-image")
-    kit.change_source(project, "lost-image")
-    kit.git(project, "commit", "--quiet", "-am", "own image")
     kit.invoke(project, "repro")
+    lineage = project / "reports/lineage.json"
+    record = json.loads(lineage.read_text())
+    never = "sha256:" + hashlib.sha256(b"an image nobody ever built").hexdigest()
+    for entry in record["stages"].values():
+        entry["image_id"] = never
+    lineage.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     kit.git(project, "add", "--all")
-    kit.git(project, "commit", "--quiet", "-m", "results")
+    kit.git(project, "commit", "--quiet", "-m", "results, said to come from an image nowhere")
     kit.git(project, "tag", "model/v1")
-    image_id = json.loads((project / "reports/lineage.json").read_text())["stages"]["train"][
-        "image_id"
-    ]
-    kit.docker("image", "rm", "--force", image_id)
     proc = refresh(kit, project)
     assert proc.returncode == 2
     assert "found nowhere" in proc.stderr and "not in the local engine" in proc.stderr
+    assert "rebuilt from the locks of model/v1 as sha256:" in proc.stderr, proc.stderr
+    assert "not the recorded image" in proc.stderr
