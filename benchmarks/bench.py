@@ -215,6 +215,11 @@ class Project:
             if (source / tool).exists():
                 (dest / tool).parent.mkdir(parents=True, exist_ok=True)
                 (dest / tool).symlink_to(source / tool)
+        # Tags of its own: the images are the project's (one image id for the same locks), and
+        # the benchmark removes what it tagged while other work may use the project's tags.
+        pyproject = dest / "pyproject.toml"
+        own = f'image = "lockstep-bench-{secrets.token_hex(4)}"'
+        pyproject.write_text(re.sub(r'(?m)^image = "[^"@]*"$', own, pyproject.read_text(), count=1))
         project = cls(dest)
         project.git("init", "--quiet")
         project.git("add", "--all")
@@ -417,9 +422,11 @@ class Bench:
                 seconds, image = _timed(builder.build, self.project.settings(), engine)
             finally:
                 self.project.restore_source()
-        if image.tag in self.made:
+        if cold and image.tag in self.made:
             raise LockstepError("the kit reused an image instead of building", "report this bug")
-        self.made.append(image.tag)
+        # A source change alone builds nothing: the image is the environment, its tag the same.
+        if image.tag not in self.made:
+            self.made.append(image.tag)
         return seconds, image
 
     def build_baseline(self, name: str) -> float:

@@ -90,7 +90,8 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     assert figures["pipeline_1x"]["raw"]["rows_per_month"] == plan.rows_per_month
     storage = figures["remote_storage"]["raw"]
     one, two = storage["remote_bytes_after_each"]
-    assert one > storage["image_bytes"] / 2 and 1 < two / one < 1.1, storage
+    # Versions that differ in source only are one image (it holds no source): nothing to add.
+    assert one > storage["image_bytes"] / 2 and two == one, storage
     bump = figures["remote_lock_bump"]
     assert bump["checks"] == {"no other distribution installed": True}, bump
     assert 0 < bump["raw"]["added_bytes"] < one / 10, bump
