@@ -59,11 +59,8 @@ def ordinary_user() -> pwd.struct_passwd:
 def second_engine() -> Iterator[machines.SecondEngine]:
     """An empty Docker engine beside the first, for fresh-machine tests (root only)."""
     machines.require_root("starts a second Docker engine")
-    engine = machines.SecondEngine().start()
-    try:
+    with machines.SecondEngine() as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture
@@ -72,11 +69,8 @@ def empty_engine() -> Iterator[machines.SecondEngine]:
     images. A test that needs an image to be missing uses it rather than removing an image
     from the engine every worker shares."""
     machines.require_root("starts a Docker engine of its own")
-    engine = machines.SecondEngine().start()
-    try:
+    with machines.SecondEngine() as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,12 @@ class SecondEngine:
             time.sleep(0.5)
         return self
 
+    def __enter__(self) -> SecondEngine:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def env(self) -> dict[str, str]:
         """What points the kit (and any docker CLI) at this engine."""
         return {"DOCKER_HOST": self.host}

@@ -8,6 +8,14 @@ import importlib.util
 import pytest
 from lockstep.lineage import Environment
 
+# Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
+GIT_IDENTITY = {
+    f"GIT_{role}_{field}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for field, value in (("NAME", "lockstep tests"), ("EMAIL", "tests@lockstep.invalid"))
+}
+
+
 ENVIRONMENT = Environment(
     where="container",
     image_id="sha256:1",
@@ -22,6 +30,14 @@ ENVIRONMENT = Environment(
     dvc_version="3",
     python_version="3.11",
 )
+
+
+@pytest.fixture
+def git_identity(monkeypatch) -> dict[str, str]:
+    """The tests' git author and committer, for commits in temporary repositories."""
+    for name, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    return GIT_IDENTITY
 
 
 @pytest.fixture

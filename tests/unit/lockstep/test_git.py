@@ -8,19 +8,10 @@ import pytest
 from lockstep import git
 from lockstep.errors import LockstepError, RevisionError
 
-# Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
-GIT_IDENTITY = {
-    f"GIT_{role}_{field}": value
-    for role in ("AUTHOR", "COMMITTER")
-    for field, value in (("NAME", "lockstep tests"), ("EMAIL", "tests@lockstep.invalid"))
-}
-
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch) -> Path:
+def repo(tmp_path: Path, git_identity) -> Path:
     """A repository with one commit of `a.txt`."""
-    for name, value in GIT_IDENTITY.items():
-        monkeypatch.setenv(name, value)
     root = tmp_path / "repo"
     root.mkdir()
     git.init(root)
@@ -91,8 +82,10 @@ def test_tags_expand_oldest_first_and_plain_revisions_pass_through(repo: Path) -
         git.expand(repo, "other/*")
 
 
-def test_a_machine_commit_needs_no_configured_identity(repo: Path, monkeypatch) -> None:
-    for name in GIT_IDENTITY:
+def test_a_machine_commit_needs_no_configured_identity(
+    repo: Path, git_identity, monkeypatch
+) -> None:
+    for name in git_identity:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(repo.parent))  # no global identity either
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
@@ -127,10 +120,12 @@ def test_unmerged_files_are_listed(repo: Path) -> None:
     assert git.unmerged_files(repo) == ["a.txt"]
 
 
-def test_the_identity_is_the_one_git_would_commit_with(repo: Path, monkeypatch) -> None:
+def test_the_identity_is_the_one_git_would_commit_with(
+    repo: Path, git_identity, monkeypatch
+) -> None:
     monkeypatch.setenv("GIT_COMMITTER_NAME", "someone else")
     assert git.identity_env(repo) == {
-        **GIT_IDENTITY,
+        **git_identity,
         "GIT_COMMITTER_NAME": "someone else",
     }
 

@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 from lockstep import git, lineage, sources
 
-# Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
-GIT_IDENTITY = {
-    f"GIT_{role}_{field}": value
-    for role in ("AUTHOR", "COMMITTER")
-    for field, value in (("NAME", "lockstep tests"), ("EMAIL", "tests@lockstep.invalid"))
-}
-
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch) -> Path:
+def repo(tmp_path: Path, git_identity) -> Path:
     """A repository with one commit of src/pkg/a.py and src/pkg/b.py, and an ignored folder."""
-    for name, value in GIT_IDENTITY.items():
-        monkeypatch.setenv(name, value)
     root = tmp_path / "repo"
     (root / "src" / "pkg").mkdir(parents=True)
     git.init(root)
