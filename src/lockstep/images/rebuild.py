@@ -11,14 +11,17 @@ could not be had at its recorded version, from the revision's SBOM of the record
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from lockstep import config, git, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
+from lockstep.files import atomic_write
 from lockstep.images import builder, sbom
 from lockstep.shell import say
 
@@ -51,10 +54,10 @@ def rebuilt(
         docker=settings.docker,
     )
     say(f"image: rebuilding {image_id[:19]} from the locks of {rev}")
-    _share_dvc(settings.root, tree, pinned)
     try:
-        # The revision's lock built the recorded image once: it is not checked again.
-        image = builder.build(past, engine, checked_lock=True)
+        with _shared_dvc(settings.root, tree, pinned):
+            # The revision's lock built the recorded image once: it is not checked again.
+            image = builder.build(past, engine, checked_lock=True)
     except LockstepError as exc:
         return f"not rebuilt from the locks of {rev} ({exc.message})"
     if image.id == image_id:
@@ -104,18 +107,30 @@ def packages(document: str) -> dict[tuple[str, str], str]:
     return found
 
 
-def _share_dvc(root: Path, tree: Path, pinned: dict) -> None:
-    """Let the worktree's DVC use the checkout's cache and default remote, for the base's files.
+@contextlib.contextmanager
+def _shared_dvc(root: Path, tree: Path, pinned: dict) -> Iterator[None]:
+    """While the image is built, the worktree's DVC uses the checkout's cache and remote.
 
     The base ladder restores the archived `.deb` files and image layouts with DVC in the
-    worktree; a past revision's own remote may be one the project has left.
+    worktree; a past revision's own remote may be one the project has left. The worktree's own
+    settings come back afterwards: the replay's pipeline runs DVC in a container, where the
+    checkout's cache path does not exist (a user other than root may not even create it there).
     """
+    local = tree / ".dvc" / "config.local"
+    kept = local.read_bytes() if local.exists() else None
     dvc = ["dvc", "config", "--local"]
-    cache = root / ".dvc" / "cache"
-    shell.run([*dvc, "cache.dir", str(cache)], cwd=tree, capture=True, quiet=True)
-    if not pinned:
-        return
-    name = pinned["remote"]
-    shell.run([*dvc, "core.remote", name], cwd=tree, capture=True, quiet=True)
-    for key, value in pinned["remote_config"].items():
-        shell.run([*dvc, f"remote.{name}.{key}", str(value)], cwd=tree, capture=True, quiet=True)
+    try:
+        cache = [*dvc, "cache.dir", str(root / ".dvc" / "cache")]
+        shell.run(cache, cwd=tree, capture=True, quiet=True)
+        if pinned:
+            name = pinned["remote"]
+            shell.run([*dvc, "core.remote", name], cwd=tree, capture=True, quiet=True)
+            for key, value in pinned["remote_config"].items():
+                setting = [*dvc, f"remote.{name}.{key}", str(value)]
+                shell.run(setting, cwd=tree, capture=True, quiet=True)
+        yield
+    finally:
+        if kept is None:
+            local.unlink(missing_ok=True)
+        else:
+            atomic_write(local, kept)
