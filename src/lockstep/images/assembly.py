@@ -88,7 +88,10 @@ def present(engine: Engine, digests: list[str], candidates: list[str]) -> int:
     """How many of `digests`, from the first, some candidate image already has in that order."""
     if not candidates:
         return 0
-    records = json.loads(engine.output("image", "inspect", *candidates))
+    # Any of them may be removed meanwhile (another build, a prune): docker then exits 1 and
+    # still prints the records of the others.
+    inspected = engine.run("image", "inspect", *candidates, capture=True, quiet=True, check=False)
+    records = json.loads(inspected.stdout or "[]")
     best = 0
     for record in records:
         theirs = record.get("RootFS", {}).get("Layers") or []

@@ -224,10 +224,17 @@ def describe(engine: Engine, ref: str, source: Path) -> dict:
 
 
 def _stage(settings: Settings, engine: Engine, target: str, base_ref: str, fresh: bool) -> str:
-    """Build one stage of the Dockerfile with BuildKit; its image id."""
+    """Build one stage of the Dockerfile with BuildKit; its image id.
+
+    The id is the one this build wrote (`--iidfile`), never the tag's: a build of another
+    project with the same image name may move the tag in between.
+    """
     tag = f"{settings.image}-build:{target}{'-check' if fresh else ''}"
-    docker_build(settings, engine, target, tag, base_ref, *(["--no-cache"] if fresh else []))
-    return engine.image_id(tag) or ""
+    with tempfile.TemporaryDirectory(prefix="lockstep-stage-") as tmp:
+        written = Path(tmp) / "id"
+        extra = ["--iidfile", str(written), *(["--no-cache"] if fresh else [])]
+        docker_build(settings, engine, target, tag, base_ref, *extra)
+        return written.read_text().strip()
 
 
 def docker_build(
