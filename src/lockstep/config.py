@@ -22,6 +22,9 @@ SIGNING_KEY_VARIABLE = "LOCKSTEP_SIGNING_KEY"
 # a login shell has none of the variables, and a proxy's CA is installed there.
 SYSTEM_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 DEFAULT_EPOCH = 1700000000
+# The git tags that are releases: what `invoke gate` reruns, what `invoke push` names
+# images after.
+RELEASES = "model/*"
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,11 @@ def diff_(c, a, b):
 
 @task
 def push(c):
-    """Push the recorded images to the registry and record their digests."""
+    """Push the recorded images to the registry and record their digests.
+
+    An image a release names (a `model/*` tag's lineage) is also tagged after it in the
+    registry (`model/v3` -> `IMAGE:model-v3`): what a validator pulls by name.
+    """
     from lockstep.images import registry
 
     pushed = exclusive(c, "invoke push", registry.push_recorded, settings(c), engine(c))
@@ -284,7 +288,7 @@ def rerun_(c, rev, tolerance=None, html=False, on=""):
         "on": ON_HELP,
     },
 )
-def gate(c, tags="model/*", tolerance=None, html=False, on=""):
+def gate(c, tags=config.RELEASES, tolerance=None, html=False, on=""):
     """Rerun every release from what the remotes hold; fail unless each is identical."""
     rerun_revisions(c, tags, tolerance, html, on)
 

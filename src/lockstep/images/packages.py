@@ -194,8 +194,9 @@ def install(
             shell.run(cmd, env=BUILDKIT_ENV)
         except CommandError as exc:
             raise BuildError(
-                f"installing {len(requirements)} locked distributions failed: {exc.message}",
-                "read the lines above; a network error often means a missing CA bundle "
+                f"installing {names}{more} failed: {exc.message}",
+                "read the lines above: a version the package index no longer has cannot be "
+                "installed; a network error often means a missing CA bundle "
                 "(set PIP_CERT or ca_bundle in [tool.lockstep])",
             ) from None
         owners = _owners(installed)

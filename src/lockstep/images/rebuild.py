@@ -57,7 +57,9 @@ def rebuilt(
     try:
         with _shared_dvc(settings.root, tree, pinned):
             # The revision's lock built the recorded image once: it is not checked again.
-            image = builder.build(past, engine, checked_lock=True)
+            # Strict: a base whose .deb files drifted cannot give the recorded id, so the rung
+            # names the drift instead of bootstrapping an image it would then refuse.
+            image = builder.build(past, engine, checked_lock=True, strict=True)
     except LockstepError as exc:
         return f"not rebuilt from the locks of {rev} ({exc.message})"
     if image.id == image_id:

@@ -7,10 +7,12 @@ kit checks that it does.
 
 from __future__ import annotations
 
-from lockstep import lineage
+import re
+
+from lockstep import config, git, lineage
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import CommandError, ImageNotFoundError, RegistryError
+from lockstep.errors import CommandError, ImageNotFoundError, LineageError, RegistryError
 from lockstep.images import base, manifest, store
 from lockstep.shell import say
 
@@ -86,8 +88,9 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
     """Push every image the workspace's lineage names; record each digest; return them by id.
 
     An image whose push to this repository is recorded and that the engine lacks is already
-    there: it is not needed here. One the engine lacks and the registry does not hold comes
-    from its layout in the DVC remote, when published there.
+    there: it is not needed here, unless a release names it (its human tag is pushed, so it is
+    pulled by digest first). One the engine lacks and the registry does not hold comes from its
+    layout in the DVC remote, when published there.
     """
     if not settings.registry:
         raise RegistryError(
@@ -95,19 +98,27 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
         )
     repo = repository(settings.registry, settings.image)
     record = lineage.read(settings.path(lineage.PATH))
+    releases = release_tags(settings)
     pushed = {}
     for image_id, run in record.images().items():
         env = run.environment
+        named = [f"{settings.image}:{tag}" for tag in releases.get(image_id, [])]
         if engine.inspect(image_id) is None:
-            if env.registry_digest and env.registry_repository == repo:
+            there = env.registry_digest and env.registry_repository == repo
+            if there and not named:
                 say(f"registry: {image_id[:19]} is there already ({repo}@{env.registry_digest})")
                 continue
-            _from_archive(settings, engine, image_id)
+            if there:
+                pull(engine, f"{repo}@{env.registry_digest}", image_id)
+            else:
+                _from_archive(settings, engine, image_id)
         local = engine.inspect(image_id)
         ours = [t for t in local.get("RepoTags") or [] if t.startswith(f"{settings.image}:")]
         # An image pulled by digest has no tags: push it under the tag it was recorded with.
-        tags = ours or [run.environment.image_tag]
-        pushed[image_id] = push(engine, image_id, tags, repo)
+        tags = [*(ours or [run.environment.image_tag]), *named]
+        pushed[image_id] = push(engine, image_id, list(dict.fromkeys(tags)), repo)
+        if named:
+            say(f"registry: {image_id[:19]} tagged for " + ", ".join(releases[image_id]))
         record.record_push(image_id, repo, pushed[image_id])
     lineage.write(settings.path(lineage.PATH), record)
     recorded = manifest.recorded_base(settings)
@@ -118,3 +129,27 @@ def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
         base_repo = repository(settings.registry, base.IMAGE_NAME)
         pushed[recorded.image] = push(engine, recorded.image, [tag], base_repo)
     return pushed
+
+
+def release_tags(settings: Settings) -> dict[str, list[str]]:
+    """The image tags releases give: image id -> a tag per release whose lineage names it.
+
+    A release made before the kit (no lineage) names no image.
+    """
+    found: dict[str, list[str]] = {}
+    for release in git.tags(settings.root, config.RELEASES):
+        try:
+            record = lineage.read_at(settings.root, release)
+        except LineageError:
+            continue
+        for image_id in record.images():
+            found.setdefault(image_id, []).append(image_tag(release))
+    return found
+
+
+def image_tag(release: str) -> str:
+    """A git tag as an image tag: `model/v3` -> `model-v3`.
+
+    An image tag allows letters, digits, `_`, `.` and `-`, up to 128 characters.
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", release)[:128]

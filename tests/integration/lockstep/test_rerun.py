@@ -179,6 +179,21 @@ def lost(history) -> str:
     )
 
 
+def unsatisfiable(history) -> str:
+    """A result whose image is nowhere, and whose poetry.lock names a version of a locked
+    distribution the package index does not have (as one yanked years later would be)."""
+
+    def edit(tree: Path) -> None:
+        lock = tree / "poetry.lock"
+        text = lock.read_text()
+        locked = 'name = "six"\nversion = "1.17.0"'
+        assert locked in text, "the example no longer locks six 1.17.0: pick another"
+        text = text.replace(locked, 'name = "six"\nversion = "1.17.99"')
+        lock.write_text(text.replace("six-1.17.0", "six-1.17.99"))
+
+    return history.commit_variant("unsatisfiable/a", lost(history), edit)
+
+
 def broken(history) -> str:
     """A revision whose pipeline fails in the container (an impossible row count)."""
     return history.commit_variant(
@@ -204,6 +219,12 @@ def broken(history) -> str:
             rf"^error: image {NEVER_BUILT[:19]} found nowhere: not in the local engine; "
             r"never pushed to a registry; DVC archive: no DVC archive of ",
             id="image found nowhere",
+        ),
+        pytest.param(
+            unsatisfiable,
+            rf"^error: image {NEVER_BUILT[:19]} found nowhere: .*; not rebuilt from the locks "
+            r"of unsatisfiable/a \(installing six 1\.17\.99 failed",
+            id="lock unsatisfiable",
         ),
         pytest.param(
             broken,

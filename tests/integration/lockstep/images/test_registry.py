@@ -70,6 +70,24 @@ def test_pull_fetches_a_revisions_image_by_digest(kit, history, empty_engine) ->
     assert empty_engine.image_id(f"{history.repository}@{history.digest}") == history.image_id
 
 
+def test_push_tags_the_image_after_each_release_that_names_it(
+    kit, history, registry, empty_engine
+) -> None:
+    """`model/a` -> `credit-model:model-a`: a validator pulls the release's image by name
+    (on a machine that never had it) and gets the recorded id."""
+    proc = kit.invoke(history.root, "push")
+
+    assert f"registry: {history.image_id[:19]} tagged for model-a, model-b" in proc.stderr
+    for release in (A, B):
+        digest, _ = registry.manifest(IMAGE, release.replace("/", "-"))
+        assert digest == history.digest, release
+    # Everything was recorded already: the lineage is as committed.
+    assert kit.git(history.root, "status", "--porcelain") == ""
+    pull = ["/usr/bin/docker", "pull", "--quiet", f"{history.repository}:model-b"]
+    commands.run(pull, env=empty_engine.env())
+    assert empty_engine.image_id(f"{history.repository}:model-b") == history.image_id
+
+
 @pytest.mark.parametrize(
     ("make_rev", "expected"),
     [
