@@ -1,0 +1,39 @@
+"""The example's committed results name the image this checkout's locks build.
+
+The lesson of an earlier round: the committed lineage named images that only the engine that
+made them had, and no test started from the committed state. The image is the environment: its
+content key is a function of the locks, the toolchain and the Dockerfile, so a change to any of
+them without remaking the results (`./inv repro`, commit) is caught here, before a clone on
+another machine finds its rerun rebuilding an image that is not the recorded one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from lockstep import config, lineage
+from lockstep.images import builder, manifest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_stage_ran_in_the_one_image_the_committed_locks_build() -> None:
+    if not (REPO / lineage.PATH).exists():
+        # A project made from the template has no results yet: none may exist without lineage.
+        assert not (REPO / "dvc.lock").exists(), f"dvc.lock without {lineage.PATH}"
+        return
+    settings = config.load(REPO)
+    record = lineage.read(REPO / lineage.PATH)
+    base = manifest.recorded_base(settings)
+    key = builder.content_key(settings, "runtime", base.image)
+
+    environments = [run.environment for run in record.stages.values()]
+
+    assert len(record.images()) == 1, record.images()
+    assert {env.image_tag for env in environments} == {f"{settings.image}:{key[:12]}"}, (
+        "the image inputs changed since the results were made: run `./inv repro` and commit"
+    )
+    assert {env.base_image.rsplit("@", 1)[1] for env in environments} == {base.image}
+    lock = hashlib.sha256((REPO / "poetry.lock").read_bytes()).hexdigest()
+    assert {env.lock_sha256 for env in environments} == {lock}
