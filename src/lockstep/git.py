@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +18,16 @@ from lockstep import shell
 from lockstep.errors import CommandError, LockstepError, RevisionError
 
 
+def _probe(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`git ARGS` in `root`, quiet and captured, its exit status left to the caller to read."""
+    return shell.run(["git", *args], cwd=root, env=env, capture=True, quiet=True, check=False)
+
+
 def commit(root: Path) -> str:
     """The full sha of HEAD, or "" in a repository with no commit yet."""
-    proc = shell.run(
-        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
-        cwd=root,
-        capture=True,
-        quiet=True,
-        check=False,
-    )
+    proc = _probe(root, "rev-parse", "--verify", "--quiet", "HEAD")
     return proc.stdout.strip()
 
 
@@ -56,13 +58,7 @@ def show(root: Path, rev: str, path: str) -> str:
 
 def resolve(root: Path, rev: str) -> str:
     """The full commit sha a revision names."""
-    proc = shell.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        cwd=root,
-        capture=True,
-        quiet=True,
-        check=False,
-    )
+    proc = _probe(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     if proc.returncode:
         raise RevisionError(f"unknown revision {rev!r}", "check `git log` or `git tag` for it")
     return proc.stdout.strip()
@@ -70,9 +66,7 @@ def resolve(root: Path, rev: str) -> str:
 
 def is_repository(root: Path) -> bool:
     """True when `root` is inside a git working tree."""
-    proc = shell.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=root, capture=True, quiet=True, check=False
-    )
+    proc = _probe(root, "rev-parse", "--show-toplevel")
     return proc.returncode == 0
 
 
@@ -106,9 +100,7 @@ def commit_all(root: Path, message: str, *, machine: bool = False) -> None:
     """
     identity: list[str] = []
     if machine:
-        configured = shell.run(
-            ["git", "config", "user.name"], cwd=root, capture=True, quiet=True, check=False
-        )
+        configured = _probe(root, "config", "user.name")
         if not configured.stdout.strip():
             identity = ["-c", "user.name=lockstep", "-c", "user.email=lockstep@localhost"]
     shell.run(["git", "add", "--all", "."], cwd=root, quiet=True)
@@ -157,14 +149,8 @@ def worktree(root: Path, commit: str, under: Path | None = None) -> Iterator[Pat
     try:
         yield path
     finally:
-        shell.run(
-            ["git", "worktree", "remove", "--force", path],
-            cwd=root,
-            quiet=True,
-            check=False,
-            capture=True,
-        )
-        shell.run(["git", "worktree", "prune"], cwd=root, quiet=True, check=False)
+        _probe(root, "worktree", "remove", "--force", str(path))
+        _probe(root, "worktree", "prune")
         with contextlib.suppress(OSError):
             parent.rmdir()
 
@@ -177,9 +163,7 @@ def identity_env(root: Path) -> dict[str, str]:
     """
     env = {}
     for role in ("AUTHOR", "COMMITTER"):
-        proc = shell.run(
-            ["git", "var", f"GIT_{role}_IDENT"], cwd=root, capture=True, quiet=True, check=False
-        )
+        proc = _probe(root, "var", f"GIT_{role}_IDENT")
         match = re.fullmatch(r"(.*) <(.*)> \d+ [+-]\d{4}", proc.stdout.strip())
         if proc.returncode == 0 and match:
             env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = match.groups()
@@ -234,12 +218,8 @@ def working_tree_id(root: Path, folder: str) -> str | None:
     """
     with tempfile.TemporaryDirectory(prefix="lockstep-index-") as scratch:
         index = Path(scratch) / "index"
-        found = shell.run(
-            ["git", "rev-parse", "--path-format=absolute", "--git-path", "index", "--show-prefix"],
-            cwd=root,
-            capture=True,
-            quiet=True,
-            check=False,
+        found = _probe(
+            root, "rev-parse", "--path-format=absolute", "--git-path", "index", "--show-prefix"
         )
         if found.returncode:
             return None
@@ -252,18 +232,9 @@ def working_tree_id(root: Path, folder: str) -> str | None:
             # clean"), and a copy dated now would hide an edit made in the same second.
             shutil.copy2(real, index)
         env = {"GIT_INDEX_FILE": str(index)}
-        added = shell.run(
-            ["git", "add", "--all", "--", folder],
-            cwd=root,
-            env=env,
-            capture=True,
-            quiet=True,
-            check=False,
-        )
+        added = _probe(root, "add", "--all", "--", folder, env=env)
         prefix = f"--prefix={above.strip()}{folder.rstrip('/')}/"
-        written = shell.run(
-            ["git", "write-tree", prefix], cwd=root, env=env, capture=True, quiet=True, check=False
-        )
+        written = _probe(root, "write-tree", prefix, env=env)
         if added.returncode or written.returncode:
             return None
         return written.stdout.strip()
@@ -274,22 +245,19 @@ def tree_files(root: Path, tree: str) -> dict[str, str] | None:
 
     None when the repository does not have that tree.
     """
-    proc = shell.run(
-        ["git", "ls-tree", "-r", "-z", tree], cwd=root, capture=True, quiet=True, check=False
-    )
+    proc = _probe(root, "ls-tree", "-r", "-z", tree)
     if proc.returncode:
         return None
     entries = (line.split("\t", 1) for line in proc.stdout.split("\0") if line)
     return {path: meta.split()[2] for meta, path in entries}
 
 
+def exists(root: Path, rev: str, path: str) -> bool:
+    """True when revision `rev` has `path` (a file or a folder)."""
+    return _probe(root, "cat-file", "-e", f"{rev}:./{path}").returncode == 0
+
+
 def tree_id(root: Path, rev: str, folder: str) -> str | None:
     """The tree id of `folder` at revision `rev`; None when it has none."""
-    proc = shell.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}:./{folder}"],
-        cwd=root,
-        capture=True,
-        quiet=True,
-        check=False,
-    )
+    proc = _probe(root, "rev-parse", "--verify", "--quiet", f"{rev}:./{folder}")
     return proc.stdout.strip() or None

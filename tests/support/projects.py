@@ -333,9 +333,14 @@ def checkout_state(root: Path) -> dict:
 
 
 def remove_images_built_at(kit, sha: str) -> None:
-    """Remove every image built at a commit of a copy (by its label), whatever its tags."""
-    ids = kit.docker(
-        "image", "ls", "--quiet", "--no-trunc", "--filter", f"label=io.lockstep.commit={sha}"
-    ).stdout.split()
+    """Remove every image built at a commit of a copy, whatever its other tags.
+
+    Found by the commit tag a build gives (`IMAGE:git-<sha12>`, `-dirty` too); only for copies
+    whose images are their own (`Kit.change_source`, or settings of their own), which no other
+    test shares.
+    """
+    listed = kit.docker("image", "ls", "--no-trunc", "--format", "{{.Tag}} {{.ID}}").stdout
+    rows = (line.split() for line in listed.splitlines())
+    ids = [image_id for tag, image_id in rows if tag.startswith(f"git-{sha[:12]}")]
     for image_id in dict.fromkeys(ids):
         kit.docker("image", "rm", "--force", image_id, check=False)

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lockstep import lineage, shell
+from lockstep import git, lineage, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
@@ -117,7 +117,7 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
                 break
             except Exception as exc:  # DVC raises many kinds; each just means "not here"
                 shutil.rmtree(local, ignore_errors=True)
-                problems.append(f"{rev or 'workspace'}: {type(exc).__name__}")
+                problems.append(f"{rev or 'workspace'}: {_why_not(root, rev, image_id, exc)}")
         else:
             raise ImageNotFoundError(
                 f"no DVC archive of {image_id[:19]} ({'; '.join(problems)})",
@@ -125,6 +125,18 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
             )
         say(f"loading {image_id[:19]} from its layout in the DVC remote")
         layout.load(engine, local, image_id)
+
+
+def _why_not(root: Path, rev: str | None, image_id: str, exc: Exception) -> str:
+    """Why the layout could not be had at `rev`, in a phrase.
+
+    Never archived there, or archived with its files in neither the DVC cache nor the remote.
+    """
+    name = dvc_file_for(image_id)
+    if not ((root / name).exists() if rev is None else git.exists(root, rev, name)):
+        return f"{name} is not there"
+    kind = type(exc).__name__
+    return f"{name} is there, its layers in neither the DVC cache nor the remote ({kind})"
 
 
 def save_recorded(settings: Settings, engine: Engine) -> list[Path]:

@@ -217,7 +217,9 @@ def broken(history) -> str:
         pytest.param(
             lambda history: lost(history),
             rf"^error: image {NEVER_BUILT[:19]} found nowhere: not in the local engine; "
-            r"never pushed to a registry; DVC archive: no DVC archive of ",
+            r"never pushed to a registry; DVC archive: no DVC archive of sha256:\w{12} "
+            r"\(workspace: images/\w{64}\.dvc is not there; "
+            r"\w{40}: images/\w{64}\.dvc is not there\)",
             id="image found nowhere",
         ),
         pytest.param(

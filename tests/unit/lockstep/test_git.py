@@ -70,6 +70,16 @@ def test_show_reads_a_file_at_a_revision(repo: Path) -> None:
         git.show(repo, first, "missing.txt")
 
 
+def test_exists_says_whether_a_revision_has_a_path(repo: Path) -> None:
+    first = git.commit(repo)
+    (repo / "later").mkdir()
+    (repo / "later" / "b.txt").write_text("b\n")
+    git.commit_all(repo, "second")
+    assert git.exists(repo, first, "a.txt")
+    assert not git.exists(repo, first, "later/b.txt")
+    assert git.exists(repo, "HEAD", "later/b.txt") and git.exists(repo, "HEAD", "later")
+
+
 def test_tags_expand_oldest_first_and_plain_revisions_pass_through(repo: Path) -> None:
     git.tag(repo, "model/1")
     (repo / "a.txt").write_text("two\n")
