@@ -113,11 +113,11 @@ def run(
     """Run a DVC command that reproduces stages, record lineage, print the verdict.
 
     Lineage is recorded from what the run left, not from what DVC printed: the stages whose
-    dvc.lock entries it changed and, when it succeeded, those whose outputs it rewrote (a forced
-    rerun gives the same entry). However the run ends (a failure, Ctrl-C), the stages DVC
-    committed get their lineage. A run that succeeded is signed when a key is configured
-    (`lockstep.attest`). The verdict says whether the outputs are those the committed
-    dvc.lock records, and how the environment compares with the recorded one.
+    dvc.lock entries it changed and, when a forced run succeeded, those whose outputs it
+    rewrote (a forced rerun gives the same entry). However the run ends (a failure, Ctrl-C),
+    the stages DVC committed get their lineage. A run that succeeded is signed when a key is
+    configured (`lockstep.attest`). The verdict says whether the outputs are those the
+    committed dvc.lock records, and how the environment compares with the recorded one.
 
     Args:
         settings: the project's settings.
@@ -145,7 +145,10 @@ def run(
             finally:
                 after = lineage.read_dvc_lock(root)
                 ran = lineage.changed_stages(before, after)
-                if code == 0:
+                # Only a forced run reruns a stage without changing its entry. A plain one also
+                # writes outputs it did not make (checked out of the cache, as in a fresh
+                # clone): their new files must not re-stamp a stage with this run's record.
+                if code == 0 and {"-f", "--force"} & set(dvc_command):
                     ran += [
                         s for s in lineage.rewritten_stages(root, after, started) if s not in ran
                     ]

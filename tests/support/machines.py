@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
+
+from tests.support import deadlines
 
 
 def require_root(why: str) -> None:
@@ -43,6 +48,93 @@ def plain_user(name: str, *, home: bool = False, groups: str = "") -> pwd.struct
             cmd = ["useradd", "--user-group", "--shell", "/bin/sh", *extra, name]
             subprocess.run(cmd, check=True)
             return pwd.getpwnam(name)
+
+
+@dataclass(frozen=True)
+class UserProject:
+    """A project a plain user in the docker group owns, with a home of its own, and the kit's
+    `invoke` run there as that user: another person on the same machine (as root, a user made
+    for the test; otherwise whoever runs the tests, who is one)."""
+
+    user: pwd.struct_passwd
+    root: Path
+    home: Path
+    bin_dir: Path
+    command: tuple[str, ...]
+
+    @classmethod
+    def hand_over(cls, project: Path, name: str, bin_dir: Path) -> UserProject:
+        """Give `project` (alone in a scratch folder of its own) to the plain user `name`.
+
+        `bin_dir` holds the tests' `python`, `invoke` and `dvc`: when the user cannot run that
+        interpreter (a venv made from a Python under /root), the same packages run on the
+        system's Python of the same version instead, through a venv made for the user.
+        """
+        user = plain_user(name) if os.getuid() == 0 else pwd.getpwuid(os.getuid())
+        scratch = project.parent
+        home = scratch / "home"
+        home.mkdir(exist_ok=True)
+        scratch.chmod(0o755)
+        command = [str(bin_dir / "invoke")]
+        if python_for(user) != sys.executable:
+            bridge = scratch / "venv"
+            system = python_for(user)
+            subprocess.run([system, "-m", "venv", "--without-pip", str(bridge)], check=True)
+            (site_packages,) = bridge.glob("lib/python*/site-packages")
+            host = sysconfig.get_paths()["purelib"]
+            pth = f"import site; site.addsitedir({host!r})\n"
+            (site_packages / "host-venv.pth").write_text(pth)
+            command = [str(bridge / "bin" / "python"), "-m", "invoke"]
+            # The kit runs DVC's CLI by name: one the user can run, first on PATH.
+            dvc = bridge / "bin" / "dvc"
+            python = bridge / "bin" / "python"
+            dvc.write_text(f"#!{python}\nimport sys\nfrom dvc.cli import main\nsys.exit(main())\n")
+            dvc.chmod(0o755)
+            bin_dir = bridge / "bin"
+        if os.getuid() == 0:
+            for path in [scratch, *scratch.rglob("*")]:
+                os.lchown(path, user.pw_uid, user.pw_gid)
+        return cls(user, project, home, bin_dir, tuple(command))
+
+    def invoke(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """`invoke -r PROJECT ARGS` as the user, its output captured (not checked)."""
+        env = {
+            "HOME": str(self.home),
+            "USER": self.user.pw_name,
+            "LOGNAME": self.user.pw_name,
+            "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": str(self.root / "src"),
+            "DVC_NO_ANALYTICS": "1",
+            "LANG": "C.UTF-8",
+            **{k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")},
+        }
+        as_user = {}
+        if os.getuid() == 0:
+            docker = grp.getgrnam("docker").gr_gid
+            as_user = {
+                "user": self.user.pw_uid,
+                "group": self.user.pw_gid,
+                "extra_groups": [docker],
+            }
+        return subprocess.run(
+            [*self.command, "-r", str(self.root), *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=deadlines.step_timeout(timeout),
+            check=False,
+            **as_user,
+        )
+
+    def foreign_files(self) -> list[str]:
+        """Files of the project the user does not own, with their owner."""
+        foreign = []
+        for path in [self.root, *self.root.rglob("*")]:
+            info = path.lstat()
+            if (info.st_uid, info.st_gid) != (self.user.pw_uid, self.user.pw_gid):
+                foreign.append(f"{path.relative_to(self.root)} {info.st_uid}:{info.st_gid}")
+        return foreign
 
 
 def host_lock(name: str) -> FileLock:

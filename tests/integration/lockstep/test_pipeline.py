@@ -3,15 +3,8 @@ the user who ran it."""
 
 from __future__ import annotations
 
-import grp
 import json
-import os
-import pwd
 import re
-import shutil
-import subprocess
-import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -71,82 +64,19 @@ def test_lineage_names_the_engine_image_for_every_stage(kit, native_then_contain
         assert re.search(rf"(?m)^{name} +container +{short_id} ", table), table
 
 
-def invoke_for(user: pwd.struct_passwd, kit, scratch: Path) -> list[str]:
-    """The project venv's `invoke` as USER can run it.
-
-    When the venv's interpreter is out of the user's reach (a venv made from a Python under
-    /root, say), the same packages run on the system's Python of the same version instead.
-    """
-    try:
-        probe = subprocess.run(
-            [str(kit.bin / "python"), "-c", "pass"], user=user.pw_uid, capture_output=True
-        )
-        if probe.returncode == 0:
-            return [str(kit.invoke_cli)]
-    except PermissionError:
-        pass
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = shutil.which(version, path="/usr/local/bin:/usr/bin:/bin")
-    assert system, f"{USER} cannot run {kit.bin}/python and there is no system {version}"
-    bridge = scratch / "venv"
-    subprocess.run([system, "-m", "venv", "--without-pip", str(bridge)], check=True)
-    (site_packages,) = bridge.glob("lib/python*/site-packages")
-    host = sysconfig.get_paths()["purelib"]
-    (site_packages / "host-venv.pth").write_text(f"import site; site.addsitedir({host!r})\n")
-    return [str(bridge / "bin" / "python"), "-m", "invoke"]
-
-
 def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> None:
-    # As root, a plain user made for the test; otherwise whoever runs the tests, who is one.
-    user = machines.plain_user(USER) if os.getuid() == 0 else pwd.getpwuid(os.getuid())
-    as_user = {}
-    if os.getuid() == 0:
-        as_user = {
-            "user": user.pw_uid,
-            "group": user.pw_gid,
-            "extra_groups": [grp.getgrnam("docker").gr_gid],
-        }
     scratch = Path(tempfile.mkdtemp(prefix="lockstep-it-", dir="/tmp"))
     kit.scratch.append(scratch)
     project = kit.copy("non-root", dest=scratch / "project", shared_poetry=False)
-    home = scratch / "home"
-    home.mkdir()
-    scratch.chmod(0o755)
-    invoke = invoke_for(user, kit, scratch)
-    if os.getuid() == 0:
-        for path in [scratch, *scratch.rglob("*")]:
-            os.lchown(path, user.pw_uid, user.pw_gid)
-    env = {
-        "HOME": str(home),
-        "USER": user.pw_name,
-        "LOGNAME": user.pw_name,
-        "PATH": f"{kit.bin}:/usr/local/bin:/usr/bin:/bin",
-        "PYTHONPATH": str(project / "src"),
-        "DVC_NO_ANALYTICS": "1",
-        "LANG": "C.UTF-8",
-        **{k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")},
-    }
+    theirs = machines.UserProject.hand_over(project, USER, kit.bin)
 
-    proc = subprocess.run(
-        [*invoke, "-r", str(project), "repro"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        **as_user,
-    )
+    proc = theirs.invoke("repro")
 
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
-    assert f"--user {user.pw_uid}:{user.pw_gid}" in proc.stderr
+    assert f"--user {theirs.user.pw_uid}:{theirs.user.pw_gid}" in proc.stderr
     assert "Running stage 'ingest'" in proc.stderr  # the small extract made it run again
     assert set(kit.out_hashes(project)) == kit.outputs
-    foreign = []
-    for path in [project, *project.rglob("*")]:
-        info = path.lstat()
-        if (info.st_uid, info.st_gid) != (user.pw_uid, user.pw_gid):
-            foreign.append(f"{path.relative_to(project)} {info.st_uid}:{info.st_gid}")
+    foreign = theirs.foreign_files()
     assert not foreign, "files not owned by the user who ran the repro:\n" + "\n".join(foreign)
 
 

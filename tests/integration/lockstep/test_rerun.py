@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ import yaml
 from lockstep import attest, config, lineage
 from lockstep.images import environment
 
-from tests.support import browser, commands, projects
+from tests.support import browser, commands, machines, projects
 
 pytestmark = pytest.mark.docker
 
@@ -284,8 +285,12 @@ def test_an_interrupted_rerun_leaves_nothing_behind(kit, history) -> None:
 
 def test_an_image_nothing_holds_is_rebuilt_from_the_revisions_locks(kit) -> None:
     """A result whose image is in no engine, registry or remote: the image holds no source, so
-    the revision's locks rebuild it, byte for byte, and the rerun is identical."""
-    root = kit.copy("rebuild")
+    the revision's locks rebuild it, byte for byte, and the rerun is identical. Rerun by
+    another user than the one who made it, with caches of their own (all empty): the same id,
+    and every file the rerun leaves is theirs."""
+    scratch = Path(tempfile.mkdtemp(prefix="lockstep-it-", dir="/tmp"))
+    kit.scratch.append(scratch)
+    root = kit.copy("rebuild", dest=scratch / "project", shared_poetry=False)
     kit.change_source(root, uuid.uuid4().hex)  # an image of its own, removable
     projects.set_param(root, "max_iter", "40")
     commands.commit_all(root, "an image of its own; quick params")
@@ -304,16 +309,20 @@ def test_an_image_nothing_holds_is_rebuilt_from_the_revisions_locks(kit) -> None
     env_tag = f"{settings.image}:env-{environment.key(settings, base_id)[:12]}"
     try:
         kit.docker("image", "rm", "--force", image_id, kit.image_id(env_tag))
+        # Read before the hand-over: `git status` as root rewrites the index, as root's.
         before = projects.checkout_state(root)
+        theirs = machines.UserProject.hand_over(root, "lockstep-it-rerun", kit.bin)
 
-        proc = kit.invoke(root, "rerun", "model/rebuilt", timeout=1200)
+        proc = theirs.invoke("rerun", "model/rebuilt", timeout=1200)
 
+        assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
         assert f"image: {image_id[:19]} is not in the local engine" in proc.stderr
         assert "image: never pushed to a registry" in proc.stderr
         assert "image: DVC archive: no DVC archive of" in proc.stderr
         assert "image: rebuilt from the locks of model/rebuilt (exact)" in proc.stderr
         assert "reproduced: model/rebuilt" in proc.stdout, proc.stdout
         assert kit.image_id(image_id) == image_id
+        assert not theirs.foreign_files()
         assert projects.checkout_state(root) == before
     finally:
         kit.remove_images(env_tag)
