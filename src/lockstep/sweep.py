@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +99,6 @@ def sweep(
             ).with_volume(cache)
             for point in points
         }
-        started = time.time()
         befores = {point.name: lineage.read_dvc_lock(trees[point.name]) for point in points}
         for point, ended in zip(
             points, executor.run_all(settings, runs, on, array=name), strict=True
@@ -117,7 +115,7 @@ def sweep(
                     source_tree=git.tree_id(root, base, sources.SOURCE),
                 )
                 try:
-                    _saved(settings, ended.tree, point.name, befores[point.name], env, started)
+                    _saved(settings, ended.tree, point.name, befores[point.name], env)
                 except LockstepError as exc:
                     point.error = str(exc)
     return points
@@ -143,7 +141,7 @@ def _prepared_tree(settings: Settings, base: str, tree: Path, point: Point, cach
 
 
 def _saved(
-    settings: Settings, tree: Path, name: str, before: dict, env: lineage.Environment, since: float
+    settings: Settings, tree: Path, name: str, before: dict, env: lineage.Environment
 ) -> None:
     """Record the lineage of the stages the run reran in `tree` and save it as an experiment.
 
@@ -151,8 +149,9 @@ def _saved(
     signs an experiment's: `invoke verify` checks it at the experiment's commit.
     """
     after = lineage.read_dvc_lock(tree)
+    # Not forced: a stage that ran changed its entry. Outputs the point only checked out of the
+    # cache (its worktree starts without them) keep the record that made them.
     ran = lineage.changed_stages(before, after)
-    ran += [stage for stage in lineage.rewritten_stages(tree, after, since) if stage not in ran]
     save = ["dvc", "exp", "save", "--name", name]
     if ran:
         record = lineage.update(tree, ran, env, after)
