@@ -11,6 +11,8 @@ STATE = ".lockstep"
 POETRY = f"{STATE}/poetry"
 REQUIREMENTS = f"{STATE}/requirements.txt"
 LOCK_CHECKED = f"{STATE}/lock-checked"
+# The last runtime build's answer and the inputs it holds for (lockstep.images.recorded).
+BUILD_RECORD = f"{STATE}/build.json"
 # The workspace lock every writer holds (lockstep.workspace).
 WORKSPACE_LOCK = f"{STATE}/workspace.lock"
 # DVC's file-hash cache for runs in containers, kept between runs.

@@ -26,7 +26,7 @@ from lockstep.config import Settings
 from lockstep.containers import Run, clear_leftovers
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.images import builder, manifest, reproducible, sbom
+from lockstep.images import builder, manifest, recorded, reproducible, sbom
 from lockstep.runtime import fingerprint, machine
 from lockstep.shell import say
 
@@ -62,7 +62,27 @@ def build(
     if target == "runtime":
         described = sbom.describe(settings.root, engine, image.id, settings.image)
         write_environment(settings.root, image.fingerprint, {"id": image.id, **described.summary()})
+        _record(settings, engine, image)
     return engine, image
+
+
+def _record(settings: Settings, engine: engines.Engine, image: builder.Image) -> None:
+    """Keep the answer for the next build with the same inputs (`lockstep.images.recorded`)."""
+    base_ref, _, base_id = image.label("base").partition("@")
+    answer = recorded.Build(
+        cli=engine.cli,
+        tag=image.tag,
+        commit_tag=image.commit_tag,
+        id=image.id,
+        fingerprint=image.fingerprint,
+        dvc=image.label("dvc"),
+        base=base_ref,
+        base_id=base_id,
+    )
+    inputs = [path.relative_to(settings.root) for path in builder.input_files(settings, "runtime")]
+    # The base is named by its manifest; environment.yaml is what this build wrote.
+    inputs += [settings.base.manifest] if settings.base.bootstrap else []
+    recorded.record(settings.root, answer, [str(name) for name in [*inputs, ENVIRONMENT_FILE]])
 
 
 def write_environment(root: Path, value: str, image: dict | None = None) -> None:
@@ -133,7 +153,15 @@ def run(
     """
     root = settings.root
     with workspace.locked(root, f"invoke {dvc_command[0]}"):
-        if local or fingerprint.inside_image():
+        here = local or fingerprint.inside_image()
+        if not here and recording is None and list(dvc_command) == ["repro"]:
+            settled = _settled(root)
+            if settled:
+                say(f"{settled.tag} is up to date ({settled.id[:19]}, as the last build recorded)")
+                print("Data and pipelines are up to date.", flush=True)  # as DVC says it
+                say(verdict(root, _environment_drift(settings, settled.fingerprint)))
+                return 0
+        if here:
             prepared = _prepare_here(settings, dvc_command)
         else:
             prepared = prepare_container(settings, dvc_command, strict=strict)
@@ -165,6 +193,28 @@ def run(
                 attest.after_run(settings, record)
         say(verdict(root, prepared.drift))
     return code
+
+
+def _settled(root: Path) -> recorded.Build | None:
+    """The recorded image, when a plain repro in it would run nothing: no container is needed.
+
+    DVC's own status, run here with the DVC the image holds (the same lock installed both),
+    over the pipeline's stages: the files `dvc add` tracks are not reproduced, a frozen or
+    always-changed stage is left to the run in the image, and any other DVC version too.
+    """
+    import dvc
+    from dvc.repo import Repo
+
+    build = recorded.answer(root)
+    if build is None or build.dvc != dvc.__version__:
+        return None
+    with Repo(str(root)) as repo:
+        stages = repo.index.stages
+        if any(stage.frozen for stage in stages):
+            return None
+        added = {stage.addressing for stage in stages if stage.is_data_source}
+        stale = [name for name in repo.status() if name not in added]
+    return None if stale else build
 
 
 def verdict(root: Path, environment: str) -> str:
@@ -203,7 +253,7 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
         _, image = build(settings, strict=strict)
         # After the build, which may rewrite environment.yaml: the state the run starts from.
         state = pool.submit(_source_state, settings)
-        drift = pool.submit(_environment_drift, settings, image)
+        drift = pool.submit(_environment_drift, settings, image.fingerprint)
         described = pool.submit(sbom.describe, settings.root, engine, image.id, settings.image)
     # The results are taken in the order the calls used to run: the same error comes first.
     env = _environment(
@@ -249,7 +299,7 @@ def machine_facts(settings: Settings, probe: Run) -> dict:
     return facts
 
 
-def _environment_drift(settings: Settings, image: builder.Image) -> str:
+def _environment_drift(settings: Settings, image_fingerprint: str) -> str:
     """How the run's environment compares with the one the committed results were made in."""
     parts = []
     if settings.base.bootstrap:
@@ -260,8 +310,8 @@ def _environment_drift(settings: Settings, image: builder.Image) -> str:
             if changes:
                 drift = manifest.describe_drift(changes).replace("recorded", "committed")
                 parts.append(f"{drift}: {manifest.summarise(changes)}")
-    recorded = yamltext.load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
-    if recorded.get("fingerprint") not in (None, image.fingerprint):
+    committed_env = yamltext.load(_committed(settings.root, ENVIRONMENT_FILE) or "{}") or {}
+    if committed_env.get("fingerprint") not in (None, image_fingerprint):
         parts.append(f"fingerprint differs from the committed {ENVIRONMENT_FILE}")
     return "; ".join(parts) or "as recorded"
 

@@ -62,6 +62,7 @@ def collection(root: Path) -> Collection:
 def build(c, target="runtime", update_base=False, strict=False, plan=False, check=False):
     """Build the pinned image (reused when its inputs have not changed)."""
     from lockstep import pipeline
+    from lockstep.images import recorded
 
     _, image = exclusive(
         c,
@@ -77,8 +78,7 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
         from lockstep.images import environment, layers
 
         print(layers.table(json.loads(image.labels[environment.LAYERS_LABEL])))
-    print(f"{image.tag}  {image.commit_tag}  {image.id}")
-    print(f"fingerprint {image.fingerprint}")
+    print(recorded.summary(image.tag, image.commit_tag, image.id, image.fingerprint))
 
 
 @task

@@ -25,8 +25,9 @@ if not __package__:
     # Run as a script by ./inv, before any environment exists: make the kit importable.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lockstep import config, files, paths, shell
+from lockstep import files, paths, shell
 from lockstep.errors import CommandError, ConfigError, LockfileError, LockstepError
+from lockstep.images import recorded
 from lockstep.shell import say
 
 STAMP = "lockstep-stamp"
@@ -43,6 +44,8 @@ def main(root: Path, argv: list[str]) -> None:
             relock(root)
             return
         prepare(root)
+        if argv == ["build"] and answered(root):
+            return
     except LockstepError as exc:
         code = exc.returncode if isinstance(exc, CommandError) else exc.exit_code
         fail(str(exc), code)
@@ -55,6 +58,19 @@ def main(root: Path, argv: list[str]) -> None:
     os.environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ["VIRTUAL_ENV"] = str(venv)
     os.execv(invoke, [str(invoke), *help_first(argv)])
+
+
+def answered(root: Path) -> bool:
+    """Print the recorded answer of a build whose inputs did not change; whether there was one.
+
+    Here, before invoke is imported (its import alone costs a no-op build three times over).
+    """
+    build = recorded.answer(root)
+    if build is None:
+        return False
+    say(f"{build.tag} is up to date ({build.id[:19]}, as the last build recorded)")
+    print(recorded.summary(build.tag, build.commit_tag, build.id, build.fingerprint))
+    return True
 
 
 def help_first(argv: list[str]) -> list[str]:
@@ -174,6 +190,8 @@ def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
     uv.append("--compile-bytecode")
     # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
     # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
+    from lockstep import config  # here: the no-op paths (every ./inv) need none of it
+
     ca = config.ca_bundle()
     env = {"SSL_CERT_FILE": str(ca)} if ca else None
     shell.run([*uv, "--python", venv / "bin" / "python", *args], cwd=root, env=env)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from lockstep import git, paths, toolchain
 from lockstep.config import Settings
@@ -78,13 +79,18 @@ def lock_hash(settings: Settings) -> str:
     return hashlib.sha256(settings.path("poetry.lock").read_bytes()).hexdigest()
 
 
-def content_key(settings: Settings, target: str, base_id: str) -> str:
-    """Hash of every input of the image: locks, toolchain, recipe and base; never the source."""
-    hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
+def input_files(settings: Settings, target: str) -> list[Path]:
+    """The files an image is made from: locks, toolchain and recipe; never the source."""
     files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
     if target == "dev":
         files += sorted(p for p in settings.path(debs.TOOLS_FOLDER).rglob("*") if p.is_file())
-    for path in files:
+    return files
+
+
+def content_key(settings: Settings, target: str, base_id: str) -> str:
+    """Hash of every input of the image: its files (`input_files`) and its base."""
+    hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
+    for path in input_files(settings, target):
         data = path.read_bytes()
         hasher.update(f"{path.relative_to(settings.root)}\0{len(data)}\0".encode() + data)
     return hasher.hexdigest()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import lineage, sources
-from lockstep.images import sbom
+from lockstep import config, lineage, sources, toolchain
+from lockstep.images import builder, recorded, sbom
 
 from tests.support import commands, machines
 
@@ -62,6 +63,48 @@ def test_lineage_names_the_engine_image_for_every_stage(kit, native_then_contain
     short_id = runtime_image.id.removeprefix("sha256:")[:12]
     for name in stages:
         assert re.search(rf"(?m)^{name} +container +{short_id} ", table), table
+
+
+def test_a_no_op_repro_starts_no_container_and_records_nothing(kit, native_then_container):
+    project, _, contained = native_then_container
+    before = (project / lineage.PATH).read_bytes()
+
+    proc = kit.invoke(project, "repro")
+
+    assert "Data and pipelines are up to date." in proc.stdout, proc.stdout
+    assert "as the last build recorded" in proc.stderr, proc.stderr
+    assert "docker run" not in proc.stderr, proc.stderr
+    assert re.search(r"(?m)^lockstep: (reproduced|changed): ", proc.stderr), proc.stderr
+    assert (project / lineage.PATH).read_bytes() == before
+    assert kit.out_hashes(project) == contained
+
+
+def test_a_no_op_build_answers_from_its_record_until_the_engine_disagrees(
+    kit, native_then_container, runtime_image
+):
+    project, _, _ = native_then_container
+    # ./inv as a user runs it, its .venv standing for one installed from this same lock: the
+    # stamp toolchain.py checks (for the interpreter that runs it), and the tests' invoke.
+    (project / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    (project / ".venv" / "bin" / "invoke").symlink_to(kit.bin / "invoke")
+    (project / ".venv" / toolchain.STAMP).write_text(toolchain.inputs_digest(project))
+    env = kit.env(project, LOCKSTEP_PYTHON=sys.executable)
+    by_commit = builder.commit_tag(config.load(project), "runtime")
+    answer = recorded.summary(
+        runtime_image.tag, by_commit, runtime_image.id, runtime_image.fingerprint
+    )
+
+    first = commands.run([project / "inv", "build"], project, env=env)
+    assert "as the last build recorded" in first.stderr, first.stderr
+    assert first.stdout.strip() == answer
+
+    # The engine lost the commit tag: the long way makes it again, and records anew.
+    kit.docker("image", "rm", by_commit)
+    again = commands.run([project / "inv", "build"], project, env=env)
+    assert "as the last build recorded" not in again.stderr, again.stderr
+    assert again.stdout.strip() == answer
+    third = commands.run([project / "inv", "build"], project, env=env)
+    assert "as the last build recorded" in third.stderr, third.stderr
 
 
 def test_a_non_root_users_repro_leaves_only_their_files(kit, runtime_image) -> None:

@@ -16,7 +16,16 @@ KIT = Path(__file__).resolve().parents[3] / "src" / "lockstep"
 LAYERS = [
     ["lockstep", "errors", "paths", "files", "yamltext"],
     ["shell", "config"],
-    ["git", "engines", "workspace", "toolchain", "lockfile", "runtime", "runtime.*"],
+    [
+        "git",
+        "engines",
+        "workspace",
+        "images.recorded",
+        "toolchain",
+        "lockfile",
+        "runtime",
+        "runtime.*",
+    ],
     ["pages", "pages.*"],
     [
         "lineage",
