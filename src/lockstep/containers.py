@@ -128,7 +128,7 @@ class Run:
         if not cleared:
             clear_leftovers(self.settings, self.engine)
         with self._stopped_on_signal():
-            proc = self.engine.run(*self.arguments(), tee=True, check=False)
+            proc = self.engine.run(*self.arguments(), tee=True, show=True, check=False)
         self.output = proc.stdout
         return proc.returncode
 

@@ -69,7 +69,7 @@ def lock(poetry: Path, root: Path) -> None:
         if (root / "poetry.lock").is_file():
             shutil.copyfile(root / "poetry.lock", work / "poetry.lock")
         say("locking the dependencies with Poetry, through pip's package index")
-        shell.run([poetry, "lock", "--directory", work], cwd=root, env=env, tee=True)
+        shell.run([poetry, "lock", "--directory", work], cwd=root, env=env, tee=True, show=True)
         locked = tomlkit.parse((work / "poetry.lock").read_text())
     for package in locked["package"]:
         package.pop("source", None)

@@ -158,7 +158,7 @@ def run(
             settled = _settled(root)
             if settled:
                 say(f"{settled.tag} is up to date ({settled.id[:19]}, as the last build recorded)")
-                print("Data and pipelines are up to date.", flush=True)  # as DVC says it
+                say("pipeline: every stage is up to date (DVC's status, here: no container)")
                 say(verdict(root, _environment_drift(settings, settled.fingerprint)))
                 return 0
         if here:
@@ -347,7 +347,7 @@ def _prepare_here(settings: Settings, dvc_command: Sequence[str]):
 
     def command() -> int:
         cmd = ["dvc", *dvc_command]
-        return shell.run(cmd, cwd=settings.root, tee=True, check=False).returncode
+        return shell.run(cmd, cwd=settings.root, tee=True, show=True, check=False).returncode
 
     return Prepared(env, command, f"where: {where}", machine.describe)
 

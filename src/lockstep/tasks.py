@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Collection, Context, Exit, task
-from lockstep import config, engines, files, workspace
+from lockstep import config, engines, files, paths, shell, workspace
 from lockstep.errors import LockstepError
 
 # Each task imports the kit modules it needs when it runs: importing them all costs a tenth of
@@ -157,7 +157,7 @@ def sweep_(c, name="", on="", strict=False):
     """
     import argparse
 
-    from lockstep import executor, shell, sweep
+    from lockstep import executor, sweep
 
     parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
     parser.add_argument("-S", "--set-param", action="append", default=[])
@@ -171,7 +171,7 @@ def sweep_(c, name="", on="", strict=False):
     where = guard(executor.kind, settings(c), on)
     points = guard(sweep.sweep, settings(c), parsed.set_param, on=where, name=name, strict=strict)
     print("\n".join(point.row() for point in points))
-    guard(shell.run, ["dvc", "exp", "show", "--no-pager", "--only-changed"], cwd=root(c))
+    guard(shell.run, ["dvc", "exp", "show", "--no-pager", "--only-changed"], cwd=root(c), show=True)
     if failed := [point.name for point in points if point.error]:
         raise Exit(f"not saved: {', '.join(failed)}", code=1)
 
@@ -470,8 +470,10 @@ def run_ruff(c: Context, *commands: str) -> None:
 
 
 def root(c: Context) -> Path:
-    """The project's root, as its tasks.py gave it to `collection`."""
-    return Path(c.config.lockstep.root)
+    """The project's root, as its tasks.py gave it to `collection`; the task's log starts here."""
+    found = Path(c.config.lockstep.root)
+    guard(shell.start_log, found / paths.LOGS)
+    return found
 
 
 def settings(c: Context) -> Settings:

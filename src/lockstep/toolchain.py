@@ -38,7 +38,12 @@ PIP_QUIET = ("-m", "pip", "--disable-pip-version-check", "--quiet")
 
 
 def main(root: Path, argv: list[str]) -> None:
-    """Make sure .venv matches the lock, then exec invoke with `argv` (`lock`: re-lock first)."""
+    """Make sure .venv matches the lock, then exec invoke with `argv` (`lock`: re-lock first).
+
+    `--verbose` (anywhere before `--`) is the kit's, for every task: each command it runs, and
+    all their output, on the terminal as well as in the log.
+    """
+    argv = verbosity(argv)
     try:
         if argv == ["lock"]:
             relock(root)
@@ -73,6 +78,16 @@ def answered(root: Path) -> bool:
     return True
 
 
+def verbosity(argv: list[str]) -> list[str]:
+    """`argv` without `--verbose`, which sets LOCKSTEP_VERBOSE for the task it runs."""
+    head, tail = (
+        (argv[: argv.index("--")], argv[argv.index("--") :]) if "--" in argv else (argv, [])
+    )
+    if "--verbose" in head:
+        os.environ[shell.VERBOSE_VARIABLE] = "1"
+    return [arg for arg in head if arg != "--verbose"] + tail
+
+
 def help_first(argv: list[str]) -> list[str]:
     """`TASK ... --help` as invoke's `--help TASK`.
 
@@ -97,6 +112,7 @@ def prepare(root: Path) -> None:
     digest = inputs_digest(root)
     stamp = venv / STAMP
     if not (stamp.exists() and stamp.read_text() == digest):
+        shell.start_log(root / paths.LOGS)
         sync(root, venv)
         stamp.write_text(digest)
 
@@ -107,6 +123,7 @@ def relock(root: Path) -> None:
     Handled here, before invoke, because a stale lock is what it is for and the environment
     cannot be installed from one; run with Poetry's own Python, which has tomlkit.
     """
+    shell.start_log(root / paths.LOGS)
     poetry = ensure_poetry(root)
     script = Path(__file__).resolve().with_name("lockfile.py")
     proc = shell.run([poetry.parent / "python", script, poetry, root], cwd=root, check=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from lockstep import shell
 
 from tests.support import deadlines
 
@@ -105,6 +106,8 @@ class UserProject:
             "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "PYTHONPATH": str(self.root / "src"),
             "DVC_NO_ANALYTICS": "1",
+            # Every command the kit ran on the terminal too: the tests read them there.
+            shell.VERBOSE_VARIABLE: "1",
             "LANG": "C.UTF-8",
             **{k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")},
         }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import config, engines, paths, toolchain
+from lockstep import config, engines, paths, shell, toolchain
 from lockstep.engines import Engine
 from lockstep.images import builder, debs, manifest
 
@@ -232,6 +232,9 @@ class Kit:
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONPATH": str(project / "src"),
             "DVC_NO_ANALYTICS": "1",
+            # Every command the kit ran on the terminal too: the tests read them there (the
+            # default output has tests of its own, in tests/integration/lockstep/test_output.py).
+            shell.VERBOSE_VARIABLE: "1",
             **extra,
         }
 

@@ -136,5 +136,7 @@ def load(engine: Engine, document: bytes, parts: list[Part], tags: list[str], *,
             for name, data in members.items():
                 tar.addfile(oci.tar_info(name, len(data), 0), io.BytesIO(data))
 
-    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV)
+    new = parts[have:]
+    loading = (f"loading {len(new)} layers", sum(part.size for part in new) + len(document))
+    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
     return oci.digest(document)

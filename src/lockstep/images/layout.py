@@ -190,6 +190,8 @@ def load(engine: Engine, layout: Path, image_id: str) -> None:
             data = oci.canonical_json(manifest)
             tar.addfile(oci.tar_info("manifest.json", len(data), EPOCH), io.BytesIO(data))
 
-    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV)
+    size = sum(path.stat().st_size for path in names)
+    loading = (f"loading {image_id[:19]} ({len(checked.layers)} layers)", size)
+    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
     if engine.image_id(image_id) != image_id:
         raise ImageNotFoundError(f"docker load did not give {image_id[:19]}", "report this")

@@ -16,6 +16,7 @@ import pytest
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FIGURES = {
+    "fresh_machine",
     "cold_build",
     "cold_build_uv",
     "source_rebuild",
@@ -67,14 +68,16 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     figures = results["figures"]
     assert set(figures) == FIGURES
     for key, figure in figures.items():
-        if figure["goal"] is None:  # information only
+        if figure["value"] is None:  # not measured here
+            assert figure["met"] is None and key == "fresh_machine", figure
+        elif figure["goal"] is None:  # information only
             assert figure["met"] is (None if all(figure["checks"].values()) else False)
         else:
             assert figure["met"] == (
                 figure["value"] <= figure["goal"] and all(figure["checks"].values())
             )
         timings = [v for name, v in figure["raw"].items() if name.endswith("_s")]
-        assert key.startswith(("size", "remote")) or timings, key
+        assert key.startswith(("size", "remote", "fresh")) or timings, key
         timings = [v if isinstance(v, list) else [v] for v in timings]
         assert all(values and all(v > 0 for v in values) for values in timings), figure["raw"]
     assert figures["source_rebuild"]["checks"] == {"no distribution installed again": True}
@@ -84,7 +87,10 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     assert uv["raw"]["distributions"] > 0
     assert figures["size_vs_baseline"]["goal"] is None
     assert figures["size_vs_baseline"]["raw"]["uv_baseline_bytes"] > 0
-    assert figures["noop_build"]["checks"] == {"no build started": True}
+    assert figures["noop_build"]["checks"] == {
+        "no build started": True,
+        "answered from the record": True,
+    }
     assert figures["noop_repro"]["checks"] == {"nothing ran": True}
     assert figures["pipeline_1x"]["checks"] == {"identical outputs": True}
     assert figures["pipeline_1x"]["raw"]["rows_per_month"] == plan.rows_per_month
@@ -99,6 +105,9 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     sizes = figures["size_vs_floor"]["raw"]
     assert 0 < sizes["base_bytes"] < sizes["floor_bytes"] and sizes["packages_bytes"] > 0
 
+    fresh = figures["fresh_machine"]
+    assert fresh["value"] is None or fresh["checks"] == {"reproduced": True, "about 40 lines": True}
+
     stages = results["stages"]["1x"]["stages"]
     assert list(stages) == ["ingest", "features", "train", "evaluate", "report"]
     assert all(s["median_s"] > 0 and s["peak_mib_max"] > 0 for s in stages.values())
@@ -111,3 +120,13 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     assert size_row.endswith("| - | - |"), size_row
     leftovers = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert results["removed_images"] and not set(results["removed_images"]) & set(leftovers)
+
+
+def test_the_fresh_machine_figure_is_what_its_command_wrote(bench, tmp_path) -> None:
+    result = tmp_path / "fresh-machine.json"
+    assert bench.fresh_machine(result).value is None
+    result.write_text('{"seconds": 71.5, "exit": 0, "lines": 38, "measured": "2026-12-06"}')
+    figure = bench.fresh_machine(result)
+    assert (figure.value, figure.goal, figure.met) == (71.5, 75.0, True)
+    result.write_text('{"seconds": 60, "exit": 1, "lines": 12, "measured": "2026-12-06"}')
+    assert bench.fresh_machine(result).met is False

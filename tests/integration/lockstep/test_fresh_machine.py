@@ -9,11 +9,12 @@ md5 A committed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 import pytest
-from lockstep import config
+from lockstep import config, paths, shell
 from lockstep.images import builder, debs, manifest
 
 # A new user on an empty engine: the toolchain, the base and the image from nothing.
@@ -51,7 +52,12 @@ def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
     proc = kit.invoke(
         machine_b,
         "repro",
-        env={"DOCKER_HOST": second_engine.host, "XDG_CACHE_HOME": str(empty_cache)},
+        # The output a new user sees: not verbose, in a pipe.
+        env={
+            "DOCKER_HOST": second_engine.host,
+            "XDG_CACHE_HOME": str(empty_cache),
+            shell.VERBOSE_VARIABLE: "",
+        },
         timeout=1200,
     )
 
@@ -68,3 +74,15 @@ def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
     assert any((empty_cache / "lockstep" / "packages").iterdir()), "B's own cache was not used"
     assert kit.out_hashes(machine_b) == kit.out_hashes(machine_a)
     assert f"reproduced: {len(kit.outputs)} of {len(kit.outputs)} outputs identical" in output
+
+    # One line per step and DVC's stages: no command lines, no tool's output, about 40 lines.
+    printed = (proc.stdout + proc.stderr).splitlines()
+    assert len(printed) <= 40, "\n".join(printed)
+    assert not [line for line in printed if line.startswith("$ ")], output
+    # The log has it all: every command the kit ran and what the tools printed.
+    (log,) = (machine_b / paths.LOGS).iterdir()
+    logged = log.read_text()
+    for command in (r"mmdebstrap ", r"\S*docker build ", r"\S*docker load "):
+        assert re.search(rf"(?m)^\$ {command}", logged), f"no {command!r} in {log}"
+    assert "I: extracting archives..." in logged  # mmdebstrap's own output
+    assert set(printed) <= set(logged.splitlines()) | {""}

@@ -71,7 +71,7 @@ def test_a_no_op_repro_starts_no_container_and_records_nothing(kit, native_then_
 
     proc = kit.invoke(project, "repro")
 
-    assert "Data and pipelines are up to date." in proc.stdout, proc.stdout
+    assert "pipeline: every stage is up to date" in proc.stderr, proc.stderr
     assert "as the last build recorded" in proc.stderr, proc.stderr
     assert "docker run" not in proc.stderr, proc.stderr
     assert re.search(r"(?m)^lockstep: (reproduced|changed): ", proc.stderr), proc.stderr
