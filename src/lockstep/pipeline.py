@@ -203,17 +203,21 @@ def _settled(root: Path) -> recorded.Build | None:
     always-changed stage is left to the run in the image, and any other DVC version too.
     """
     import dvc
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     build = recorded.answer(root)
     if build is None or build.dvc != dvc.__version__:
         return None
-    with Repo(str(root)) as repo:
-        stages = repo.index.stages
-        if any(stage.frozen for stage in stages):
-            return None
-        added = {stage.addressing for stage in stages if stage.is_data_source}
-        stale = [name for name in repo.status() if name not in added]
+    try:
+        with Repo(str(root)) as repo:
+            stages = repo.index.stages
+            if any(stage.frozen for stage in stages):
+                return None
+            added = {stage.addressing for stage in stages if stage.is_data_source}
+            stale = [name for name in repo.status() if name not in added]
+    except DvcException:
+        return None  # a broken dvc.yaml, say: the run in the image says so, as DVC does
     return None if stale else build
 
 

@@ -43,28 +43,33 @@ def verbose() -> bool:
     return os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0")
 
 
-def start_log(folder: Path) -> Path:
+def start_log(folder: Path) -> Path | None:
     """Log every command and its output from now on: to the file this task began, or a new one.
 
     The task's own (LOG_VARIABLE) when it is in `folder`: another project's kit run from this
     one (the tests' copies, a project a task creates) keeps a log of its own.
 
     A new one is named by the time and process, in `folder`, where the last LOGS_KEPT are kept.
+    Where no log can be written (a read-only checkout), everything goes to the terminal, as
+    verbose; None then.
     """
     global _log
     inherited = os.environ.get(LOG_VARIABLE)
     if _log is not None:
         return Path(_log.name)
-    if inherited and Path(inherited).parent == folder:
-        path = Path(inherited)
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        for old in sorted(folder.glob("*.log"))[:-LOGS_KEPT]:
-            old.unlink(missing_ok=True)
-        os.environ[LOG_VARIABLE] = str(path)
-    # Line-buffered: a log read while a long command runs, or after a crash, is complete so far.
-    _log = path.open("a", buffering=1, encoding="utf-8", errors="replace")
+    try:
+        if inherited and Path(inherited).parent == folder:
+            path = Path(inherited)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            for old in sorted(folder.glob("*.log"))[:-LOGS_KEPT]:
+                old.unlink(missing_ok=True)
+        # Line-buffered: a log read while a command runs, or after a crash, is complete so far.
+        _log = path.open("a", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    os.environ[LOG_VARIABLE] = str(path)
     return path
 
 

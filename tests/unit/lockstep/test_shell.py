@@ -241,3 +241,14 @@ def test_a_pipe_gets_plain_steps_and_the_same_log(tmp_path: Path) -> None:
         "fetched",
         "$ sh -c 'cat >/dev/null; sleep 0.4'",
     ]
+
+
+def test_where_no_log_can_be_written_everything_goes_to_the_terminal(
+    tmp_path: Path, monkeypatch, capfd
+) -> None:
+    monkeypatch.delenv(shell.LOG_VARIABLE, raising=False)
+    monkeypatch.setattr(shell, "_log", None)
+    (tmp_path / "logs").write_text("a file where the folder would be\n")
+    assert shell.start_log(tmp_path / "logs") is None
+    shell.run(["echo", "shown"])
+    assert capfd.readouterr() == ("shown\n", "$ echo shown\n")
