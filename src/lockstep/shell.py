@@ -218,8 +218,8 @@ class Activity:
         self._progress, self._task = progress, task
 
     def note(self, text: str) -> None:
-        """Show `text` as the latest news (cut to the terminal's width by rich)."""
-        self._progress.update(self._task, news=text)
+        """Show `text` as the latest news (cut to the terminal's width by rich), at once."""
+        self._progress.update(self._task, news=text, refresh=True)
 
     def advance(self, amount: int) -> None:
         """Count `amount` more of the total (bytes, say)."""
@@ -237,9 +237,9 @@ def activity(title: str, total: int | None = None) -> Iterator[Activity | None]:
     except ImportError:  # toolchain.py, run before any environment is installed
         yield None
         return
-    columns = [bars.SpinnerColumn(), bars.TextColumn("{task.description}"), bars.BarColumn()]
+    columns = [bars.SpinnerColumn(), bars.TextColumn("{task.description}")]
     if total is not None:
-        columns += [bars.DownloadColumn(), bars.TransferSpeedColumn()]
+        columns += [bars.BarColumn(), bars.DownloadColumn(), bars.TransferSpeedColumn()]
     columns += [bars.TimeElapsedColumn(), bars.TextColumn("[dim]{task.fields[news]}")]
     display = bars.Progress(*columns, transient=True, console=_console())
     with display:
