@@ -154,7 +154,8 @@ def run(
     root = settings.root
     with workspace.locked(root, f"invoke {dvc_command[0]}"):
         here = local or fingerprint.inside_image()
-        if not here and recording is None and list(dvc_command) == ["repro"]:
+        # Not with --strict: the base the recorded build accepted is to be checked again.
+        if not (here or strict or recording) and list(dvc_command) == ["repro"]:
             settled = _settled(root)
             if settled:
                 say(f"{settled.tag} is up to date ({settled.id[:19]}, as the last build recorded)")

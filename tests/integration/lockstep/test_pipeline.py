@@ -77,6 +77,10 @@ def test_a_no_op_repro_starts_no_container_and_records_nothing(kit, native_then_
     assert re.search(r"(?m)^lockstep: (reproduced|changed): ", proc.stderr), proc.stderr
     assert (project / lineage.PATH).read_bytes() == before
     assert kit.out_hashes(project) == contained
+    # --strict checks the base again: the long way, in the image.
+    strict = kit.invoke(project, "repro", "--strict")
+    assert "docker run" in strict.stderr, strict.stderr
+    assert (project / lineage.PATH).read_bytes() == before
 
 
 def test_a_no_op_build_answers_from_its_record_until_the_engine_disagrees(
