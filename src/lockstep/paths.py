@@ -13,6 +13,8 @@ REQUIREMENTS = f"{STATE}/requirements.txt"
 LOCK_CHECKED = f"{STATE}/lock-checked"
 # The last runtime build's answer and the inputs it holds for (lockstep.images.recorded).
 BUILD_RECORD = f"{STATE}/build.json"
+# The base's `.deb` files, downloaded while the toolchain installs (lockstep.images.prefetch).
+PREFETCH = f"{STATE}/prefetch"
 # Each task's log: every command the kit ran and its full output (lockstep.shell).
 LOGS = f"{STATE}/logs"
 # The workspace lock every writer holds (lockstep.workspace).

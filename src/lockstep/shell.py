@@ -205,6 +205,28 @@ def _tee(cmd: Command, *, cwd, env, input, shown: bool) -> subprocess.CompletedP
     return subprocess.CompletedProcess(args, process.returncode, "".join(lines), "")
 
 
+def detach(cmd: Command, *, env: Mapping[str, str], keep: int) -> None:
+    """Start a command that outlives this process, logged but never waited for.
+
+    In a session of its own (a Ctrl-C meant for the task does not reach it), with no terminal
+    and no pipe of ours (a reader of the task's output is not kept waiting for it to end), and
+    with the file descriptor `keep` open (a lock it holds until it ends).
+    """
+    echo(cmd)
+    try:
+        subprocess.Popen(
+            [str(part) for part in cmd],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            pass_fds=(keep,),
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
+
+
 def _title(cmd: Command) -> str:
     """A command as a person names it: `docker build`, `mmdebstrap`, `uv pip`."""
     verb = next((str(word) for word in cmd[1:2] if str(word).isalpha()), "")

@@ -35,6 +35,9 @@ STAMP = "lockstep-stamp"
 TOOLCHAIN = "docker/toolchain/poetry.txt"
 UV_TOOLCHAIN = "docker/toolchain/uv.txt"
 PIP_QUIET = ("-m", "pip", "--disable-pip-version-check", "--quiet")
+# The tasks that build the image: when they must install .venv first, the base's `.deb` files
+# are downloaded meanwhile (lockstep.images.prefetch).
+BUILDING = ("build", "repro")
 
 
 def main(root: Path, argv: list[str]) -> None:
@@ -48,7 +51,7 @@ def main(root: Path, argv: list[str]) -> None:
         if argv == ["lock"]:
             relock(root)
             return
-        prepare(root)
+        prepare(root, building=bool(argv) and argv[0] in BUILDING and "--local" not in argv)
         if argv == ["build"] and answered(root):
             return
     except LockstepError as exc:
@@ -100,8 +103,10 @@ def help_first(argv: list[str]) -> list[str]:
     return argv
 
 
-def prepare(root: Path) -> None:
+def prepare(root: Path, *, building: bool = False) -> None:
     """Install the pinned Poetry and the locked environment when they are missing or stale.
+
+    `building`: the task builds the image; a download it will need starts first, meanwhile.
 
     Raises:
         LockfileError: the lock is stale, or the toolchain file does not pin pyproject's Poetry.
@@ -113,6 +118,10 @@ def prepare(root: Path) -> None:
     stamp = venv / STAMP
     if not (stamp.exists() and stamp.read_text() == digest):
         shell.start_log(root / paths.LOGS)
+        if building:
+            from lockstep.images import prefetch  # here: the no-op paths need none of it
+
+            prefetch.start(root)
         sync(root, venv)
         stamp.write_text(digest)
 

@@ -33,7 +33,7 @@ from lockstep import shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import BaseImageError, LockstepError
-from lockstep.images import debs, manifest, oci, rootfs, store
+from lockstep.images import debs, manifest, oci, prefetch, rootfs, store
 from lockstep.images.manifest import Manifest
 from lockstep.shell import say
 
@@ -195,11 +195,11 @@ def _from_archived_debs(
     root: Path, recipe: rootfs.BaseRecipe, engine: Engine, recorded: Manifest, strict: bool
 ) -> Base | str:
     folder = root / debs.FOLDER
-    if not _holds(folder, recorded):
+    if not debs.holds(folder, recorded):
         problem = debs.restore(root)
         if problem:
             return f"no archived .deb files ({problem})"
-        if not _holds(folder, recorded):
+        if not debs.holds(folder, recorded):
             return f"{debs.FOLDER}.dvc does not match {recipe.manifest.name}"
     return build(recipe, engine, folder, recorded, "rebuilt from the archived .deb files", strict)
 
@@ -247,32 +247,31 @@ def ensure_tools(root: Path, recipe: rootfs.BaseRecipe) -> None:
         if not debs.restore(root) and debs.versions(folder) == dict(recorded.tools):
             return
     say("base: the dev tools' .deb files are not archived here; fetching the newest")
-    with _downloaded(recipe, sorted(set(recipe.packages)), debs.TOOLS, recipe.mirrors) as fetched:
-        _replace(folder, fetched / "tools")
+    with _downloaded(root, recipe, sorted(set(recipe.packages)), debs.TOOLS, recipe.mirrors) as got:
+        _replace(folder, got / "tools")
     if recorded:
         dataclasses.replace(recorded, tools=debs.versions(folder)).write(recipe.manifest)
-
-
-def _holds(folder: Path, recorded: Manifest) -> bool:
-    """True when a folder has exactly the recorded `.deb` files, tools included."""
-    return (
-        folder.is_dir()
-        and debs.versions(folder) == dict(recorded.packages)
-        and debs.versions(folder / "tools") == dict(recorded.tools)
-    )
 
 
 def _fetch(root: Path, recipe: rootfs.BaseRecipe, include, tools, mirrors) -> Path:
     """Download a set of `.deb` files and make it the project's `.deb` folder."""
     folder = root / debs.FOLDER
-    with _downloaded(recipe, include, tools, mirrors) as fetched:
+    with _downloaded(root, recipe, include, tools, mirrors) as fetched:
         _replace(folder, fetched)
     return folder
 
 
 @contextlib.contextmanager
-def _downloaded(recipe: rootfs.BaseRecipe, include, tools, mirrors) -> Iterator[Path]:
-    """A temporary folder of freshly downloaded `.deb` files (see `debs.download`)."""
+def _downloaded(root: Path, recipe: rootfs.BaseRecipe, include, tools, mirrors) -> Iterator[Path]:
+    """A folder of freshly downloaded `.deb` files (see `debs.download`), to move away.
+
+    The same download started early (`lockstep.images.prefetch`) is taken when there is one.
+    """
+    request = prefetch.Request(recipe.suite, *map(tuple, (include, tools, mirrors)), recipe.epoch)
+    with prefetch.claimed(root, request) as early:
+        if early:
+            yield early
+            return
     say("base: downloading the .deb files (about 30 s)")
     with tempfile.TemporaryDirectory(prefix="lockstep-debs-", dir=scratch_dir()) as tmp:
         fetched = Path(tmp) / "debs"

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from lockstep import shell
 from lockstep.errors import BaseImageError, CommandError
+from lockstep.images.manifest import Manifest
 from lockstep.shell import say
 
 FOLDER = "docker/base/debs"
@@ -106,6 +107,15 @@ def versions(folder: Path) -> dict[str, str]:
         name, version, _ = deb.name.split("_")
         found[name] = unquote(version)
     return found
+
+
+def holds(folder: Path, recorded: Manifest) -> bool:
+    """True when a folder has exactly the recorded `.deb` files, tools included."""
+    return (
+        folder.is_dir()
+        and versions(folder) == dict(recorded.packages)
+        and versions(folder / "tools") == dict(recorded.tools)
+    )
 
 
 @contextlib.contextmanager

@@ -24,9 +24,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from lockstep import config
+from lockstep import config, paths
 from lockstep.errors import BaseImageError
-from lockstep.images import base, builder, debs, manifest, oci, rootfs, store
+from lockstep.images import base, builder, debs, manifest, oci, prefetch, rootfs, store
 from lockstep.images.manifest import Manifest
 
 from tests.support import commands, projects
@@ -242,8 +242,14 @@ def test_drift_proceeds_lists_each_change_and_records_the_new_manifest(
     settings = fresh(
         kit, "base-drift", dataclasses.replace(committed, image=""), mirrors=[mirrors.b]
     )
+    # As `./inv` does before it installs .venv: the live mirror's files, downloaded meanwhile.
+    prefetch.start(settings.root)
 
     found, output = obtain(settings, kit.engine, capfd)
+
+    assert "base: the .deb files were downloaded while the toolchain installed" in output, output
+    assert "base: downloading" not in output
+    assert not (settings.root / paths.PREFETCH).exists()
 
     name, old, new = mirrors.bumped
     assert found.changes == (f"{name} {old} -> {new}",)
