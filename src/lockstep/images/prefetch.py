@@ -81,7 +81,10 @@ def needed(root: Path) -> Request | None:
     if recorded and recorded.image:
         if debs.holds(root / debs.FOLDER, recorded):
             return None
-        if engines.find(settings.docker_cli()).inspect(recorded.image) is not None:
+        # Any docker CLI can look: choosing the one that builds (engines.find) takes longer,
+        # and names its choice, which the build does.
+        engine = engines.Engine(settings.docker_cli() or engines.CANDIDATES[0])
+        if engine.inspect(recorded.image) is not None:
             return None
     return live_mirror(base)
 
