@@ -156,7 +156,10 @@ def claimed(root: Path, request: Request) -> Iterator[Path | None]:
 def _download(root: Path) -> None:
     """The detached process: download what `start` recorded, into the download folder."""
     folder = root / paths.PREFETCH
-    shell.start_log(folder)  # its own log: the task's goes on meanwhile
+    # A log of its own among the tasks' (the task's goes on meanwhile): this folder goes once
+    # the download is taken.
+    os.environ.pop(shell.LOG_VARIABLE, None)
+    log = shell.start_log(root / paths.LOGS)
     request = Request.read(folder)
     if request is None:
         return
@@ -172,7 +175,7 @@ def _download(root: Path) -> None:
             unshare=os.geteuid() != 0,
         )
     except LockstepError as exc:
-        (folder / "failed").write_text(exc.message)
+        (folder / "failed").write_text(f"{exc.message}; its log: {log}" if log else exc.message)
         return
     partial.rename(folder / "debs")
 

@@ -4,6 +4,7 @@ only when it fetched what the rung asks for. (A download that is taken: test_bas
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from lockstep import config, paths
@@ -55,4 +56,6 @@ def test_a_failed_download_is_said_and_passed_over_and_another_request_is_not_ta
         assert failed is None
     output = capfd.readouterr().err
     assert "base: the early download failed (mmdebstrap failed: " in output, output
+    (log,) = re.findall(r"its log: (\S+)\)", output)
+    assert "$ mmdebstrap " in Path(log).read_text()
     assert not (root / paths.PREFETCH).exists()
