@@ -158,7 +158,7 @@ def run(
         if not (here or strict or recording) and list(dvc_command) == ["repro"]:
             settled = _settled(root)
             if settled:
-                say(f"{settled.tag} is up to date ({settled.id[:19]}, as the last build recorded)")
+                say(settled.up_to_date())
                 say("pipeline: every stage is up to date (DVC's status, here: no container)")
                 say(verdict(root, _environment_drift(settings, settled.fingerprint)))
                 return 0

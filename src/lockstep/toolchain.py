@@ -76,7 +76,7 @@ def answered(root: Path) -> bool:
     build = recorded.answer(root)
     if build is None:
         return False
-    say(f"{build.tag} is up to date ({build.id[:19]}, as the last build recorded)")
+    say(build.up_to_date())
     print(recorded.summary(build.tag, build.commit_tag, build.id, build.fingerprint))
     return True
 

@@ -43,6 +43,10 @@ class Build(NamedTuple):
     base: str  # the base image's reference, whose id `held` names as well
     base_id: str
 
+    def up_to_date(self) -> str:
+        """The step line of an answer from the record (`./inv build`, a no-op `./inv repro`)."""
+        return f"{self.tag} is up to date ({self.id[:19]}, as the last build recorded)"
+
 
 def summary(tag: str, commit_tag: str, image_id: str, fingerprint: str) -> str:
     """What `./inv build` prints on stdout for an image, the long way or from the record."""
