@@ -141,6 +141,9 @@ def test_the_base_image_is_what_the_answers_chose(made):
         assert python.startswith("3.13."), python
         manifest = (made.root / "docker/base/packages.lock").read_text()
         assert "# suite: trixie" in manifest  # written by the first build, to be committed
+        # Its first `./inv repro` installed .venv, and the base's .deb files came meanwhile.
+        downloaded = "base: the .deb files were downloaded while the toolchain installed"
+        assert downloaded in made.repro_output, made.repro_output
     else:
         assert python.startswith("3.11."), python
 
