@@ -48,9 +48,6 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
             keys.append(f"{item.path.stem}.{name}")
         elif scope == "session" and name in SHARED:
             keys.append(name)
-    # A module fixture the test asks for at run time (request.getfixturevalue) is named by a
-    # `uses` mark: pytest cannot see it before the test runs, and the group must.
-    keys += [f"{item.path.stem}.{mark.args[0]}" for mark in item.iter_markers("uses")]
     return keys
 
 

@@ -35,24 +35,13 @@ def test_module(shared, n):
 @pytest.mark.parametrize("n", range(4))
 def test_free(n):
     pass
-
-@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.uses("shared")) for n in range(4)])
-def asked(request):
-    return request.getfixturevalue("shared")
-
-def test_asked(asked):
-    pass
 """
 
 
 def test_tests_sharing_a_fixture_run_on_one_worker(tmp_path):
     for name in ("test_a.py", "test_b.py"):
         (tmp_path / name).write_text(textwrap.dedent(SUITE))
-    hook = (
-        "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n"
-        "def pytest_configure(config):\n"
-        "    config.addinivalue_line('markers', 'uses(fixture): asked for at run time')\n"
-    )
+    hook = "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n"
     (tmp_path / "conftest.py").write_text(hook)
     proc = subprocess.run(
         [
@@ -78,6 +67,6 @@ def test_tests_sharing_a_fixture_run_on_one_worker(tmp_path):
     for worker, name in re.findall(r"\[(gw\d)\] .*PASSED \S+::(test_\w+)\[", proc.stdout):
         workers.setdefault(name, set()).add(worker)
     assert len(workers["test_history"]) == 1, proc.stdout
-    runs = re.findall(r"\[(gw\d)\] .*PASSED \S+(test_[ab]).py::test_(?:module|asked)", proc.stdout)
+    runs = re.findall(r"\[(gw\d)\] .*PASSED \S+(test_[ab]).py::test_module", proc.stdout)
     for module in ("test_a", "test_b"):
         assert len({w for w, m in runs if m == module}) == 1, proc.stdout

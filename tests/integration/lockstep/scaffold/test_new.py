@@ -21,20 +21,12 @@ from tests.support import commands, projects, template
 # Each project bootstraps its own .venv and image: minutes.
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-
-def combination(name: str, *marks: pytest.MarkDecorator) -> object:
-    """A `made` parameter: it names the module fixture `made` asks for (tests/conftest.py
-    groups the tests that share one, so each project is made once per run)."""
-    return pytest.param(name, marks=[pytest.mark.uses(f"made_{name}"), *marks], id=name)
-
-
-DEFAULTS, REGISTRY = combination("defaults"), combination("registry")
 COMBINATIONS = (
-    DEFAULTS,
-    REGISTRY,
+    "defaults",
+    "registry",
     # Debian trixie is bootstrapped from the live mirror (no archive of its packages exists yet),
     # and its lock installed for Python 3.13: what the mirror and the index hold today.
-    combination("python313", pytest.mark.network),
+    pytest.param("python313", marks=pytest.mark.network),
 )
 STAGES = ["prepare", "train", "evaluate"]
 
@@ -167,10 +159,11 @@ def test_the_registry_answer_is_where_images_are_pushed(made_registry):
         assert entry["registry_digest"].startswith("sha256:"), stage
 
 
-@pytest.mark.parametrize("made", [DEFAULTS, REGISTRY], indirect=True)
-def test_the_container_reproduces_a_native_run_byte_for_byte(made):
+@pytest.mark.parametrize("name", ["defaults", "registry"])
+def test_the_container_reproduces_a_native_run_byte_for_byte(name, request):
     # Where the image's Python is the host's (3.11): the same locked libraries, the same bytes.
     # Last in this module: the native run rewrites the lineage.
+    made = request.getfixturevalue(f"made_{name}")
     contained = projects.out_hashes(made.root)
     template.inv(made.root, "repro", "--local", "--force")
     assert projects.out_hashes(made.root) == contained
