@@ -255,9 +255,7 @@ class Project:
     def bump(self, name: str) -> str:
         """Re-lock with `name` pinned to the release before the locked one; 'name old -> new'."""
         locked = self.locked_version(name)
-        # Poetry's own environment has pip (`.venv`, made by uv, has none).
-        pip = HERE.parent / paths.POETRY / "bin" / "python"
-        listed = shell.output([pip, "-m", "pip", "index", "versions", name])
+        listed = shell.output([BIN / "python", "-m", "pip", "index", "versions", name])
         versions = listed.split("Available versions:", 1)[1].replace(",", " ").split()
         older = versions[versions.index(locked) + 1]
         path = self.root / "pyproject.toml"

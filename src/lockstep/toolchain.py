@@ -191,10 +191,7 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
     if venv.exists():
         venv.rename(previous)
     try:
-        # uv's virtualenv has no pip (the lock is installed with uv): a tenth of a second, where
-        # `python -m venv` spends seconds in ensurepip.
-        uv = root / paths.POETRY / "bin" / "uv"
-        shell.run([uv, "venv", "--quiet", "--python", sys.executable, venv], cwd=root)
+        shell.run([sys.executable, "-m", "venv", venv], cwd=root)
         uv_install(root, venv, "--require-hashes", "-r", requirements)
         uv_install(root, venv, "--editable", ".")
     except BaseException:
