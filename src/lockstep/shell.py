@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -34,6 +35,7 @@ VERBOSE_VARIABLE = "LOCKSTEP_VERBOSE"
 # command, one log, however many processes it takes.
 LOG_VARIABLE = "LOCKSTEP_LOG"
 LOGS_KEPT = 20
+_USAGE = re.compile(r"See '[^']+ --help'\.")
 
 _log: IO[str] | None = None
 
@@ -159,6 +161,9 @@ def _checked(cmd: Command, proc: subprocess.CompletedProcess[str], check: bool, 
     """Raise CommandError for a failed process when asked to; `shown`: its output is above."""
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout or "").strip().splitlines()
+        # docker ends a refusal with a pointer to its usage (`See 'docker run --help'.`): the
+        # reason is the line before it.
+        detail = [line for line in detail if not _USAGE.fullmatch(line.strip())]
         last = detail[-1] if detail else f"exit code {proc.returncode}"
         path = log_path()
         raise CommandError(

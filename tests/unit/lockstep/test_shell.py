@@ -48,6 +48,18 @@ def test_a_failure_names_the_program_and_its_last_line(capsys) -> None:
     assert "first" in error.log and "the real cause" in error.log
 
 
+def test_a_refusal_names_its_reason_not_the_usage_pointer_after_it() -> None:
+    script = (
+        "import sys; sys.stderr.write('docker: Error response from daemon: no such image.\\n"
+        "See \\'docker run --help\\'.\\n'); sys.exit(125)"
+    )
+    with pytest.raises(CommandError) as caught:
+        shell.run([PYTHON, "-c", script], capture=True)
+    assert caught.value.message.endswith(
+        "failed: docker: Error response from daemon: no such image."
+    )
+
+
 def test_check_false_returns_the_failed_process() -> None:
     proc = shell.run([PYTHON, "-c", "raise SystemExit(3)"], check=False, quiet=True)
     assert proc.returncode == 3
