@@ -27,7 +27,7 @@ TEMPLATE_ITSELF = "template/"
 PINNED = "127.0.0.1:5000/base@sha256:" + "ab" * 32
 # The example's own tasks, which other projects leave out (see template/project/tasks.py.jinja),
 # and `refresh`, offered only with [tool.lockstep.refresh] settings, which only the example has.
-EXAMPLE_TASKS = {"bench", "refresh"}
+EXAMPLE_TASKS = {"bench", "refresh", "wheel"}
 BIN = Path(sys.executable).parent
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lockstep
 import pytest
 from lockstep.errors import TemplateError
 from lockstep.scaffold import cli, template
@@ -60,7 +61,8 @@ def test_adopt_outside_a_dvc_project_says_what_to_do(tmp_path, capsys):
     assert err.startswith(f"error: {tmp_path} is not a DVC project (no dvc.yaml and .dvc/)")
 
 
-def test_the_template_is_the_kits_repository_or_the_one_a_project_recorded(tmp_path):
+def test_the_template_is_the_kits_repository_or_the_one_a_project_recorded(tmp_path, monkeypatch):
+    monkeypatch.delenv(template.SOURCE_ENV, raising=False)
     kit = tmp_path / "kit"
     kit.mkdir()
     with pytest.raises(TemplateError, match="pass --template"):
@@ -71,6 +73,16 @@ def test_the_template_is_the_kits_repository_or_the_one_a_project_recorded(tmp_p
     assert template.default_source(kit) == str(kit)
     # Without --template, the root of the kit's clone (or of the project vendoring it) decides.
     assert (template.KIT_ROOT / "src/lockstep/scaffold/template.py").is_file()
+    # A setting names another source (a local clone, a company mirror) before all of them.
+    monkeypatch.setenv(template.SOURCE_ENV, "/srv/mirror")
+    assert template.default_source(kit) == "/srv/mirror"
+
+
+def test_an_installed_kit_takes_the_template_of_its_own_version(tmp_path):
+    # Installed (no checkout around it): the tag of its version; a checkout: Copier's newest.
+    assert template.default_ref(None) == f"v{lockstep.__version__}"
+    assert template.default_ref(tmp_path) is None
+    assert template._checkout(tmp_path / "site-packages/lockstep/scaffold/template.py") is None
 
 
 def test_answers_come_from_the_file_then_data(tmp_path):

@@ -183,7 +183,7 @@ def build(
     extra += ["--build-arg", f"RUNTIME_IMAGE={runtime.tag}"]
     log = environment.docker_build(settings, engine, target, staging, found.ref, *extra)
     # Label the fingerprint, computed inside the image, in a metadata-only build.
-    description = environment.describe(engine, staging, settings.path("src"))
+    description = environment.describe(engine, staging)
     final = {
         "fingerprint": description["fingerprint"],
         "python": description["python"],

@@ -38,8 +38,9 @@ from lockstep.shell import say
 
 # The environment has no source of its own: the project's fingerprint module is mounted.
 FINGERPRINT_MODULE = "src/lockstep/runtime/fingerprint.py"
-# Where `describe` mounts the project's src/ (read-only) to run it.
+# Where `describe` mounts the running kit's package (read-only) to run its fingerprint module.
 SOURCE_MOUNT = "/opt/lockstep/src"
+KIT_PACKAGE = Path(__file__).resolve().parents[1]
 # Bump when the way environments are assembled changes.
 FORMAT_VERSION = 2
 KEY_FILES = (
@@ -187,7 +188,7 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     draft = assembly.load(
         engine, assembly.config(stage, parts, labels, epoch), parts, [], have=have
     )
-    described = describe(engine, draft, settings.path("src"))
+    described = describe(engine, draft)
     labels |= {
         f"{LABEL}.fingerprint": described["fingerprint"],
         f"{LABEL}.python": described["python"],
@@ -200,10 +201,12 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     return Environment(tag, engine.inspect(tag))
 
 
-def describe(engine: Engine, ref: str, source: Path) -> dict:
+def describe(engine: Engine, ref: str) -> dict:
     """What the fingerprint covers, computed inside the image (no network).
 
-    The image holds no source: the project's `source` folder (its src/) is mounted for the run.
+    The image holds no source: the kit's own package is mounted for the run (its fingerprint
+    module needs only the standard library). The kit's, not the project's src/: a project's
+    src/lockstep may be a link that leads out of the folder mounted.
     """
     out = engine.output(
         "run",
@@ -211,7 +214,7 @@ def describe(engine: Engine, ref: str, source: Path) -> dict:
         "--network",
         "none",
         "--volume",
-        f"{source.resolve()}:{SOURCE_MOUNT}:ro",
+        f"{KIT_PACKAGE}:{SOURCE_MOUNT}/lockstep:ro",
         "--env",
         f"PYTHONPATH={SOURCE_MOUNT}",
         ref,

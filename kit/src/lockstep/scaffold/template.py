@@ -12,6 +12,8 @@ when a command needs it.
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import shutil
 import sys
 import tempfile
@@ -22,15 +24,28 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import git, lockfile, paths, shell, toolchain
+from lockstep import __version__, git, lockfile, paths, shell, toolchain
 from lockstep.errors import CommandError, TemplateError
 from lockstep.scaffold import adoption, dependencies
 from lockstep.shell import say
 
 ANSWERS_FILE = ".copier-answers.yml"
-# The repository this kit's source sits in: the template's home when it is the kit's own clone.
-KIT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_CONFIG = "copier.yml"
+# Names the template's source (a local clone, a company mirror) for `new` and `adopt`.
+SOURCE_ENV = "LOCKSTEP_TEMPLATE"
+
+
+def _checkout(here: Path) -> Path | None:
+    """The kit's repository this module runs from, or the project that vendors it; else None.
+
+    None for an installed kit (a tool's or a project's environment): it finds its template
+    through its settings and its distribution's metadata instead.
+    """
+    markers = (TEMPLATE_CONFIG, ANSWERS_FILE)
+    return next((p for p in here.parents if any((p / m).is_file() for m in markers)), None)
+
+
+KIT_ROOT = _checkout(Path(__file__).resolve())
 
 
 @dataclass(frozen=True)
@@ -43,23 +58,50 @@ class Update:
     conflicts: list[str]
 
 
-def default_source(kit_root: Path = KIT_ROOT) -> str:
-    """The template beside this kit, or the one the project vendoring this kit was made from.
+def default_source(kit_root: Path | None = KIT_ROOT) -> str:
+    """Where the template comes from when no --template is given.
+
+    In order: $LOCKSTEP_TEMPLATE; the kit's own repository (a checkout); the template the
+    project vendoring this kit was made from; the `Source` URL of the installed distribution.
 
     Raises:
-        TemplateError: neither is known.
+        TemplateError: none of them is known.
     """
-    if (kit_root / TEMPLATE_CONFIG).is_file():
+    if chosen := os.environ.get(SOURCE_ENV):
+        return chosen
+    if kit_root and (kit_root / TEMPLATE_CONFIG).is_file():
         return str(kit_root)
-    answers = kit_root / ANSWERS_FILE
-    if answers.is_file():
+    answers = kit_root / ANSWERS_FILE if kit_root else None
+    if answers and answers.is_file():
         source = (yaml.safe_load(answers.read_text()) or {}).get("_src_path")
         if source:
             return str(source)
+    if published := _published_source():
+        return published
     raise TemplateError(
-        f"no lockstep template next to this kit ({kit_root})",
-        "pass --template with the path or git URL of the kit's repository",
+        "this lockstep kit does not know where its template is",
+        f"pass --template (or set {SOURCE_ENV}) to the path or git URL of the kit's "
+        f"repository; its tag v{__version__} is this kit's template",
     )
+
+
+def default_ref(kit_root: Path | None = KIT_ROOT) -> str | None:
+    """The template version to use when none is given.
+
+    An installed kit uses the tag of its own version (`v0.2.0`), so the files it writes match
+    the code it runs; a checkout leaves it to Copier (the newest tag, else HEAD).
+    """
+    return None if kit_root else f"v{__version__}"
+
+
+def _published_source() -> str | None:
+    """The `Source` URL the installed `lockstep` distribution names, if any."""
+    try:
+        urls = importlib.metadata.metadata("lockstep").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = (url.split(",", 1) for url in urls if "," in url)
+    return next((url.strip() for label, url in found if label.strip() == "Source"), None)
 
 
 def read_answers(root: Path) -> dict[str, Any]:
@@ -103,6 +145,7 @@ def new(
         TemplateError: `dest` is not empty, an answer is invalid, or the template fails.
     """
     dest = dest.absolute()
+    source = source or default_source()  # before anything is made: it may not be known
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TemplateError(f"{dest} exists and is not empty", "choose a new folder")
     created = not dest.exists()
@@ -144,7 +187,7 @@ def update(root: Path, *, vcs_ref: str | None = None) -> Update:
     _call(
         copier.run_update,
         dst_path=root,
-        vcs_ref=vcs_ref,
+        vcs_ref=vcs_ref or default_ref(),
         defaults=True,
         skip_answered=True,
         overwrite=True,
@@ -177,6 +220,7 @@ def adopt(
             would add exist already, or the project's requirements cannot be locked.
     """
     root = root.absolute()
+    source = source or default_source()
     adoption.check_adoptable(root)
     found = dependencies.declared(root)
     theirs = root / "pyproject.toml"
@@ -256,7 +300,7 @@ def render(
             dst_path=dest,
             data=dict(answers),
             defaults=defaults,
-            vcs_ref=vcs_ref,
+            vcs_ref=vcs_ref or default_ref(),
             overwrite=True,
             quiet=True,
         )

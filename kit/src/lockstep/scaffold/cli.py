@@ -31,6 +31,11 @@ questions (names for --data and --answers):
   dvc_remote      a folder or URL (default: .lockstep/dvc-remote, local and offline)
   registry        container registry for `./inv push`, host[:port][/path] (optional)
 """
+# An installed kit takes the template of its own version; a checkout of the kit, its newest.
+REF_HELP = (
+    f"template version, a git tag or commit (default: v{__version__} for an installed kit; "
+    "in the kit's own checkout, the newest tag, else HEAD)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,9 +79,7 @@ def parser() -> argparse.ArgumentParser:
         run_update,
     )
     update.add_argument("path", type=Path, nargs="?", default=Path(), help="project (default: .)")
-    update.add_argument(
-        "--vcs-ref", metavar="REF", help="template version (default: newest tag, else HEAD)"
-    )
+    update.add_argument("--vcs-ref", metavar="REF", help=REF_HELP)
 
     adopt = _command(
         commands,
@@ -164,11 +167,11 @@ def _answer_options(sub: argparse.ArgumentParser) -> None:
         help="one answer (repeatable; wins over --answers)",
     )
     sub.add_argument(
-        "--template", metavar="SRC", help="template path or git URL (default: this kit's)"
+        "--template",
+        metavar="SRC",
+        help="template path or git URL (default: $LOCKSTEP_TEMPLATE, else this kit's own)",
     )
-    sub.add_argument(
-        "--vcs-ref", metavar="REF", help="template version (default: newest tag, else HEAD)"
-    )
+    sub.add_argument("--vcs-ref", metavar="REF", help=REF_HELP)
 
 
 def _answers(args: argparse.Namespace) -> dict[str, Any]:
