@@ -26,16 +26,16 @@ def build_wheel(repo: Path, out: Path) -> Path:
     poetry = toolchain.ensure_poetry(repo)
     out = out.absolute()
     say(f"building the kit's wheel from {KIT}/ into {out}")
-    before = set(out.glob("lockstep-*.whl"))
+    before = set(out.glob("lockstep_kit-*.whl"))
     shell.run(
         [poetry, "build", "--format", "wheel", "--directory", repo / KIT, "--output", out],
         cwd=repo,
         env={"SOURCE_DATE_EPOCH": EPOCH},
     )
     version = shell.output([poetry, "version", "--short", "--directory", repo / KIT], cwd=repo)
-    wheel = out / f"lockstep-{version.strip()}-py3-none-any.whl"
+    wheel = out / f"lockstep_kit-{version.strip()}-py3-none-any.whl"
     if not wheel.is_file():
-        made = ", ".join(p.name for p in set(out.glob("lockstep-*.whl")) - before) or "nothing"
+        made = ", ".join(p.name for p in set(out.glob("lockstep_kit-*.whl")) - before) or "nothing"
         raise BuildError(f"poetry built {made}, not {wheel.name}", f"check {KIT}/pyproject.toml")
     return wheel
 

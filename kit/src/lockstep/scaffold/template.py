@@ -31,6 +31,8 @@ from lockstep.shell import say
 
 ANSWERS_FILE = ".copier-answers.yml"
 TEMPLATE_CONFIG = "copier.yml"
+# The kit's distribution (its import package is `lockstep`).
+DISTRIBUTION = "lockstep-kit"
 # Names the template's source (a local clone, a company mirror) for `new` and `adopt`.
 SOURCE_ENV = "LOCKSTEP_TEMPLATE"
 
@@ -95,9 +97,9 @@ def default_ref(kit_root: Path | None = KIT_ROOT) -> str | None:
 
 
 def _published_source() -> str | None:
-    """The `Source` URL the installed `lockstep` distribution names, if any."""
+    """The `Source` URL the installed kit's distribution names, if any."""
     try:
-        urls = importlib.metadata.metadata("lockstep").get_all("Project-URL") or []
+        urls = importlib.metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
     except importlib.metadata.PackageNotFoundError:
         return None
     found = (url.split(",", 1) for url in urls if "," in url)

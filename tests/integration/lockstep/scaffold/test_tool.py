@@ -23,7 +23,7 @@ def installed(tmp_path) -> Path:
     """The kit's wheel, built twice (the same bytes), installed as a user's tool: its bin/."""
     first = build_wheel(template.REPO, tmp_path / "first")
     second = build_wheel(template.REPO, tmp_path / "second")
-    assert first.name == f"lockstep-{lockstep.__version__}-py3-none-any.whl"
+    assert first.name == f"lockstep_kit-{lockstep.__version__}-py3-none-any.whl"
     assert first.read_bytes() == second.read_bytes(), "two builds of the kit's wheel differ"
     tools, bin_ = tmp_path / "tools", tmp_path / "bin"
     env = {"UV_TOOL_DIR": str(tools), "UV_TOOL_BIN_DIR": str(bin_)}
