@@ -23,8 +23,8 @@ def build_wheel(repo: Path, out: Path) -> Path:
     Raises:
         BuildError: the build failed, or made no wheel.
     """
+    repo, out = repo.absolute(), out.absolute()  # Poetry takes a relative --directory oddly
     poetry = toolchain.ensure_poetry(repo)
-    out = out.absolute()
     say(f"building the kit's wheel from {KIT}/ into {out}")
     before = set(out.glob("lockstep_kit-*.whl"))
     shell.run(

@@ -62,6 +62,8 @@ def share_poetry(project: Path, pins: Path | None = None) -> None:
     `pins` has, for a project that does not have the kit's files yet)."""
     shared = REPO / paths.POETRY
     marker = shared / "toolchain.txt"
+    if (project / paths.POETRY).exists():
+        return  # `lockstep new` installed one to lock the project
     if marker.is_file() and marker.read_text() == toolchain.pinned_tools(pins or project):
         (project / paths.STATE).mkdir(exist_ok=True)
         (project / paths.POETRY).symlink_to(shared)

@@ -13,6 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import lockstep
 import pytest
 import yaml
 from lockstep import config
@@ -51,17 +52,6 @@ def repository_files() -> set[str]:
         check=True,
     ).stdout
     return {name for name in listed.split("\0") if name and (REPO / name).is_file()}
-
-
-def dependency_tables(pyproject: Path) -> dict:
-    """What poetry.lock's content-hash covers: a project with the same tables shares the lock."""
-    data = tomllib.loads(pyproject.read_text())
-    project, poetry = data["project"], data["tool"]["poetry"]
-    return {
-        "project": {key: project.get(key) for key in ("requires-python", "dependencies")},
-        "poetry": {key: poetry.get(key) for key in ("dependencies", "group", "source", "extras")},
-        "dependency-groups": data.get("dependency-groups"),
-    }
 
 
 def foreign_imports(tasks: Path, *own: str) -> set[str]:
@@ -160,7 +150,6 @@ def test_a_new_project_gets_the_skeleton_pipeline_and_none_of_the_example(skelet
         "src/churn_model/stages/train.py",
         "src/churn_model/stages/evaluate.py",
         "tests/unit/churn_model/test_stages.py",
-        "tests/unit/lockstep/test_config.py",
         "docker/Dockerfile",
         "docker/base/packages.lock",
         ".devcontainer/devcontainer.json",
@@ -173,7 +162,9 @@ def test_a_new_project_gets_the_skeleton_pipeline_and_none_of_the_example(skelet
     for absent in ("tests/integration", "tests/pipeline", "benchmarks", "dvc.lock"):
         assert not (skeleton / absent).exists(), absent
     assert not (skeleton / ".github/workflows/refresh.yml").exists()
-    assert not (skeleton / "tests/unit/lockstep/test_template.py").exists()
+    # The kit is pinned in the lock, not copied: no kit, and none of the kit's tests.
+    assert not (skeleton / "src/lockstep").exists()
+    assert not (skeleton / "tests/unit/lockstep").exists()
     for name in ("tasks.py", "README.md", "pyproject.toml", ".devcontainer/devcontainer.json"):
         text = (skeleton / name).read_text()
         assert "credit_model" not in text and "credit-model" not in text, name
@@ -190,53 +181,20 @@ def test_a_new_projects_stages_params_and_modules_share_one_word(skeleton):
         assert {"environment.yaml": ["fingerprint"]} in stage["params"]
 
 
-def test_a_new_project_shares_the_kits_lock(skeleton):
-    # poetry.lock's content-hash covers the dependency tables, not the name or description.
-    assert dependency_tables(skeleton / "pyproject.toml") == dependency_tables(
-        REPO / "pyproject.toml"
-    )
-    assert (skeleton / "poetry.lock").read_bytes() == (REPO / "poetry.lock").read_bytes()
-
-
-def test_a_new_projects_settings_and_answers(skeleton):
-    settings = config.load(skeleton)
-    assert settings.image == "churn-model"
-    assert settings.base.bootstrap and settings.base.suite == "bookworm"
-    assert settings.registry == ""
-    recorded = template.read_answers(skeleton)
-    assert recorded["package_name"] == "churn_model" and recorded["mode"] == "new"
-    assert "example" not in recorded
-    devcontainer = (skeleton / ".devcontainer/devcontainer.json").read_text()
-    assert '"image": "churn-model-dev:devcontainer"' in devcontainer
-    assert settings.params == "churn_model.params"
-    assert settings.refresh.missing()  # the example's refresh settings stay the example's
-    tasks = (skeleton / "tasks.py").read_text()
-    assert "from lockstep.tasks import collection" in tasks
-    assert len(tasks.splitlines()) <= 15
-    assert foreign_imports(skeleton / "tasks.py", "churn_model") == set()
-    assert "../.lockstep/dvc-remote" in (skeleton / ".dvc/config").read_text()
-
-
-def test_python_313_bootstraps_debian_trixie_and_a_registry_is_recorded(tmp_path):
-    project = render(tmp_path / "p", python_version="3.13", registry="127.0.0.1:5000/team")
-    settings = config.load(project)
-    assert settings.base.suite == "trixie"
-    assert settings.registry == "127.0.0.1:5000/team"
-    # The kit's manifest pins bookworm: a trixie base writes its own on the first build.
-    assert not (project / "docker/base/packages.lock").exists()
-    # The code runs on the host's Python too (tests, `./inv repro --local`): 3.11 and newer.
-    assert 'target-version = "py311"' in (project / "pyproject.toml").read_text()
-
-
-def test_a_registry_base_image_pinned_by_digest(tmp_path):
-    project = render(
-        tmp_path / "p", base_image=PINNED, python_version="3.12", dvc_remote="/srv/dvc"
-    )
-    settings = config.load(project)
-    assert settings.base.image == PINNED and not settings.base.bootstrap
-    assert not (project / "docker/base/packages.lock").exists()
-    assert "url = /srv/dvc" in (project / ".dvc/config").read_text()
-    assert "mmdebstrap" not in (project / "README.md").read_text().split("## Tasks")[0]
+def test_a_new_project_pins_the_kit_of_this_version(skeleton):
+    version = tomllib.loads((REPO / "kit/pyproject.toml").read_text())["project"]["version"]
+    assert version == lockstep.__version__
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    assert questions["kit_version"]["default"] == version
+    data = tomllib.loads((skeleton / "pyproject.toml").read_text())
+    # The stages import its runtime in the image; the host's tasks need its `kit` extra.
+    assert f"lockstep-kit (=={version})" in data["project"]["dependencies"]
+    dev = data["tool"]["poetry"]["group"]["dev"]["dependencies"]
+    assert dev["lockstep-kit"] == {"version": f"=={version}", "extras": ["kit"]}
+    assert "scripts" not in data["project"]  # the kit's distribution has the command
+    # The rest is the example's: `lockstep new` locks from its lock, keeping what fits.
+    ours = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [d for d in data["project"]["dependencies"] if "lockstep" not in d] == ours
 
 
 def test_adopt_mode_renders_only_the_kits_files(adopted):
@@ -250,11 +208,7 @@ def test_adopt_mode_renders_only_the_kits_files(adopted):
         "inv",
         "poetry.lock",
         "pyproject.toml",
-        "src",
         "tasks.py",
-    }
-    assert {name.split("/")[1] for name in files(project) if name.startswith("src/")} == {
-        "lockstep"
     }
     tasks = (project / "tasks.py").read_text()
     assert "from lockstep.tasks import collection" in tasks
@@ -262,7 +216,9 @@ def test_adopt_mode_renders_only_the_kits_files(adopted):
     assert foreign_imports(project / "tasks.py") == set()
     assert config.load(project).params == ""  # the kit's own check of params.yaml
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["tool"]["poetry"]["packages"] == [{"include": "lockstep", "from": "src"}]
+    # No package of its own (its stages run from the workspace); the kit pinned, not copied.
+    assert pyproject["tool"]["poetry"]["package-mode"] is False
+    assert f"lockstep-kit (=={lockstep.__version__})" in pyproject["project"]["dependencies"]
     assert config.load(project).image == "theirs"
 
 

@@ -3,14 +3,16 @@
 Poetry reads its default index through a per-version JSON API, and ignores pip's configuration.
 Behind a mirror or proxy that serves only the simple index pip reads (common in companies),
 `poetry lock` fails with "Package X not found" where `pip install` works. So the kit locks in a
-temporary copy of pyproject.toml that declares pip's index as Poetry's primary source, then
-writes back an ordinary lock for the unchanged pyproject.toml: no source entries, and the
-content-hash Poetry itself computes for it. The committed files name no index, and install
-anywhere.
+temporary copy of pyproject.toml that declares pip's index as Poetry's primary source, and pip's
+extra indexes (`extra-index-url`: a company's own packages, the kit's tests' index of the kit)
+as supplemental ones, then writes back an ordinary lock for the unchanged pyproject.toml: no
+source entries, and the content-hash Poetry itself computes for it. The committed files name no
+index, and install anywhere: every file's hash is locked, whichever index served it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from lockstep.errors import LockstepError
 from lockstep.files import atomic_write
 from lockstep.shell import say
 
-# pip's configured index and Poetry's content hash are reachable only through their internals.
+# pip's configured indexes and Poetry's content hash are reachable only through their internals.
 # Both run in the pinned Poetry's own environment, whose pip and Poetry versions are pinned
 # with it (docker/toolchain/poetry.txt).
 PIP_INDEX = """\
@@ -36,8 +38,11 @@ from pip._internal.models.index import PyPI
 configuration = Configuration(isolated=False)
 configuration.load()
 values = dict(configuration.items())
-keys = (":env:.index-url", "install.index-url", "global.index-url")
-print(next((values[key] for key in keys if key in values), PyPI.simple_url))
+def first(name, default):
+    keys = (f":env:.{name}", f"install.{name}", f"global.{name}")
+    return next((values[key] for key in keys if key in values), default)
+print(first("index-url", PyPI.simple_url))
+print(first("extra-index-url", ""))
 """
 CONTENT_HASH = """\
 import sys
@@ -59,10 +64,16 @@ def lock(poetry: Path, root: Path) -> None:
     env = {"POETRY_VIRTUALENVS_CREATE": "false"}
     if bundle := config.ca_bundle():
         env["REQUESTS_CA_BUNDLE"] = str(bundle)
-    index = shell.output([python, "-c", PIP_INDEX], cwd=root, env=env).strip()
+    index, extras = shell.output([python, "-c", PIP_INDEX], cwd=root, env=env).splitlines()
     document = tomlkit.parse((root / "pyproject.toml").read_text())
     sources = document.setdefault("tool", {}).setdefault("poetry", {}).setdefault("source", [])
     sources.append({"name": SOURCE, "url": index, "priority": "primary"})
+    # Poetry reads indexes over HTTP: a folder pip reads as an index (file://) is pip's alone.
+    served = [url for url in extras.split() if url.startswith(("http://", "https://"))]
+    for url in served:
+        # Named by its address: Poetry caches what an index serves by the source's name.
+        name = f"{SOURCE}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+        sources.append({"name": name, "url": url, "priority": "supplemental"})
     with tempfile.TemporaryDirectory(prefix="lockstep-lock-") as tmp:
         work = Path(tmp)
         (work / "pyproject.toml").write_text(tomlkit.dumps(document))

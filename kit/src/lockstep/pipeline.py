@@ -79,7 +79,9 @@ def _record(settings: Settings, engine: engines.Engine, image: builder.Image) ->
         base=base_ref,
         base_id=base_id,
     )
-    inputs = [path.relative_to(settings.root) for path in builder.input_files(settings, "runtime")]
+    # The project's own files: the kit's (outside it) change only with the lock, which is one.
+    root, files = settings.root, builder.input_files(settings, "runtime")
+    inputs = [path.relative_to(root) for path in files if path.is_relative_to(root)]
     # The base is named by its manifest; environment.yaml is what this build wrote.
     inputs += [settings.base.manifest] if settings.base.bootstrap else []
     recorded.record(settings.root, answer, [str(name) for name in [*inputs, ENVIRONMENT_FILE]])

@@ -31,6 +31,8 @@ from lockstep.images import recorded
 from lockstep.shell import say
 
 STAMP = "lockstep-stamp"
+# This module, as it runs: the project's pinned kit's (.lockstep/kit), or the checkout's.
+MODULE = Path(__file__)
 # Poetry, its plugins and everything they need, every file's hash pinned (uv pip compile).
 TOOLCHAIN = "docker/toolchain/poetry.txt"
 UV_TOOLCHAIN = "docker/toolchain/uv.txt"
@@ -154,8 +156,10 @@ def inputs_digest(root: Path) -> str:
         "poetry": pyproject.get("tool", {}).get("poetry"),
     }
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
-    for name in ("poetry.lock", TOOLCHAIN, UV_TOOLCHAIN, "src/lockstep/toolchain.py"):
+    for name in ("poetry.lock", TOOLCHAIN, UV_TOOLCHAIN):
         digest.update((root / name).read_bytes())
+    # This module decides how .venv is made: the kit the project pins, or this checkout's.
+    digest.update(MODULE.read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()
 
@@ -170,7 +174,7 @@ def sync(root: Path, venv: Path) -> None:
     installed = venv / "requirements.txt"
     if installed.exists() and installed.read_text() == requirements.read_text():
         # Same dependencies; the project's own metadata (its scripts, say) may have changed.
-        uv_install(root, venv, "--editable", ".")
+        install_project(root, venv)
         return
     say("installing the locked environment into .venv (once per lock change)")
     install(root, venv, requirements)
@@ -193,7 +197,7 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
     try:
         shell.run([sys.executable, "-m", "venv", venv], cwd=root)
         uv_install(root, venv, "--require-hashes", "-r", requirements)
-        uv_install(root, venv, "--editable", ".")
+        install_project(root, venv)
     except BaseException:
         shutil.rmtree(venv, ignore_errors=True)
         if previous.exists():
@@ -201,6 +205,12 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
             say("the install failed; .venv is left as it was")
         raise
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def install_project(root: Path, venv: Path) -> None:
+    """The project itself, editable: unless it is no package (`package-mode = false`)."""
+    if read_pyproject(root).get("tool", {}).get("poetry", {}).get("package-mode", True):
+        uv_install(root, venv, "--editable", ".")
 
 
 def uv_install(root: Path, venv: Path, *args: str | Path) -> None:

@@ -119,9 +119,12 @@ def test_inputs_digest_changes_with_poetry_settings(project: Path) -> None:
     assert toolchain.inputs_digest(project) != before
 
 
-def test_inputs_digest_changes_with_the_toolchain_module(project: Path) -> None:
+def test_inputs_digest_changes_with_the_toolchain_module(project: Path, monkeypatch) -> None:
+    # The module that runs: a project's pinned kit's, or this checkout's.
+    running = project / "src" / "lockstep" / "toolchain.py"
+    monkeypatch.setattr(toolchain, "MODULE", running)
     before = toolchain.inputs_digest(project)
-    with (project / "src" / "lockstep" / "toolchain.py").open("a") as handle:
+    with running.open("a") as handle:
         handle.write("\n# changed\n")
     assert toolchain.inputs_digest(project) != before
 

@@ -39,8 +39,6 @@ CONTEXT_FILES = (
     "docker/toolchain/poetry.txt",
     "docker/toolchain/compile-bytecode.sh",
     "docker/toolchain/install-packages.sh",
-    # The only source the key covers: the module that computes the fingerprint label.
-    environment.FINGERPRINT_MODULE,
 )
 
 
@@ -82,6 +80,8 @@ def lock_hash(settings: Settings) -> str:
 def input_files(settings: Settings, target: str) -> list[Path]:
     """The files an image is made from: locks, toolchain and recipe; never the source."""
     files = [settings.path(settings.dockerfile), *(settings.path(f) for f in CONTEXT_FILES)]
+    # The only source the key covers: the module that computes the fingerprint label.
+    files.append(environment.fingerprint_module(settings))
     if target == "dev":
         files += sorted(p for p in settings.path(debs.TOOLS_FOLDER).rglob("*") if p.is_file())
     return files
@@ -92,7 +92,9 @@ def content_key(settings: Settings, target: str, base_id: str) -> str:
     hasher = hashlib.sha256(f"{FORMAT_VERSION}\0{target}\0{base_id}\0".encode())
     for path in input_files(settings, target):
         data = path.read_bytes()
-        hasher.update(f"{path.relative_to(settings.root)}\0{len(data)}\0".encode() + data)
+        inside = path.is_relative_to(settings.root)
+        name = path.relative_to(settings.root) if inside else environment.FINGERPRINT_MODULE
+        hasher.update(f"{name}\0{len(data)}\0".encode() + data)
     return hasher.hexdigest()
 
 

@@ -50,8 +50,6 @@ KEY_FILES = (
     "docker/toolchain/poetry.txt",
     packages.INSTALL_SCRIPT,
     packages.COMPILE_SCRIPT,
-    # The fingerprint the environment is labelled with is computed by this module.
-    FINGERPRINT_MODULE,
 )
 LAYERS_LABEL = f"{LABEL}.layers"
 # The exported runtime requirements, in the `export` stage.
@@ -104,7 +102,20 @@ def key(settings: Settings, base_id: str) -> str:
     for name in (settings.dockerfile, *KEY_FILES):
         data = settings.path(name).read_bytes()
         hasher.update(f"{name}\0{len(data)}\0".encode() + data)
+    # The fingerprint the environment is labelled with is computed by this module.
+    data = fingerprint_module(settings).read_bytes()
+    hasher.update(f"{FINGERPRINT_MODULE}\0{len(data)}\0".encode() + data)
     return hasher.hexdigest()
+
+
+def fingerprint_module(settings: Settings) -> Path:
+    """The module that computes the fingerprint label.
+
+    The project's own copy of the kit where it has one (the kit's repository), else the running
+    kit's, which the project's lock pins.
+    """
+    own = settings.path(FINGERPRINT_MODULE)
+    return own if own.is_file() else KIT_PACKAGE / "runtime" / "fingerprint.py"
 
 
 def obtain(

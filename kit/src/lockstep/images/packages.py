@@ -45,6 +45,8 @@ VENV = "opt/venv"
 # variable names another volume (the benchmarks' cold builds start from an empty one).
 UV_CACHE_VOLUME = "lockstep-uv-cache"
 UV_CACHE_ENV = "LOCKSTEP_UV_CACHE_VOLUME"
+# uv's variables that say where distributions come from, passed on to the installing container.
+UV_INDEX_SETTINGS = ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL")
 # Bump when the way trees are made changes, so no tree made the old way is reused.
 FORMAT_VERSION = 1
 # `poetry export` writes one entry per distribution: `name==version ; markers \` and then
@@ -185,7 +187,12 @@ def install(
             # Mounted for the download only: the image never holds it, and neither do the
             # trees (only files under /opt/venv are kept).
             mounts.append(f"{ca_bundle}:/run/secrets/ca:ro")
-        cmd = [engine.cli, "run", "--rm", "--user", "0"]
+        # The host's network, and uv's index settings: the distributions download as they do
+        # on the host (a proxy, a mirror on loopback, a company's extra index).
+        cmd = [engine.cli, "run", "--rm", "--user", "0", "--network", "host"]
+        for name in UV_INDEX_SETTINGS:
+            if name in os.environ:
+                cmd += ["--env", f"{name}={os.environ[name]}"]
         for mount in mounts:
             cmd += ["--volume", mount]
         cmd += [image, "sh", "/opt/lockstep/install-packages", "/opt/lockstep/requirements.txt"]

@@ -157,6 +157,8 @@ def new(
         # The template then replaces DVC's config with one naming the project's remote.
         shell.run([sys.executable, "-m", "dvc", "init", "--quiet"], cwd=dest)
         render(source, dest, {**(answers or {}), "mode": "new"}, defaults, vcs_ref)
+        say("locking the project's dependencies and the kit it pins")
+        _lock(dest, dest)
     except BaseException:
         _remove_contents(dest, remove_folder=created)
         raise
@@ -242,7 +244,7 @@ def adopt(
             say(f"not imported (nothing to lock): {line}")
         if found.requirements or theirs.exists():
             say(f"importing the dependencies of {', '.join(found.sources() or ['pyproject.toml'])}")
-            _lock(root, staged)
+        _lock(root, staged)
         for relative in files:
             (root / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(staged / relative, root / relative)
@@ -279,8 +281,8 @@ def _lock(root: Path, staged: Path) -> None:
         if isinstance(exc, CommandError):
             raise TemplateError(
                 f"cannot lock the project's dependencies with the kit's: {exc.message}",
-                "change the requirement Poetry names (nothing was changed), commit, and adopt "
-                "again",
+                "change the requirement Poetry names, or make the kit's version reachable on "
+                "your package index (pip's index-url or extra-index-url); nothing was kept",
             ) from None
         raise
 

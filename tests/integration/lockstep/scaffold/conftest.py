@@ -18,7 +18,8 @@ from lockstep import config
 from lockstep.engines import Engine
 from lockstep.images import builder
 
-from tests.support import commands, template
+from kit.tasks import build_wheel
+from tests.support import commands, index, template
 
 MANIFEST = "docker/base/packages.lock"
 
@@ -35,7 +36,16 @@ def project_images(engine: Engine) -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="session")
-def kit_source(kit, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def kit_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[index.Index]:
+    """The kit's wheel, built once, on the tests' own index: projects lock and install it."""
+    folder = tmp_path_factory.mktemp("index")
+    with index.serve(folder) as served:
+        served.add(build_wheel(template.REPO, folder / "built"))
+        yield served
+
+
+@pytest.fixture(scope="session")
+def kit_source(kit, kit_index, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository of the kit's working tree, tagged KIT_VERSION.
 
     Its base manifest is the session's (see `Kit.settle_base`), as a user's clone would have
