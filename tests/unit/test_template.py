@@ -187,7 +187,7 @@ def test_a_new_project_pins_the_kit_of_this_version(skeleton):
     questions = yaml.safe_load((REPO / "copier.yml").read_text())
     assert questions["kit_version"]["default"] == version
     data = tomllib.loads((skeleton / "pyproject.toml").read_text())
-    # The stages import its runtime in the image; the host's tasks need its `kit` extra.
+    # The stages import its runtime in the image; the host's tasks need its `cli` extra.
     assert f"lockstep-kit (=={version})" in data["project"]["dependencies"]
     dev = data["tool"]["poetry"]["group"]["dev"]["dependencies"]
     assert dev["lockstep-kit"] == {"version": f"=={version}", "extras": ["kit"]}

@@ -322,8 +322,9 @@ def _copier():
         import copier.errors
     except ImportError:
         raise TemplateError(
-            "copier is not installed here",
-            "run the kit from the project's .venv (`./inv --list` installs it)",
+            "copier is not installed here: the kit was installed without its command line",
+            "install it as `uv tool install 'lockstep-kit[cli]'`, or run it from a project's "
+            ".venv (`./inv --list` installs it)",
         ) from None
     return copier
 

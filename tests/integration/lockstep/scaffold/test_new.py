@@ -9,9 +9,11 @@ Python 3.13, which bootstraps Debian trixie (a base and a lock install of its ow
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import lockstep
 import pytest
 import yaml
 from lockstep import config, lineage
@@ -93,7 +95,11 @@ def test_the_project_is_committed_with_its_template_version_and_answers(made):
     recorded = yaml.safe_load((made.root / ".copier-answers.yml").read_text())
     assert recorded["_commit"] == template.KIT_VERSION
     assert {key: recorded[key] for key in made.answers} == made.answers
-    assert (made.root / "src/lockstep/__init__.py").is_file()  # the kit, vendored
+    # The kit is pinned, with its hashes, and never copied: src/ holds the project's package.
+    assert [p.name for p in (made.root / "src").iterdir()] == [made.root.name.replace("-", "_")]
+    locked = tomllib.loads((made.root / "poetry.lock").read_text())
+    kit = next(p for p in locked["package"] if p["name"] == "lockstep-kit")
+    assert kit["version"] == lockstep.__version__ and kit["files"][0]["hash"].startswith("sha256:")
 
 
 def test_its_own_test_command_passes_without_skipping(made_defaults):

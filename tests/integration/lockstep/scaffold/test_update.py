@@ -1,19 +1,25 @@
-"""`lockstep update`: a project made from an older template takes the newer one's changes and
-keeps its own edits; clashing edits are marked, never overwritten; a dirty tree is refused."""
+"""`lockstep update`: a project made from an older template takes a newer kit (its pin, and the
+template of its version) and keeps its own edits; clashing edits are marked, never overwritten;
+a dirty tree is refused."""
 
 from __future__ import annotations
 
+import hashlib
+import tomllib
 from pathlib import Path
 
+import lockstep as kit_package
 import pytest
 import yaml
 
-from tests.support import commands
+from kit.tasks import build_wheel
+from tests.support import commands, template
 from tests.support.template import lockstep
 
 pytestmark = pytest.mark.docker
 
 OLD, NEW = "v1.0.0", "v1.1.0"
+NEXT_KIT = "9.9.9"
 SKELETON_PARAMS = "template/project/{% if not example %}params.yaml{% endif %}"
 
 
@@ -44,20 +50,36 @@ def release(kit_clone: Path, change) -> None:
     commands.commit_all(kit_clone, "the next version", NEW)
 
 
-def test_the_template_change_arrives_and_the_users_edit_survives(kit_clone, tmp_path):
+def bump_kit(kit: Path, version: str) -> None:
+    """The kit's next version, as its release makes it: the distribution and the template's pin."""
+    edit(
+        kit / "kit/pyproject.toml",
+        f'version = "{kit_package.__version__}"',
+        f'version = "{version}"',
+    )
+    init = kit / "kit/src/lockstep/__init__.py"
+    edit(init, f'__version__ = "{kit_package.__version__}"', f'__version__ = "{version}"')
+    edit(kit / "copier.yml", f'default: "{kit_package.__version__}"', f'default: "{version}"')
+
+
+def test_a_kit_upgrade_arrives_and_the_users_edits_survive(kit_clone, kit_index, tmp_path):
     project = make_project(kit_clone, tmp_path / "ours")
-    # The user's edits: a param of theirs, and a line of their own in the README.
+    # The user's edits: a param, a line of their own in the README, and their own code.
     edit(project / "params.yaml", "seed: 20240101", "seed: 7")
     with (project / "README.md").open("a") as readme:
         readme.write("\nOur team's notes.\n")
+    stage = project / "src/ours/stages/train.py"
+    stage.write_text(stage.read_text() + "\n# Our own change.\n")
     commands.commit_all(project, "our edits")
 
     def change(kit: Path) -> None:
-        # In a file the user edited too (other lines), and in the vendored kit.
+        # The kit's next version, and a template change in a file the user edited too.
+        bump_kit(kit, NEXT_KIT)
         edit(kit / SKELETON_PARAMS, "max_iter: 500", "max_iter: 800")
-        edit(kit / "src/lockstep/__init__.py", '__version__ = "', '__version__ = "1.1.0+')
 
     release(kit_clone, change)
+    template.share_poetry(kit_clone)
+    kit_index.add(build_wheel(kit_clone, tmp_path / "next"))
 
     (project / "notes.txt").write_text("not committed yet\n")
     refused = lockstep("update", project, cwd=project, check=False)
@@ -71,13 +93,24 @@ def test_the_template_change_arrives_and_the_users_edit_survives(kit_clone, tmp_
     assert params["prepare"]["seed"] == 7  # theirs, kept
     assert params["train"]["max_iter"] == 800  # the template's, arrived
     assert "Our team's notes." in (project / "README.md").read_text()
-    assert '__version__ = "1.1.0+' in (project / "src/lockstep/__init__.py").read_text()
+    assert stage.read_text().endswith("# Our own change.\n")
+    assert f"lockstep-kit (=={NEXT_KIT})" in (project / "pyproject.toml").read_text()
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == NEW
-    # Left for review, not committed.
+    # Left for review, not committed, with no conflict; the lock is the project's own.
     status = commands.git(project, "status", "--porcelain")
-    assert " M params.yaml" in status and " M src/lockstep/__init__.py" in status
+    assert " M params.yaml" in status and " M pyproject.toml" in status
+    assert "poetry.lock" not in status and not commands.git(
+        project, "diff", "--name-only", "--diff-filter=U"
+    )
 
-    commands.commit_all(project, "update the template")
+    template.inv(project, "lock")
+    locked = tomllib.loads((project / "poetry.lock").read_text())
+    kit = next(p for p in locked["package"] if p["name"] == "lockstep-kit")
+    wheel = kit_index.folder / "files" / f"lockstep_kit-{NEXT_KIT}-py3-none-any.whl"
+    assert kit["version"] == NEXT_KIT
+    assert kit["files"][0]["hash"] == f"sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"
+
+    commands.commit_all(project, "lockstep-kit " + NEXT_KIT)
     again = lockstep("update", project, cwd=project)
     assert f"up to date with the template {NEW}" in again.stdout
 
