@@ -4,7 +4,9 @@ The template is the kit's own repository, rendered with Copier: copier.yml at it
 files in template/project, most of them symlinks to the repository's own files. Its versions
 are the repository's git tags (or commits). A project records the version it was made from and
 its answers in `.copier-answers.yml`; `update` merges a newer version in by a three-way merge,
-so the project's own edits survive and clashing edits get conflict markers.
+so the project's own edits survive and clashing edits get conflict markers. A project holds no
+copy of the kit: it pins `lockstep-kit` and locks it (`new` and `adopt` lock; an update never
+touches the project's poetry.lock).
 
 Copier is a development dependency (host tools, never the runtime image): it is imported only
 when a command needs it.
@@ -212,9 +214,9 @@ def adopt(
 ) -> dict[str, Any]:
     """Bring the kit into an existing DVC project, leaving its pipeline's stages as they are.
 
-    Adds the kit's files (the kit in src/lockstep, `inv`, tasks.py, docker/, the devcontainer,
-    pyproject.toml with the kit's locked dependencies and the project's own, merged into the
-    project's pyproject.toml if it has one, and poetry.lock locking them all), makes every stage
+    Adds the kit's files (`inv`, tasks.py, docker/, the devcontainer, pyproject.toml pinning the
+    kit with the kit's locked dependencies and the project's own, merged into the project's
+    pyproject.toml if it has one, and poetry.lock locking them all), makes every stage
     depend on the environment fingerprint, writes environment.yaml, sets the DVC remote, adds the
     kit's commands to the README, git-ignores the kit's folders and commits the result. Nothing
     in the project changes until the lock has succeeded.

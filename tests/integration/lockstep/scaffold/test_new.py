@@ -48,7 +48,7 @@ def make(name: str, request, kit_source, project_images, tmp_path_factory) -> Ma
     """Make a project with one combination of answers, then run its Quickstart's commands.
 
     The test command runs in the defaults' project only: it is the same suite in each (the
-    kit's unit tests and the skeleton's), and the combinations differ in their images.
+    skeleton's own tests), and the combinations differ in their images.
     """
     answers = {"project_name": f"tmpl-{name}", "description": f"The {name} combination."}
     if name == "registry":
