@@ -190,7 +190,7 @@ def test_a_new_project_pins_the_kit_of_this_version(skeleton):
     # The stages import its runtime in the image; the host's tasks need its `cli` extra.
     assert f"lockstep-kit (=={version})" in data["project"]["dependencies"]
     dev = data["tool"]["poetry"]["group"]["dev"]["dependencies"]
-    assert dev["lockstep-kit"] == {"version": f"=={version}", "extras": ["kit"]}
+    assert dev["lockstep-kit"] == {"version": f"=={version}", "extras": ["cli"]}
     assert "scripts" not in data["project"]  # the kit's distribution has the command
     # The rest is the example's: `lockstep new` locks from its lock, keeping what fits.
     ours = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
