@@ -54,5 +54,6 @@ FROM ${BASE_IMAGE}
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONPATH=/app/src
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY src/ src/
+COPY src/credit_model/ src/credit_model/
+COPY kit/src/lockstep/ src/lockstep/
 CMD ["python", "-m", "lockstep.runtime.fingerprint"]

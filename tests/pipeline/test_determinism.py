@@ -37,7 +37,14 @@ def workspace(tmp_path: Path) -> Path:
     # poetry.lock: the report stage shows its sha256.
     for name in ("dvc.yaml", "params.yaml", "environment.yaml", "poetry.lock"):
         shutil.copyfile(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    # src/ with its link to the kit (kit/src/lockstep), which the report stage depends on.
+    for folder in ("src", "kit/src"):
+        shutil.copytree(
+            REPO / folder,
+            tmp_path / folder,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     settings = yaml.safe_load((tmp_path / "params.yaml").read_text())
     settings["ingest"]["rows_per_month"] = ROWS_PER_MONTH
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))

@@ -58,7 +58,12 @@ class Index:
         (simple / "index.html").write_text(PAGE.format(listing))
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Handler(SimpleHTTPRequestHandler):
+    def end_headers(self) -> None:
+        # The pages change when a test publishes a wheel: uv must not answer from its cache.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
     def log_message(self, *args) -> None:  # one line per request would bury the test's output
         pass
 
@@ -68,7 +73,7 @@ def serve(folder: Path) -> Iterator[Index]:
     """An index of `folder` on 127.0.0.1 while the block runs, found by pip, uv and `./inv lock`
     through their extra-index settings."""
     folder.mkdir(parents=True, exist_ok=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(folder)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # A new address for each index: Poetry caches an index's pages by its address, and the

@@ -25,6 +25,9 @@ MANIFEST = "docker/base/packages.lock"
 UNREACHABLE = "http://127.0.0.1:9/debian"
 
 
+# A fresh machine bootstraps everything (toolchain, base, packages) while the suite shares two
+# CPUs with it: minutes, and more than the default limit when the machine is busy.
+@pytest.mark.timeout(900)
 def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
     kit, second_engine, tmp_path
 ) -> None:

@@ -118,13 +118,13 @@ def test_no_layer_holds_the_ca_bundle(kit, tmp_path, monkeypatch, capsys) -> Non
 def fingerprint_in(ref: str, source: Path) -> tuple[str, str]:
     """(uid, fingerprint) as a container of the image reports them, without a network.
 
-    The image holds no source: the project's `source` (src/) is mounted where the Dockerfile's
-    PYTHONPATH expects the workspace's.
+    The image holds no source: the project's workspace (the folder of `source`, its src/) is
+    mounted where the Dockerfile says, `docker run -v "$PWD:/workspace" IMAGE`.
     """
     with (
         DockerContainer(ref)
         .with_command("sleep infinity")
-        .with_volume_mapping(str(source), "/workspace/src", "ro")
+        .with_volume_mapping(str(source.parent), "/workspace", "ro")
         .with_kwargs(network_mode="none") as container
     ):
         code, uid = container.exec(["id", "-u"])

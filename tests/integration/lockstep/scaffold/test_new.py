@@ -23,12 +23,22 @@ from tests.support import commands, projects, template
 # Each project bootstraps its own .venv and image: minutes.
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
+
+def combination(name: str, *marks: pytest.MarkDecorator):
+    """One combination of answers, its tests on the worker that makes its project.
+
+    The grouping in tests/conftest.py sees the fixtures a test names, not `made_<name>`, which
+    `made` asks for by name: without this group, each worker made each project again.
+    """
+    return pytest.param(name, marks=[pytest.mark.xdist_group(f"test_new.made_{name}"), *marks])
+
+
 COMBINATIONS = (
-    "defaults",
-    "registry",
+    combination("defaults"),
+    combination("registry"),
     # Debian trixie is bootstrapped from the live mirror (no archive of its packages exists yet),
     # and its lock installed for Python 3.13: what the mirror and the index hold today.
-    pytest.param("python313", marks=pytest.mark.network),
+    combination("python313", pytest.mark.network),
 )
 STAGES = ["prepare", "train", "evaluate"]
 

@@ -38,9 +38,13 @@ def installed(tmp_path) -> Installed:
     tools, bin_ = tmp_path / "tools", tmp_path / "bin"
     env = {"UV_TOOL_DIR": str(tools), "UV_TOOL_BIN_DIR": str(bin_)}
     uv = template.REPO / paths.POETRY / "bin" / "uv"
-    # With its command line (the `cli` extra), as the README says to install it.
-    tool = f"{first}[cli]"
-    commands.run([uv, "tool", "install", "--quiet", tool], tmp_path, env=env, timeout=300)
+    # With its command line (the `cli` extra), as the README says to install it; held to the
+    # versions this repository locks, so that what the index publishes later changes nothing.
+    locked = tomllib.loads((template.REPO / "poetry.lock").read_text())["package"]
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("".join(f"{p['name']}=={p['version']}\n" for p in locked))
+    install = [uv, "tool", "install", "--quiet", "--constraints", constraints, f"{first}[cli]"]
+    commands.run(install, tmp_path, env=env, timeout=300)
     return Installed(bin_ / "lockstep", first)
 
 
