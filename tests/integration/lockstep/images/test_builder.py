@@ -118,13 +118,16 @@ def test_no_layer_holds_the_ca_bundle(kit, tmp_path, monkeypatch, capsys) -> Non
 def fingerprint_in(ref: str, source: Path) -> tuple[str, str]:
     """(uid, fingerprint) as a container of the image reports them, without a network.
 
-    The image holds no source: the project's workspace (the folder of `source`, its src/) is
-    mounted where the Dockerfile says, `docker run -v "$PWD:/workspace" IMAGE`.
+    The image holds no source: the project's `source` (src/) is mounted where the Dockerfile's
+    PYTHONPATH expects the workspace's, and the kit its src/lockstep links to beside it. (Not
+    the whole workspace: a test's temporary folder is its owner's alone, and the image runs as
+    another user.)
     """
     with (
         DockerContainer(ref)
         .with_command("sleep infinity")
-        .with_volume_mapping(str(source.parent), "/workspace", "ro")
+        .with_volume_mapping(str(source), "/workspace/src", "ro")
+        .with_volume_mapping(str(source.parent / "kit" / "src"), "/workspace/kit/src", "ro")
         .with_kwargs(network_mode="none") as container
     ):
         code, uid = container.exec(["id", "-u"])
