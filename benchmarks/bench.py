@@ -34,13 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import config, engines, executor, lockfile, paths, pipeline, rerun, shell, toolchain
+from lockstep import config, engines, lockfile, paths, shell, toolchain, tools
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, LockstepError, SlurmError
 from lockstep.files import atomic_write
+from lockstep.history import rerun
 from lockstep.images import builder, layout, packages, reproducible, store
-from lockstep.toolchain import poetry_specs
+from lockstep.run import executor, pipeline
+from lockstep.tools import poetry_specs
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -263,7 +265,7 @@ class Project:
         path.write_text(
             text.replace("dependencies = [\n", f'dependencies = [\n    "{name} (=={older})",\n', 1)
         )
-        lockfile.lock(toolchain.ensure_poetry(self.root), self.root)
+        lockfile.lock(tools.ensure_poetry(self.root), self.root)
         self.git("commit", "--quiet", "--all", "-m", f"bench: {name} {older}")
         return f"{name} {locked} -> {older}"
 

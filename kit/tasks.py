@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from invoke import task
-from lockstep import shell, toolchain
+from lockstep import shell, tools
 from lockstep.errors import BuildError
 from lockstep.shell import say
 from lockstep.tasks import guard, root
@@ -24,7 +24,7 @@ def build_wheel(repo: Path, out: Path) -> Path:
         BuildError: the build failed, or made no wheel.
     """
     repo, out = repo.absolute(), out.absolute()  # Poetry takes a relative --directory oddly
-    poetry = toolchain.ensure_poetry(repo)
+    poetry = tools.ensure_poetry(repo)
     say(f"building the kit's wheel from {KIT}/ into {out}")
     before = set(out.glob("lockstep_kit-*.whl"))
     shell.run(

@@ -21,11 +21,12 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest
-from lockstep import config, engines, pipeline
+from lockstep import config, engines
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
 from lockstep.images import builder
+from lockstep.run import pipeline
 
 from tests.support import machines
 from tests.support.projects import Kit

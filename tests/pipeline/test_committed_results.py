@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lockstep import config, lineage
+from lockstep import config
 from lockstep.images import builder, manifest
+from lockstep.records import lineage
 
 REPO = Path(__file__).resolve().parents[2]
 

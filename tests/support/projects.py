@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import config, engines, paths, shell, toolchain
+from lockstep import config, engines, paths, shell, tools
 from lockstep.engines import Engine
 from lockstep.images import builder, debs, manifest
 
@@ -103,7 +103,7 @@ class Kit:
         files not ignored. Every copy starts from it, so edits made to the repository while the
         tests run cannot make two copies differ."""
         if self._snapshot is None:
-            toolchain.ensure_poetry(REPO)  # the pinned Poetry the copies share
+            tools.ensure_poetry(REPO)  # the pinned Poetry the copies share
             root = self.tmp.mktemp("snapshot")
             listed = commands.git(REPO, "ls-files", "-z")
             listed += commands.git(REPO, "ls-files", "--others", "--exclude-standard", "-z")

@@ -17,13 +17,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lockstep import rerun_page
+from lockstep.history import verdict_page
 from lockstep.refresh import page as refresh_page
 from PIL import Image
+from tests.unit.lockstep.test_rerun_page import differing
 
 from tests.support import browser
 from tests.unit.lockstep.refresh.conftest import fixed_report
-from tests.unit.lockstep.test_rerun_page import differing
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "docs" / "screenshots"
@@ -32,7 +32,7 @@ WIDTH = 1000
 PAGES: dict[str, tuple[Callable[[], str], int]] = {
     "report": (lambda: (ROOT / "reports" / "report.html").read_text(), 4),
     "refresh": (lambda: refresh_page.render(*fixed_report()), 1),
-    "rerun": (lambda: rerun_page.render(differing()), 0),
+    "rerun": (lambda: verdict_page.render(differing()), 0),
 }
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lockstep import paths, toolchain
+from lockstep import paths, tools
 
 from tests.support import commands
 
@@ -64,6 +64,6 @@ def share_poetry(project: Path, pins: Path | None = None) -> None:
     marker = shared / "toolchain.txt"
     if (project / paths.POETRY).exists():
         return  # `lockstep new` installed one to lock the project
-    if marker.is_file() and marker.read_text() == toolchain.pinned_tools(pins or project):
+    if marker.is_file() and marker.read_text() == tools.pinned_tools(pins or project):
         (project / paths.STATE).mkdir(exist_ok=True)
         (project / paths.POETRY).symlink_to(shared)

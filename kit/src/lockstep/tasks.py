@@ -61,8 +61,8 @@ def collection(root: Path) -> Collection:
 )
 def build(c, target="runtime", update_base=False, strict=False, plan=False, check=False):
     """Build the pinned image (reused when its inputs have not changed)."""
-    from lockstep import pipeline
     from lockstep.images import recorded
+    from lockstep.run import pipeline
 
     _, image = exclusive(
         c,
@@ -75,16 +75,16 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
         check=check,
     )
     if plan:
-        from lockstep.images import environment, layers
+        from lockstep.images import layers
 
-        print(layers.table(json.loads(image.labels[environment.LAYERS_LABEL])))
+        print(layers.table(json.loads(image.labels[layers.LAYERS_LABEL])))
     print(recorded.summary(image.tag, image.commit_tag, image.id, image.fingerprint))
 
 
 @task
 def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
-    from lockstep import devcontainer
+    from lockstep.run import devcontainer
 
     tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, settings(c))
     print(f"{tag}  from {image.tag}  {image.id}")
@@ -100,7 +100,7 @@ def devcontainer_(c):
 )
 def repro(c, local=False, force=False, strict=False):
     """Run the DVC pipeline in its image (DVC arguments after --)."""
-    from lockstep import pipeline
+    from lockstep.run import pipeline
     from lockstep.runtime import params
 
     guard(params.check_with, settings(c).params, root(c) / "params.yaml")
@@ -125,7 +125,7 @@ def exp(c, subcommand, local=False, strict=False):
     `dvc exp show`) holds the lineage of the stages it ran. Not with --queue, --run-all or
     --temp, which would run it outside the image.
     """
-    from lockstep import experiments
+    from lockstep.run import experiments
     from lockstep.runtime import params
 
     guard(params.check_with, settings(c).params, root(c) / "params.yaml")
@@ -157,7 +157,7 @@ def sweep_(c, name="", on="", strict=False):
     """
     import argparse
 
-    from lockstep import executor, sweep
+    from lockstep.run import executor, sweep
 
     parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
     parser.add_argument("-S", "--set-param", action="append", default=[])
@@ -179,7 +179,7 @@ def sweep_(c, name="", on="", strict=False):
 @task(help={"json": "print the raw record instead of a table"})
 def lineage_(c, json_=False):
     """Show which image and environment produced each stage's outputs."""
-    from lockstep import lineage
+    from lockstep.records import lineage
 
     record = guard(lineage.read, root(c) / lineage.PATH)
     print(json.dumps(record.to_dict(), indent=2, sort_keys=True) if json_ else record.table())
@@ -223,7 +223,7 @@ def sbom_(c, rev, output=""):
 )
 def diff_(c, a, b):
     """Why two results differ: every recorded input compared, the likely causes first."""
-    from lockstep import explain
+    from lockstep.history import explain
 
     print(guard(explain.diff, settings(c), engine(c), a, b).text())
 
@@ -245,7 +245,7 @@ def push(c):
 @task
 def publish(c):
     """Send results, data and images to the DVC remote (and registry); say what to commit."""
-    from lockstep import remote
+    from lockstep.share import remote
 
     changed = exclusive(c, "invoke publish", remote.publish, settings(c), engine(c))
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
@@ -254,7 +254,7 @@ def publish(c):
 @task(help={"rev": "git revision (tag, branch, commit) whose data and images to bring here"})
 def pull(c, rev):
     """Bring what a revision needs from the DVC remote: its data, outputs and images."""
-    from lockstep import remote
+    from lockstep.share import remote
 
     for image_id in exclusive(c, "invoke pull", remote.pull, settings(c), engine(c), rev):
         print(image_id)
@@ -300,9 +300,11 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     failed row and the others still run (a gate reports every release), and a summary table
     ends the output. On Slurm every revision is a job, all running at once, and each row
     names its job and node. With `html`, each verdict is also written as a page
-    (`lockstep.rerun_page`).
+    (`lockstep.history.verdict_page`).
     """
-    from lockstep import executor, git, rerun
+    from lockstep import git
+    from lockstep.history import rerun
+    from lockstep.run import executor
 
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
     limit = guard(rerun.parse_tolerance, tolerance)
@@ -333,7 +335,7 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
 
 def rerun_here(c: Context, rev: str, limit: float | None, *, single: bool):
     """One revision rerun on this machine, as an outcome; a single one's error ends the task."""
-    from lockstep import rerun
+    from lockstep.history import rerun
 
     try:
         verdict = guard(rerun.rerun, settings(c), engine(c), rev, tolerance=limit)
@@ -346,14 +348,15 @@ def rerun_here(c: Context, rev: str, limit: float | None, *, single: bool):
 
 def reported(c: Context, verdict, limit: float | None, html: bool):
     """Print a verdict, sign it when a key is configured, write its page; its summary row."""
-    from lockstep import attest, rerun_page
+    from lockstep.history import verdict_page
+    from lockstep.records import attest
 
     print(verdict.table(limit) + "\n")
     signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
     if signed:
         print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
     if html:
-        page = rerun_page.write(root(c), verdict, limit)
+        page = verdict_page.write(root(c), verdict, limit)
         print(f"verdict page: {page.relative_to(root(c))}\n")
     return verdict.row(limit)
 
@@ -366,7 +369,7 @@ def reported(c: Context, verdict, limit: float | None, html: bool):
 )
 def verify_(c, rev, keys=""):
     """Check a result's signed run record, offline: signature, outputs, lineage and images."""
-    from lockstep import attest
+    from lockstep.records import attest
 
     trusted = Path(keys).expanduser().resolve() if keys else None
     where = "" if rev == "workspace" else rev
@@ -376,7 +379,7 @@ def verify_(c, rev, keys=""):
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
 def keygen(c, output=""):
     """Make the key that signs run records: the private key outside, the public one in keys/."""
-    from lockstep import attest
+    from lockstep.records import attest
 
     private, public = guard(attest.keygen, root(c), output)
     print(f"private key: {private} (mode 0600; keep it secret, never commit it)")
@@ -413,10 +416,10 @@ def lock(c):
     Poetry locks through the package index pip is configured with (see lockstep.lockfile).
     `./inv lock` runs this before anything else, since a stale lock cannot be installed.
     """
-    from lockstep import lockfile, toolchain
+    from lockstep import lockfile, tools
 
     project = root(c)
-    guard(lambda: lockfile.lock(toolchain.ensure_poetry(project), project))
+    guard(lambda: lockfile.lock(tools.ensure_poetry(project), project))
     print("locked: review `git diff poetry.lock`, then commit it")
 
 

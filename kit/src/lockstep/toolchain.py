@@ -15,28 +15,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
-import tomllib
 from pathlib import Path
 
 if not __package__:
     # Run as a script by ./inv, before any environment exists: make the kit importable.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lockstep import files, paths, shell
-from lockstep.errors import CommandError, ConfigError, LockfileError, LockstepError
+from lockstep import files, paths, shell, tools
+from lockstep.errors import CommandError, LockstepError
 from lockstep.images import recorded
 from lockstep.shell import say
 
 STAMP = "lockstep-stamp"
 # This module, as it runs: the project's pinned kit's (.lockstep/kit), or the checkout's.
 MODULE = Path(__file__)
-# Poetry, its plugins and everything they need, every file's hash pinned (uv pip compile).
-TOOLCHAIN = "docker/toolchain/poetry.txt"
-UV_TOOLCHAIN = "docker/toolchain/uv.txt"
-PIP_QUIET = ("-m", "pip", "--disable-pip-version-check", "--quiet")
 # The tasks that build the image: when they must install .venv first, the base's `.deb` files
 # are downloaded meanwhile (lockstep.images.prefetch).
 BUILDING = ("build", "repro")
@@ -135,7 +129,7 @@ def relock(root: Path) -> None:
     cannot be installed from one; run with Poetry's own Python, which has tomlkit.
     """
     shell.start_log(root / paths.LOGS)
-    poetry = ensure_poetry(root)
+    poetry = tools.ensure_poetry(root)
     script = Path(__file__).resolve().with_name("lockfile.py")
     proc = shell.run([poetry.parent / "python", script, poetry, root], cwd=root, check=False)
     if proc.returncode:
@@ -150,24 +144,24 @@ def inputs_digest(root: Path) -> str:
     Only pyproject.toml's [project] and [tool.poetry] tables count: editing ruff's or the kit's
     settings must not reinstall anything.
     """
-    pyproject = read_pyproject(root)
+    pyproject = tools.read_pyproject(root)
     relevant = {
         "project": pyproject.get("project"),
         "poetry": pyproject.get("tool", {}).get("poetry"),
     }
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode())
-    for name in ("poetry.lock", TOOLCHAIN, UV_TOOLCHAIN):
+    for name in ("poetry.lock", tools.TOOLCHAIN, tools.UV_TOOLCHAIN):
         digest.update((root / name).read_bytes())
-    # This module decides how .venv is made: the kit the project pins, or this checkout's.
-    digest.update(MODULE.read_bytes())
+    # This module and tools.py decide how .venv is made (the pinned kit's, or the checkout's).
+    digest.update(MODULE.read_bytes() + Path(tools.__file__).read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()
 
 
 def sync(root: Path, venv: Path) -> None:
     """Make .venv hold exactly what the lock says; reinstall only when that changed."""
-    poetry = ensure_poetry(root)
-    check_lock(poetry, root)
+    poetry = tools.ensure_poetry(root)
+    tools.check_lock(poetry, root)
     requirements = root / paths.REQUIREMENTS
     export = [poetry, "export", "--with", "dev", "--format", "requirements.txt"]
     shell.run([*export, "--output", requirements], cwd=root)
@@ -196,7 +190,7 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
         venv.rename(previous)
     try:
         shell.run([sys.executable, "-m", "venv", venv], cwd=root)
-        uv_install(root, venv, "--require-hashes", "-r", requirements)
+        tools.uv_install(root, venv, "--require-hashes", "-r", requirements)
         install_project(root, venv)
     except BaseException:
         shutil.rmtree(venv, ignore_errors=True)
@@ -209,104 +203,8 @@ def install(root: Path, venv: Path, requirements: Path) -> None:
 
 def install_project(root: Path, venv: Path) -> None:
     """The project itself, editable: unless it is no package (`package-mode = false`)."""
-    if read_pyproject(root).get("tool", {}).get("poetry", {}).get("package-mode", True):
-        uv_install(root, venv, "--editable", ".")
-
-
-def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
-    """`uv pip install --no-deps ARGS` into `venv` (the exported lock names every package).
-
-    Raises:
-        CommandError: uv failed (its output is above).
-    """
-    # Bytecode at install time, as pip does: uv skips it by default, and then every host
-    # command (dvc, invoke, a stage run with --local) recompiles what it imports, seconds each
-    # when the environment forbids writing .pyc files (PYTHONDONTWRITEBYTECODE).
-    uv = [root / paths.POETRY / "bin" / "uv", "pip", "install", "--quiet", "--no-deps"]
-    uv.append("--compile-bytecode")
-    # uv reads a CA bundle from SSL_CERT_FILE only (else its built-in roots, which know no
-    # proxy's CA); pip's variable, or the system's bundle, is often the one there is.
-    from lockstep import config  # here: the no-op paths (every ./inv) need none of it
-
-    ca = config.ca_bundle()
-    env = {"SSL_CERT_FILE": str(ca)} if ca else None
-    shell.run([*uv, "--python", venv / "bin" / "python", *args], cwd=root, env=env)
-
-
-def ensure_poetry(root: Path, pins: Path | None = None) -> Path:
-    """Return the pinned poetry executable, installing it into .lockstep/poetry if needed.
-
-    Poetry and its plugins install from the committed, hash-checked TOOLCHAIN file, which must
-    pin the versions pyproject.toml asks for (`requires-poetry`, `requires-plugins`). Both are
-    read from `pins` (default: `root`): adoption installs the Poetry of files not yet in place.
-    """
-    pins = pins or root
-    specs = poetry_specs(pins)
-    locked = pins / TOOLCHAIN
-    text = locked.read_text() if locked.is_file() else ""
-    missing = [spec for spec in specs if not re.search(rf"(?m)^{re.escape(spec)}[ ;\\]", text)]
-    if missing:
-        raise LockfileError(
-            f"{TOOLCHAIN} does not pin {', '.join(missing)} (pyproject.toml asks for it)",
-            "regenerate it with the command at its top",
-        )
-    home = root / paths.POETRY
-    poetry = home / "bin" / "poetry"
-    marker = home / "toolchain.txt"
-    wanted = pinned_tools(pins)
-    if poetry.exists() and marker.exists() and marker.read_text() == wanted:
-        return poetry
-    say(f"installing {' '.join(specs)} and uv into {paths.POETRY} (every file hash-checked)")
-    shutil.rmtree(home, ignore_errors=True)
-    shell.run([sys.executable, "-m", "venv", home], cwd=root)
-    # uv first (one wheel, with pip), then Poetry with uv: several times faster than pip on a
-    # machine with empty caches, as the Dockerfile's export stage does it.
-    pip = [home / "bin" / "python", *PIP_QUIET, "install", "--require-hashes", "--no-deps"]
-    shell.run([*pip, "-r", pins / UV_TOOLCHAIN], cwd=root)
-    uv_install(root, home, "--require-hashes", "-r", locked)
-    marker.write_text(wanted)
-    return poetry
-
-
-def pinned_tools(root: Path) -> str:
-    """The toolchain files' text: what `.lockstep/poetry` must have been installed from."""
-    return "".join((root / name).read_text() for name in (TOOLCHAIN, UV_TOOLCHAIN))
-
-
-def poetry_specs(root: Path) -> list[str]:
-    """Poetry and its plugins as pip requirements, read from pyproject.toml."""
-    tool = read_pyproject(root).get("tool", {}).get("poetry", {})
-    if "requires-poetry" not in tool:
-        fail(
-            'pyproject.toml: [tool.poetry] has no requires-poetry; pin it: requires-poetry = "==X"'
-        )
-    pins = {"poetry": tool["requires-poetry"], **tool.get("requires-plugins", {})}
-    return [f"{name}{spec}" for name, spec in pins.items()]
-
-
-def read_pyproject(root: Path) -> dict:
-    """The project's pyproject.toml, or one line saying why it cannot be read."""
-    path = root / "pyproject.toml"
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: not found", "run ./inv from a project made with the lockstep kit"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"pyproject.toml: {exc}", "fix the TOML syntax") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}", "check the file's permissions") from None
-
-
-def check_lock(poetry: Path, root: Path) -> None:
-    """Stop with a clear message when poetry.lock no longer matches pyproject.toml."""
-    proc = shell.run([poetry, "check", "--lock"], cwd=root, capture=True, quiet=True, check=False)
-    if proc.returncode != 0:
-        raise LockfileError(
-            "poetry.lock is out of date with pyproject.toml",
-            "re-lock it with `./inv lock` and commit it (see the README's Dependencies section)",
-        )
+    if tools.read_pyproject(root).get("tool", {}).get("poetry", {}).get("package-mode", True):
+        tools.uv_install(root, venv, "--editable", ".")
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lockstep import lineage
+from lockstep.records import lineage
 
 from tests.support import commands, projects
 from tests.support.registry import Registry

@@ -6,7 +6,7 @@ import dataclasses
 import importlib.util
 
 import pytest
-from lockstep.lineage import Environment
+from lockstep.records.lineage import Environment
 
 # Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
 GIT_IDENTITY = {

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lockstep import shell, toolchain
+from lockstep import shell, toolchain, tools
 from lockstep.errors import CommandError, LockfileError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -59,10 +59,10 @@ def project(tmp_path: Path) -> Path:
     target = tmp_path / "src" / "lockstep" / "toolchain.py"
     target.parent.mkdir(parents=True)
     shutil.copyfile(REPO / "src" / "lockstep" / "toolchain.py", target)
-    locked = tmp_path / toolchain.TOOLCHAIN
+    locked = tmp_path / tools.TOOLCHAIN
     locked.parent.mkdir(parents=True)
     locked.write_text(TOOLCHAIN)
-    (tmp_path / toolchain.UV_TOOLCHAIN).write_text("uv==0.13.9 \\\n    --hash=sha256:cccc\n")
+    (tmp_path / tools.UV_TOOLCHAIN).write_text("uv==0.13.9 \\\n    --hash=sha256:cccc\n")
     return tmp_path
 
 
@@ -73,7 +73,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_poetry_specs_reads_poetry_and_plugins(project: Path) -> None:
-    assert toolchain.poetry_specs(project) == [
+    assert tools.poetry_specs(project) == [
         "poetry==2.5.1",
         "poetry-plugin-export==1.10.1",
     ]
@@ -85,11 +85,11 @@ def test_poetry_specs_without_plugins(project: Path) -> None:
         '[tool.poetry.requires-plugins]\npoetry-plugin-export = "==1.10.1"\n',
         "",
     )
-    assert toolchain.poetry_specs(project) == ["poetry==2.5.1"]
+    assert tools.poetry_specs(project) == ["poetry==2.5.1"]
 
 
 def test_poetry_specs_of_this_repo_pin_exact_versions() -> None:
-    specs = toolchain.poetry_specs(REPO)
+    specs = tools.poetry_specs(REPO)
     assert specs[0].startswith("poetry==")
     assert all("==" in spec for spec in specs)
 
@@ -145,16 +145,16 @@ def test_inputs_digest_ignores_formatting_of_relevant_tables(project: Path) -> N
 
 def test_inputs_digest_changes_with_the_toolchain_lock(project: Path) -> None:
     before = toolchain.inputs_digest(project)
-    edit(project / toolchain.TOOLCHAIN, "sha256:aaaa", "sha256:cccc")
+    edit(project / tools.TOOLCHAIN, "sha256:aaaa", "sha256:cccc")
     assert toolchain.inputs_digest(project) != before
 
 
 def test_a_toolchain_lock_that_misses_a_pin_is_refused_before_installing(project) -> None:
     edit(project / "pyproject.toml", 'requires-poetry = "==2.5.1"', 'requires-poetry = "==2.6.0"')
     with pytest.raises(LockfileError) as caught:
-        toolchain.ensure_poetry(project)
+        tools.ensure_poetry(project)
     assert str(caught.value) == (
-        f"{toolchain.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
+        f"{tools.TOOLCHAIN} does not pin poetry==2.6.0 (pyproject.toml asks for it); "
         "regenerate it with the command at its top"
     )
     assert not (project / ".lockstep").exists()
@@ -171,8 +171,8 @@ def test_a_malformed_pyproject_is_one_line_from_the_wrapper(project, capsys) -> 
 
 
 def test_this_repos_toolchain_lock_pins_what_pyproject_asks_for() -> None:
-    text = (REPO / toolchain.TOOLCHAIN).read_text()
-    for spec in toolchain.poetry_specs(REPO):
+    text = (REPO / tools.TOOLCHAIN).read_text()
+    for spec in tools.poetry_specs(REPO):
         assert f"\n{spec} \\\n" in text, spec
     assert "--hash=sha256:" in text
 

@@ -4,3 +4,18 @@ base (the ladder), manifest, debs and rootfs make the Debian base; oci writes im
 builder builds docker/Dockerfile's targets; registry and store keep images in a registry or the
 DVC remote.
 """
+
+# The face: the modules other wings may import; the rest are this wing's own.
+__all__ = [
+    "builder",
+    "debs",
+    "layers",
+    "manifest",
+    "prefetch",
+    "rebuild",
+    "recorded",
+    "registry",
+    "reproducible",
+    "sbom",
+    "store",
+]

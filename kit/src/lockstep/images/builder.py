@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import git, paths, toolchain
+from lockstep import git, paths, tools
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.files import atomic_write
@@ -232,7 +232,7 @@ def check_lock(settings: Settings) -> None:
     if fingerprint.inside_image():
         return  # The devcontainer has no host Poetry; the build's own export checks the lock.
     # The project's pinned Poetry (installed once, as ./inv does), never one from PATH.
-    toolchain.check_lock(toolchain.ensure_poetry(settings.root), settings.root)
+    tools.check_lock(tools.ensure_poetry(settings.root), settings.root)
     atomic_write(stamp, accepted.encode())
 
 

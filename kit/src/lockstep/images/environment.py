@@ -34,6 +34,7 @@ from lockstep.errors import BuildError, CommandError
 from lockstep.files import atomic_write
 from lockstep.images import assembly, layers, packages, tars
 from lockstep.images.assembly import LABEL, Part
+from lockstep.images.layers import LAYERS_LABEL
 from lockstep.shell import say
 
 # The environment has no source of its own: the project's fingerprint module is mounted.
@@ -51,7 +52,6 @@ KEY_FILES = (
     packages.INSTALL_SCRIPT,
     packages.COMPILE_SCRIPT,
 )
-LAYERS_LABEL = f"{LABEL}.layers"
 # The exported runtime requirements, in the `export` stage.
 REQUIREMENTS = "/requirements/main.txt"
 # Where the image keeps them (`lockstep.runtime.fingerprint` reads them there).

@@ -18,8 +18,11 @@ from pathlib import Path
 
 from lockstep.files import atomic_write
 from lockstep.images import tars
-from lockstep.images.assembly import Part
+from lockstep.images.assembly import LABEL, Part
 from lockstep.images.packages import Package
+
+# The image label holding the layer table (`./inv build --plan` prints it).
+LAYERS_LABEL = f"{LABEL}.layers"
 
 OWN_LAYER_BYTES = 8 * 1024 * 1024
 GROUPS = 8

@@ -42,7 +42,7 @@ def rebuilt(
 
     The revision's files choose what the image holds, never this host's settings: the CA bundle,
     the registry and the docker CLI are the current checkout's, and so are the DVC cache and
-    remote (`pinned`: `lockstep.remote.checkout_remote`'s) the base ladder restores files from.
+    remote (`pinned`: `share.remote.checkout_remote`'s) the base ladder restores files from.
 
     Returns:
         None when the rebuild gave the recorded id, else why not, in a phrase.

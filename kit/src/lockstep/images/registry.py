@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from lockstep import config, git, lineage
+from lockstep import config, git
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LineageError, RegistryError
 from lockstep.images import base, manifest, store
+from lockstep.records import lineage
 from lockstep.shell import say
 
 

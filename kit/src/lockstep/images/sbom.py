@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from lockstep import git, lineage
+from lockstep import git
 from lockstep.engines import Engine
 from lockstep.errors import BuildError, LineageError, LockstepError
 from lockstep.files import atomic_write
+from lockstep.records import lineage
 from lockstep.runtime.fingerprint import canonical
 
 FOLDER = "reports/sbom"

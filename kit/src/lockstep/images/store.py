@@ -13,11 +13,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lockstep import git, lineage, shell
+from lockstep import git, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
 from lockstep.images import layout, manifest
+from lockstep.records import lineage
 from lockstep.shell import say
 
 FOLDER = "images"

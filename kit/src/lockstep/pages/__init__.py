@@ -4,3 +4,6 @@ Every page the kit or a project renders shares `templates/base.html.j2` and `tem
 and every chart comes from `charts.svg`: the same inputs give the same bytes, and nothing is
 fetched when the page is viewed.
 """
+
+# The face: the modules other wings may import; the rest are this wing's own.
+__all__ = ["charts", "document"]

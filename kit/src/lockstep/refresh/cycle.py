@@ -1,7 +1,7 @@
 """`invoke refresh`: re-fit the champion on newer data; say whether it is worth a release.
 
 The champion is the released model: the newest git tag `<prefix><N>` (`model/v3`), with its
-lineage and image. A refresh replays the champion (`lockstep.replay`: its recorded image, a
+lineage and image. A refresh replays the champion (`lockstep.history.replay`: its recorded image, a
 temporary worktree), moves the data window to the newest month and re-fits the challenger there
 with the champion's code in the champion's image, saved as a DVC experiment; the user's branch and
 working tree are never touched. Both models are then scored on the same most recent
@@ -19,13 +19,14 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lockstep import git, lineage, paths, shell, sources, yamltext
+from lockstep import git, paths, shell, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
+from lockstep.history.replay import Replay, replay
+from lockstep.records import lineage, sources
 from lockstep.refresh import champion, decision, report
-from lockstep.replay import Replay, replay
 from lockstep.runtime import months, params
 
 

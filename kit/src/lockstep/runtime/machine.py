@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 # Variables that choose a numeric kernel or a thread count, or seed Python's hashing. A run
-# passes the caller's values into the container (`lockstep.containers`) and records them.
+# passes the caller's values into the container (`lockstep.run.containers`) and records them.
 NUMERIC_ENV = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",

@@ -18,12 +18,13 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from lockstep import git, paths, pipeline, shell
+from lockstep import git, paths, shell
 from lockstep.errors import TemplateError
+from lockstep.records import environment
+from lockstep.records.environment import ENVIRONMENT_FILE
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-ENVIRONMENT_FILE = pipeline.ENVIRONMENT_FILE
 FINGERPRINT_KEY = "fingerprint"
 UNBUILT = "unbuilt"
 # The DVC remote adopt adds: where `./inv publish` sends results, data and images.
@@ -158,7 +159,7 @@ def write_environment(root: Path) -> bool:
     """
     if (root / ENVIRONMENT_FILE).exists():
         return False
-    pipeline.write_environment(root, UNBUILT)
+    environment.write_environment(root, UNBUILT)
     return True
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lockstep import __version__, git, lockfile, paths, shell, toolchain
+from lockstep import __version__, git, lockfile, paths, shell, tools
 from lockstep.errors import CommandError, TemplateError
 from lockstep.scaffold import adoption, dependencies
 from lockstep.shell import say
@@ -275,7 +275,7 @@ def _lock(root: Path, staged: Path) -> None:
     """
     existed = (root / paths.STATE).exists()
     try:
-        poetry = toolchain.ensure_poetry(root, pins=staged)
+        poetry = tools.ensure_poetry(root, pins=staged)
         lockfile.lock(poetry, staged)
     except BaseException as exc:
         if not existed:

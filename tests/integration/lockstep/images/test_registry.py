@@ -11,8 +11,8 @@ import json
 import re
 
 import pytest
-from lockstep import lineage
 from lockstep.images import manifest
+from lockstep.records import lineage
 
 from tests.support import commands, projects
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep import lineage, paths
+from lockstep import paths
+from lockstep.records import lineage
 
 from tests.support import commands, projects, template
 

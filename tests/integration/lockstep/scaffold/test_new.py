@@ -16,7 +16,8 @@ from pathlib import Path
 import lockstep
 import pytest
 import yaml
-from lockstep import config, lineage
+from lockstep import config
+from lockstep.records import lineage
 
 from tests.support import commands, projects, template
 

@@ -1,0 +1,7 @@
+"""Sharing results: the DVC remote carries outputs, image archives and the base's `.deb` files.
+
+remote publishes and pulls them, and fetches a past revision's inputs for a replay.
+"""
+
+# The face: the modules other wings may import; the rest are this wing's own.
+__all__ = ["remote"]

@@ -1,0 +1,55 @@
+"""`run.containers.Run`: runs as the caller, mounts the CA bundle read-only, leaves nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import pytest
+from lockstep.run import containers
+from lockstep.run.containers import Run
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def workspace(kit):
+    return kit.copy("run")
+
+
+def test_a_run_writes_as_the_caller_and_removes_its_container(
+    kit, settings, workspace, runtime_image
+) -> None:
+    run = Run(
+        dataclasses.replace(settings, root=workspace),
+        kit.engine,
+        runtime_image.id,
+        ["sh", "-c", "id -u; id -g; pwd; touch written-by-run"],
+    )
+    assert run.name.startswith(containers.CONTAINER_PREFIX)
+
+    assert run.start() == 0
+
+    assert run.output.split() == [str(os.getuid()), str(os.getgid()), settings.workdir]
+    written = (workspace / "written-by-run").stat()
+    assert (written.st_uid, written.st_gid) == (os.getuid(), os.getgid())
+    assert kit.docker("ps", "--all", "--quiet", "--filter", f"name={run.name}").stdout == ""
+
+
+def test_a_run_sees_the_ca_bundle_read_only(kit, settings, runtime_image) -> None:
+    bundle = settings.ca_bundle_path()
+    assert bundle is not None, "set PIP_CERT (or SSL_CERT_FILE) to the host's CA bundle"
+    script = 'sha256sum "$PIP_CERT" "$SSL_CERT_FILE"; if [ -w "$PIP_CERT" ]; then echo writable; fi'
+    run = Run(settings, kit.engine, runtime_image.id, ["sh", "-c", script])
+
+    assert run.start() == 0
+
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    assert run.output.split() == [digest, containers.CA_TARGET, digest, containers.CA_TARGET]
+
+
+def test_a_failing_command_gives_its_exit_code(kit, settings, runtime_image) -> None:
+    run = Run(settings, kit.engine, runtime_image.id, ["sh", "-c", "exit 7"])
+    assert run.start() == 7
+    assert kit.docker("ps", "--all", "--quiet", "--filter", f"name={run.name}").stdout == ""
