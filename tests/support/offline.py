@@ -4,7 +4,7 @@ Every test of those tiers runs inside `cut`, in every run of the suite, so a tes
 need either fails where it was written, not on a machine without them. Python's sockets refuse
 any address but loopback and local files; the commands tests start find proxies that lead
 nowhere (pip, uv, git, curl and apt honour them) and no engine behind DOCKER_HOST. Running the
-tier in a network namespace of its own (`unshare --net`, as root) cuts deeper; the README says
+tier in a network namespace of its own (`unshare --net`, as root) cuts deeper; docs/ci.md says
 how, and this keeps it true between such runs.
 """
 

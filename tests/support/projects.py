@@ -233,7 +233,7 @@ class Kit:
             "PYTHONPATH": str(project / "src"),
             "DVC_NO_ANALYTICS": "1",
             # Every command the kit ran on the terminal too: the tests read them there (the
-            # default output has tests of its own, in tests/integration/lockstep/test_output.py).
+            # default output has tests of its own, in tests/unit/lockstep/test_shell.py).
             shell.VERBOSE_VARIABLE: "1",
             **extra,
         }

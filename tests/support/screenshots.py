@@ -1,4 +1,4 @@
-"""The README's screenshots of the three pages, taken again.
+"""The docs' screenshots of the three pages (docs/screenshots/), taken again.
 
     .venv/bin/python -m tests.support.screenshots
 
@@ -6,7 +6,7 @@ The validation report is the committed `reports/report.html`, the pipeline's own
 refresh and rerun pages are rendered from the unit tests' fixed inputs (a refresh that
 recommends nothing, a rerun that DIFFERS with two likely causes). Each PNG is written only when
 its page passes the checks every page's test holds it to (charts drawn, quiet, not blank, fits a
-phone): the README never shows a page the tests would fail. 1000 pixels wide and reduced to 256
+phone): the docs never show a page the tests would fail. 1000 pixels wide and reduced to 256
 colours, they stay small in the repository.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -19,6 +20,8 @@ import yaml
 from lockstep import config
 from lockstep.errors import TemplateError
 from lockstep.scaffold import template
+
+from tests.support import markdown
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO / "template" / "example-answers.yml").read_text())
@@ -168,6 +171,22 @@ def test_a_new_project_gets_the_skeleton_pipeline_and_none_of_the_example(skelet
     for name in ("tasks.py", "README.md", "pyproject.toml", ".devcontainer/devcontainer.json"):
         text = (skeleton / name).read_text()
         assert "credit_model" not in text and "credit-model" not in text, name
+
+
+def test_a_new_projects_readme_carries_the_kits_manual_and_links_only_within_itself(skeleton):
+    """The kit's docs/ pages every project shares become sections of its README (a project has
+    no docs/ of its own): each page's title is a section, and no link leads out of the project."""
+    jinja = (REPO / "template/project/{% if not example %}README.md{% endif %}.jinja").read_text()
+    shared = re.search(r"KIT_PAGES = \(([^)]*)\)", jinja).group(1)
+    pages = re.findall(r'"([\w-]+)"', shared)
+    assert len(pages) >= 10, pages
+    readme = skeleton / "README.md"
+    sections = re.findall(r"^## (.+)$", readme.read_text(), re.M)
+    for page in pages:
+        title = (REPO / "docs" / f"{page}.md").read_text().splitlines()[0]
+        assert title.startswith("# ") and title[2:] in sections, f"{page}: {title}"
+    assert not markdown.broken_links(readme, skeleton)
+    assert markdown.links(readme.read_text()), "the README links nothing (none to check)"
 
 
 def test_a_new_projects_stages_params_and_modules_share_one_word(skeleton):

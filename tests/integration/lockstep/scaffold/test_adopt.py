@@ -1,7 +1,7 @@
 """`lockstep adopt`: a DVC project of someone else's (its own stages, written here) gets the kit,
 keeps its stages as written, and `./inv repro` then runs it in the container with lineage for
 every stage and the same output bytes as before; its committed result reruns identical. Every
-step is the README's walk-through, with no manual step between."""
+step is the walk-through of docs/projects.md, with no manual step between."""
 
 from __future__ import annotations
 
@@ -116,8 +116,9 @@ STAGES = {
         "python src/evaluate.py model.pkl data/features eval",
     ],
 }  # fmt: skip
-# The README's walk-through ("Adopting an existing DVC project"), run verbatim in their project;
-# `lockstep` is the kit's command (here with the test's tagged copy of the kit as template).
+# The walk-through in docs/projects.md ("Adopting an existing DVC project"), run verbatim in their
+# project; `lockstep` is the kit's command (here with the test's tagged copy of the kit as
+# template).
 WALKTHROUGH = [
     "lockstep adopt --defaults",
     "./inv repro",
@@ -323,9 +324,9 @@ def test_adopting_twice_a_folder_without_dvc_or_clashing_requirements_says_why(
     assert commands.git(old, "status", "--porcelain", "--ignored") == status
 
 
-def test_the_readme_walk_through_is_what_this_test_runs():
-    readme = (template.REPO / "README.md").read_text()
-    section = readme[readme.index("### Adopting an existing DVC project") :]
+def test_the_documented_walk_through_is_what_this_test_runs():
+    page = (template.REPO / "docs" / "projects.md").read_text()
+    section = page[page.index("## Adopting an existing DVC project") :]
     start = section.index("```sh\n") + len("```sh\n")
     block = section[start : section.index("\n```", start)]
     assert block.splitlines() == WALKTHROUGH

@@ -38,7 +38,7 @@ def installed(tmp_path) -> Installed:
     tools, bin_ = tmp_path / "tools", tmp_path / "bin"
     env = {"UV_TOOL_DIR": str(tools), "UV_TOOL_BIN_DIR": str(bin_)}
     uv = template.REPO / paths.POETRY / "bin" / "uv"
-    # With its command line (the `cli` extra), as the README says to install it; held to the
+    # With its command line (the `cli` extra), as docs/projects.md says to install it; held to the
     # versions this repository locks, so that what the index publishes later changes nothing.
     locked = tomllib.loads((template.REPO / "poetry.lock").read_text())["package"]
     constraints = tmp_path / "constraints.txt"

@@ -199,7 +199,7 @@ def test_pull_restores_a_revision_so_that_repro_has_nothing_to_do(
 def test_a_fresh_clone_reproduces_then_publishes_only_what_the_remote_lacks(
     kit, published, machine_b
 ) -> None:
-    """The README's sharing walk-through on a new machine (an engine without the image): clone,
+    """docs/sharing.md's walk-through on a new machine (an engine without the image): clone,
     repro, publish. The remote holds every result and the image the lineage names, so nothing
     is sent and nothing is missing."""
     root, env = machine_b

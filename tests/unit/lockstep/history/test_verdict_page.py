@@ -16,7 +16,7 @@ IMAGE = "sha256:" + "1" * 64
 def differing() -> rerun.Verdict:
     """A rerun whose model and AUC moved on a machine with one more numeric variable set.
 
-    The README's screenshot shows this page.
+    The screenshot in docs/rerunning.md shows this page.
     """
     verdict = rerun.Verdict("model/v3", IMAGE, COMMIT, metric_paths={"reports/metrics.json"})
     verdict.outputs += [

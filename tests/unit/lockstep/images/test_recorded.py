@@ -1,7 +1,7 @@
 """When a recorded build is no answer: every change the long way must see.
 
 The engine's side (the images still held) is tested against a real engine, in
-tests/integration/lockstep/test_pipeline.py.
+tests/integration/lockstep/run/test_pipeline.py.
 """
 
 from __future__ import annotations
