@@ -26,7 +26,6 @@ from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.records import attest, lineage, sources
 from lockstep.run import executor, pipeline
-from lockstep.run.containers import Run
 from lockstep.runtime import params
 from lockstep.share import remote
 
@@ -90,16 +89,9 @@ def sweep(
         for point in points:
             tree = stack.enter_context(git.worktree(root, base, executor.folder(settings, on)))
             trees[point.name] = _prepared_tree(settings, base, tree, point, cache)
-        made = prepared.container
         runs = {
             # A container of its own per point (a name each: they run side by side).
-            point.name: Run(
-                dataclasses.replace(made.settings, root=trees[point.name]),
-                made.engine,
-                made.image,
-                made.command,
-                env=dict(made.env),
-            ).with_volume(cache)
+            point.name: prepared.container.on_tree(trees[point.name]).with_volume(cache)
             for point in points
         }
         befores = {point.name: lineage.read_dvc_lock(trees[point.name]) for point in points}
