@@ -188,12 +188,30 @@ class RecordingEngine(Engine):
 
     def run(self, *args: str, **kwargs: Any):
         """Run `docker ARGS`; the kit's main build gets the extra arguments and is recorded."""
-        if args[:2] != ("build", "--progress=plain"):
+        if not main_build(args):
             return super().run(*args, **kwargs)
         kwargs.pop("tee", None)
+        # Options go anywhere after the subcommand: right after it, whatever the kit's order.
         proc = super().run(args[0], *self.build_args, *args[1:], capture=True, **kwargs)
         self.logs.append(proc.stdout + proc.stderr)
         return proc
+
+
+def main_build(args: tuple[str, ...]) -> bool:
+    """Whether `docker ARGS` is the kit's main image build: `build`, its log in plain text.
+
+    Read by meaning, not by position: the subcommand, then the --progress option wherever it is
+    and however it is spelled (`--progress=plain`, `--progress plain`). The kit's other builds,
+    of small images from a Dockerfile on standard input, are --quiet.
+    """
+    if not args or args[0] != "build":
+        return False
+    for option, value in zip(args, [*args[1:], ""], strict=True):
+        if option.startswith("--progress="):
+            return option.partition("=")[2] == "plain"
+        if option == "--progress":
+            return value == "plain"
+    return False
 
 
 class Project:
@@ -782,9 +800,9 @@ class Bench:
 
         The pipeline is reproduced in the image at the 1x extract and committed, and that commit
         is tagged `plan.rerun_tags` times (reruns of one commit: the cheapest that still runs the
-        whole pipeline once per tag). Then, side by side, the kit's own functions behind
-        `./inv rerun T1 T2 T3` (`rerun.rerun` per tag, here, one after another) and behind
-        `./inv rerun T1 T2 T3 --on slurm` (`rerun.rerun_all`: a job per tag, submitted at once).
+        whole pipeline once per tag). Then, side by side, the kit's own function behind
+        `./inv rerun T1 T2 T3 --on local` (`rerun.rerun_all`: here, one after another) and
+        `./inv rerun T1 T2 T3 --on slurm` (the same: a job per tag, submitted at once).
         Every verdict must be identical, and the same on both sides. Without a cluster (see
         `slurm_cluster`) the figure is reported as not measured, with the reason.
         """
@@ -812,7 +830,7 @@ class Bench:
 
             self.log(f"rerun of {count} tags here, one after another")
             serial_s, here = _timed(
-                lambda: [rerun.rerun(settings, self.engine, rev) for rev in revs]
+                rerun.rerun_all, settings, self.engine, revs, tolerance=None, on=executor.LOCAL
             )
             self.log(f"rerun of {count} tags on Slurm ({cluster}), a job each")
             try:
@@ -821,16 +839,12 @@ class Bench:
                 )
             except SlurmError as exc:
                 return unmeasured(f"the Slurm side failed: {exc}", serial_s=serial_s)
-        local_rows = [verdict.row().verdict for verdict in here]
-        slurm_rows = [
-            f"ERROR: {outcome.error}" if outcome.error else outcome.verdict.row().verdict
-            for outcome in away
-        ]
+        local_rows, slurm_rows = _verdicts(here), _verdicts(away)
         same = [
-            outcome.verdict is not None
-            and (verdict.outputs, verdict.metrics)
-            == (outcome.verdict.outputs, outcome.verdict.metrics)
-            for verdict, outcome in zip(here, away, strict=True)
+            None not in (local.verdict, slurm.verdict)
+            and (local.verdict.outputs, local.verdict.metrics)
+            == (slurm.verdict.outputs, slurm.verdict.metrics)
+            for local, slurm in zip(here, away, strict=True)
         ]
         where = [outcome.ended.where() if outcome.ended else "" for outcome in away]
         nodes = sorted({outcome.ended.job["node"] for outcome in away if outcome.ended})
@@ -1169,6 +1183,14 @@ def _timed(func: Callable, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     result = func(*args, **kwargs)
     return time.perf_counter() - start, result
+
+
+def _verdicts(outcomes: list[rerun.Outcome]) -> list[str]:
+    """Each rerun's verdict (`identical`, ...), or its error."""
+    return [
+        f"ERROR: {outcome.error}" if outcome.error else outcome.verdict.row().verdict
+        for outcome in outcomes
+    ]
 
 
 def _median(values: list[float]) -> float:

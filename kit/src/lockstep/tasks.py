@@ -14,10 +14,12 @@ and turns its errors into one line and a non-zero exit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,7 +70,7 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
         c,
         "invoke build",
         pipeline.build,
-        settings(c),
+        session(c).settings,
         target,
         update_base=update_base,
         strict=strict,
@@ -86,7 +88,7 @@ def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
     from lockstep.run import devcontainer
 
-    tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, settings(c))
+    tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, session(c).settings)
     print(f"{tag}  from {image.tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -101,11 +103,9 @@ def devcontainer_(c):
 def repro(c, local=False, force=False, strict=False):
     """Run the DVC pipeline in its image (DVC arguments after --)."""
     from lockstep.run import pipeline
-    from lockstep.runtime import params
 
-    guard(params.check_with, settings(c).params, root(c) / "params.yaml")
     args = (["--force"] if force else []) + shlex.split(c.remainder)
-    code = guard(pipeline.repro, settings(c), args, local=local, strict=strict)
+    code = guard(pipeline.repro, session(c).settings, args, local=local, strict=strict)
     if code:
         raise Exit(f"dvc repro failed with exit code {code}", code=code)
 
@@ -126,11 +126,9 @@ def exp(c, subcommand, local=False, strict=False):
     --temp, which would run it outside the image.
     """
     from lockstep.run import experiments
-    from lockstep.runtime import params
 
-    guard(params.check_with, settings(c).params, root(c) / "params.yaml")
     args = shlex.split(c.remainder)
-    code = guard(experiments.run, settings(c), subcommand, args, local=local, strict=strict)
+    code = guard(experiments.run, session(c).settings, subcommand, args, local=local, strict=strict)
     if code:
         raise Exit(f"dvc exp run failed with exit code {code}", code=code)
 
@@ -155,23 +153,18 @@ def sweep_(c, name="", on="", strict=False):
     an experiment of the current commit with its lineage (image, machine, job and node):
     `dvc exp show` lists them.
     """
-    import argparse
+    from lockstep.run import sweep
 
-    from lockstep.run import executor, sweep
-
-    parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
-    parser.add_argument("-S", "--set-param", action="append", default=[])
-    try:
-        parsed, unknown = parser.parse_known_args(shlex.split(c.remainder))
-    except argparse.ArgumentError as exc:
-        raise Exit(f"error: {exc}; {sweep.SYNTAX_HINT}", code=2) from None
-    if unknown:
-        what = f"after --, only -S/--set-param, not {' '.join(unknown)}"
-        raise Exit(f"error: {what}; {sweep.SYNTAX_HINT}", code=2)
-    where = guard(executor.kind, settings(c), on)
-    points = guard(sweep.sweep, settings(c), parsed.set_param, on=where, name=name, strict=strict)
+    project = session(c)
+    args = shlex.split(c.remainder)
+    points = guard(sweep.sweep, project.settings, args, on=on, name=name, strict=strict)
     print("\n".join(point.row() for point in points))
-    guard(shell.run, ["dvc", "exp", "show", "--no-pager", "--only-changed"], cwd=root(c), show=True)
+    guard(
+        shell.run,
+        ["dvc", "exp", "show", "--no-pager", "--only-changed"],
+        cwd=project.root,
+        show=True,
+    )
     if failed := [point.name for point in points if point.error]:
         raise Exit(f"not saved: {', '.join(failed)}", code=1)
 
@@ -202,7 +195,10 @@ def sbom_(c, rev, output=""):
     """Print the CycloneDX SBOM of the image a result was made in: every package installed."""
     from lockstep.images import sbom as sboms
 
-    documents = guard(sboms.recorded, root(c), engine(c), "" if rev == "workspace" else rev)
+    project = session(c)
+    documents = guard(
+        sboms.recorded, project.root, project.engine, "" if rev == "workspace" else rev
+    )
     if not output:
         if len(documents) != 1:
             raise Exit(f"error: {len(documents)} images made these results; give --output", 2)
@@ -225,7 +221,8 @@ def diff_(c, a, b):
     """Why two results differ: every recorded input compared, the likely causes first."""
     from lockstep.history import explain
 
-    print(guard(explain.diff, settings(c), engine(c), a, b).text())
+    project = session(c)
+    print(guard(explain.diff, project.settings, project.engine, a, b).text())
 
 
 @task
@@ -237,7 +234,8 @@ def push(c):
     """
     from lockstep.images import registry
 
-    pushed = exclusive(c, "invoke push", registry.push_recorded, settings(c), engine(c))
+    project = session(c)
+    pushed = exclusive(c, "invoke push", registry.push_recorded, project.settings, project.engine)
     for image_id, digest in pushed.items():
         print(f"{image_id}  {digest}")
 
@@ -247,7 +245,8 @@ def publish(c):
     """Send results, data and images to the DVC remote (and registry); say what to commit."""
     from lockstep.share import remote
 
-    changed = exclusive(c, "invoke publish", remote.publish, settings(c), engine(c))
+    project = session(c)
+    changed = exclusive(c, "invoke publish", remote.publish, project.settings, project.engine)
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
 
 
@@ -256,7 +255,8 @@ def pull(c, rev):
     """Bring what a revision needs from the DVC remote: its data, outputs and images."""
     from lockstep.share import remote
 
-    for image_id in exclusive(c, "invoke pull", remote.pull, settings(c), engine(c), rev):
+    project = session(c)
+    for image_id in exclusive(c, "invoke pull", remote.pull, project.settings, project.engine, rev):
         print(image_id)
 
 
@@ -304,16 +304,13 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     """
     from lockstep import git
     from lockstep.history import rerun
-    from lockstep.run import executor
 
-    revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
+    project = session(c)
+    revs = [name for word in words.split() for name in guard(git.expand, project.root, word)]
     limit = guard(rerun.parse_tolerance, tolerance)
-    if guard(executor.kind, settings(c), on) == executor.SLURM:
-        outcomes = guard(
-            rerun.rerun_all, settings(c), engine(c), revs, tolerance=limit, on=executor.SLURM
-        )
-    else:
-        outcomes = (rerun_here(c, rev, limit, single=len(revs) == 1) for rev in revs)
+    outcomes = guard(
+        rerun.rerun_all, project.settings, project.engine, revs, tolerance=limit, on=on
+    )
     rows = []
     for outcome in outcomes:
         where = outcome.ended.where() if outcome.ended and outcome.ended.job else ""
@@ -323,7 +320,7 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
             print(f"error: {outcome.error}", file=sys.stderr)
             rows.append(rerun.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
             continue
-        row = reported(c, outcome.verdict, limit, html)
+        row = reported(project, outcome.verdict, limit, html)
         rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
         print(rerun.summary(rows))
@@ -333,31 +330,18 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     print(f"reproduced: {', '.join(revs)}")
 
 
-def rerun_here(c: Context, rev: str, limit: float | None, *, single: bool):
-    """One revision rerun on this machine, as an outcome; a single one's error ends the task."""
-    from lockstep.history import rerun
-
-    try:
-        verdict = guard(rerun.rerun, settings(c), engine(c), rev, tolerance=limit)
-    except Exit as exc:
-        if single or exc.code == 130:
-            raise
-        return rerun.Outcome(rev, error=LockstepError(exc.message.removeprefix("error: ")))
-    return rerun.Outcome(rev, verdict=verdict)
-
-
-def reported(c: Context, verdict, limit: float | None, html: bool):
+def reported(project: Session, verdict, limit: float | None, html: bool):
     """Print a verdict, sign it when a key is configured, write its page; its summary row."""
     from lockstep.history import verdict_page
     from lockstep.records import attest
 
     print(verdict.table(limit) + "\n")
-    signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
+    signed = guard(attest.after_rerun, project.settings, verdict.commit, verdict.attested(limit))
     if signed:
-        print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
+        print(f"signed this verdict: {signed.relative_to(project.root)} (commit it)\n")
     if html:
-        page = verdict_page.write(root(c), verdict, limit)
-        print(f"verdict page: {page.relative_to(root(c))}\n")
+        page = verdict_page.write(project.root, verdict, limit)
+        print(f"verdict page: {page.relative_to(project.root)}\n")
     return verdict.row(limit)
 
 
@@ -373,7 +357,8 @@ def verify_(c, rev, keys=""):
 
     trusted = Path(keys).expanduser().resolve() if keys else None
     where = "" if rev == "workspace" else rev
-    print(guard(attest.verify, root(c), engine(c), where, trusted).summary())
+    project = session(c)
+    print(guard(attest.verify, project.root, project.engine, where, trusted).summary())
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
@@ -398,8 +383,15 @@ def refresh(c, as_of="", promote=False):
     """Re-fit the champion on new data; exit 3 when a release is recommended."""
     from lockstep.refresh import cycle, report
 
+    project = session(c)
     result = exclusive(
-        c, "invoke refresh", cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote
+        c,
+        "invoke refresh",
+        cycle.refresh,
+        project.settings,
+        project.engine,
+        as_of=as_of,
+        promote=promote,
     )
     print(f"{result['decision']}: {result['reason']}")
     print(f"report: {report.REPORT_DIR}/report.md")
@@ -464,7 +456,7 @@ def format_(c):
 
 def run_ruff(c: Context, *commands: str) -> None:
     """Run ruff commands on the paths the project opted into, or say there are none."""
-    paths = settings(c).lint
+    paths = session(c).settings.lint
     if not paths:
         print('nothing to lint: list paths in pyproject.toml\'s [tool.lockstep] lint = ["..."]')
         return
@@ -479,14 +471,26 @@ def root(c: Context) -> Path:
     return found
 
 
-def settings(c: Context) -> Settings:
-    """The kit settings of the project."""
-    return guard(config.load, root(c))
+@dataclass(frozen=True)
+class Session:
+    """What a task works on, made once per invocation: the project's root and settings.
+
+    The docker CLI is found when the task first asks for it: most tasks run none.
+    """
+
+    root: Path
+    settings: Settings
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The docker CLI the kit uses."""
+        return guard(engines.find, self.settings.docker_cli())
 
 
-def engine(c: Context) -> Engine:
-    """The docker CLI the kit uses."""
-    return guard(engines.find, settings(c).docker_cli())
+def session(c: Context) -> Session:
+    """The project's root and its kit settings, loaded (a task calls this once)."""
+    found = root(c)
+    return Session(found, guard(config.load, found))
 
 
 def exclusive(c: Context, purpose: str, func, *args, **kwargs):

@@ -6,11 +6,11 @@ reused, no build started, nothing rerun, identical outputs). Timings are never a
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
+
+from tests.support import benchmark
 
 # Every figure of the benchmark, on tiny inputs: builds and pipelines, minutes.
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -32,16 +32,9 @@ FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def bench(kit):
-    """benchmarks/bench.py, imported from its file (benchmarks/ is not on sys.path here)."""
-    spec = importlib.util.spec_from_file_location(
-        "lockstep_bench", kit.repo / "benchmarks/bench.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def bench():
+    with benchmark.imported() as module:
+        yield module
 
 
 def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:

@@ -22,9 +22,8 @@ from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.history import causes, replay
 from lockstep.images import builder
 from lockstep.records import lineage, sources
-from lockstep.run import executor, pipeline
+from lockstep.run import executor
 from lockstep.run.containers import Run
-from lockstep.runtime import machine
 from lockstep.share import remote
 
 MISSING = "missing"
@@ -163,27 +162,21 @@ class Verdict:
         return [row for row in self.outputs if row[1] not in self.metric_paths]
 
 
-def rerun(
-    settings: Settings, engine: Engine, rev: str, *, tolerance: float | None = None
-) -> Verdict:
-    """Rerun the pipeline as recorded at `rev` and compare; see the module docstring."""
-    with replay.replay(settings, engine, rev) as past:
-        if forced(past).start() != 0:
-            raise LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
-        # Every rerun's environment is compared, the machine's too; asked as a run asks them,
-        # once per image, numeric variables and CPU (the probe's imports take seconds).
-        probe = past.container(machine.command(), where="rerun")
-        return judged(settings, past, tolerance, pipeline.machine_facts(settings, probe))
-
-
 def rerun_all(
     settings: Settings, engine: Engine, revs: list[str], *, tolerance: float | None, on: str
 ) -> list[Outcome]:
-    """Rerun every revision at once on `on` (Slurm: a job each); how each went, in order.
+    """Rerun every revision on the executor `on` and compare; how each went, in order.
 
-    A revision that cannot be replayed, or whose job fails, is an outcome with an error; the
-    others still run and are judged.
+    `on` is LOCAL (one run after another, here), SLURM (a job each, all submitted at once), or
+    "" for the project's executor (`lockstep.run.executor.kind`). Either way the executor runs
+    them, and its machine probe, run after the pipeline in the same container, gives the facts
+    of the machine the environment is compared with. A revision that cannot be replayed, or
+    whose run fails, is an outcome with an error; the others still run and are judged.
+
+    Raises:
+        ConfigError: `on` names no executor.
     """
+    on = executor.kind(settings, on)
     outcomes = {rev: Outcome(rev) for rev in revs}
     under = executor.folder(settings, on)
     with contextlib.ExitStack() as stack:
@@ -200,11 +193,18 @@ def rerun_all(
             outcomes[rev].ended = ended
             try:
                 if ended.error:
-                    raise LockstepError(ended.error, "the other revisions were judged")
+                    raise _failed(rev, ended)
                 outcomes[rev].verdict = judged(settings, past, tolerance, ended.facts or {})
             except LockstepError as exc:
                 outcomes[rev].error = exc
     return list(outcomes.values())
+
+
+def _failed(rev: str, ended: executor.Ended) -> LockstepError:
+    """Why a revision's run failed: its pipeline, whose output is above, or its Slurm job."""
+    if ended.job is None:
+        return LockstepError(f"the pipeline failed when rerun at {rev}", "see its output above")
+    return LockstepError(ended.error, "the other revisions were judged")
 
 
 @dataclass

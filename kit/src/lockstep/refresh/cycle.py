@@ -118,9 +118,12 @@ def fit_and_score(past: Replay, challenger: Challenger):
     # planted for the host's git to run), and so is the worktree's .git file (it cannot be
     # pointed at a repository of the container's making). The experiment is saved afterwards,
     # on the host, by DVC itself.
-    run = past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
-    run.with_volume(str(root / ".git"), mode="ro").with_volume(str(tree / ".git"), mode="ro")
-    run.with_volume(str(root / ".dvc" / "cache"))
+    run = (
+        past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
+        .with_volume(str(root / ".git"), mode="ro")
+        .with_volume(str(tree / ".git"), mode="ro")
+        .with_volume(str(root / ".dvc" / "cache"))
+    )
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")

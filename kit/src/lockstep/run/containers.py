@@ -16,7 +16,8 @@ import os
 import secrets
 import signal
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from lockstep import paths
 from lockstep.config import Settings
@@ -32,47 +33,63 @@ WORKSPACE_LABEL = "io.lockstep.workspace"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@dataclass
+def _new_name() -> str:
+    return CONTAINER_PREFIX + secrets.token_hex(6)
+
+
+@dataclass(frozen=True)
 class Run:
-    """One container run: what to start, and its output once done."""
+    """One container run: what to start.
+
+    Frozen, and every field a tuple or a string: each `with_*` returns a new run, so a run
+    derived from another (a Slurm job's, limited; a sweep point's) never changes its original.
+    """
 
     settings: Settings
     engine: Engine
     image: str
-    command: Sequence[str]
-    env: dict[str, str] = field(default_factory=dict)
-    volumes: list[str] = field(default_factory=list)
-    name: str = field(default_factory=lambda: CONTAINER_PREFIX + secrets.token_hex(6))
+    command: Sequence[str]  # kept as a tuple
+    env: tuple[tuple[str, str], ...] = ()  # (name, value) pairs
+    volumes: tuple[str, ...] = ()
+    name: str = field(default_factory=_new_name)
     network: str = ""
-    limits: list[str] = field(default_factory=list)
-    output: str = ""
+    limits: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A caller's list is copied: nothing it changes afterwards reaches the run.
+        object.__setattr__(self, "command", tuple(self.command))
 
     def with_env(self, **env: str) -> Run:
-        """Add environment variables; returns self."""
-        self.env.update(env)
-        return self
+        """This run with more environment variables."""
+        return replace(self, env=tuple({**dict(self.env), **env}.items()))
 
     def with_network(self, network: str) -> Run:
-        """Run on a docker network (`none`: no network at all); returns self."""
-        self.network = network
-        return self
+        """This run on a docker network (`none`: no network at all)."""
+        return replace(self, network=network)
 
     def with_limits(self, cpus: int = 0, memory: str = "") -> Run:
-        """Cap the container's CPUs and memory (a Slurm size: 16G, 4000M, 4000 megabytes).
+        """This run with its container's CPUs and memory capped (memory as Slurm writes it).
 
-        A Slurm job's own limits do not reach its container, a child of the Docker engine, not
-        of the job: the job asks for them, the container is held to them. Returns self.
+        The memory is a Slurm size: 16G, 4000M, or 4000 (megabytes). A Slurm job's own limits
+        do not reach its container, a child of the Docker engine, not of the job: the job asks
+        for them, the container is held to them.
         """
-        if cpus:
-            self.limits += ["--cpus", str(cpus)]
+        limits = ("--cpus", str(cpus)) if cpus else ()
         if memory:
-            self.limits += ["--memory", memory.lower() if memory[-1].isalpha() else f"{memory}m"]
-        return self
+            limits += ("--memory", memory.lower() if memory[-1].isalpha() else f"{memory}m")
+        return replace(self, limits=self.limits + limits)
 
     def with_volume(self, host: str, target: str = "", mode: str = "rw") -> Run:
-        """Mount a host path (at the same path unless `target` is given); returns self."""
-        self.volumes.append(f"{host}:{target or host}:{mode}")
-        return self
+        """This run with a host path mounted (at the same path unless `target` is given)."""
+        return replace(self, volumes=(*self.volumes, f"{host}:{target or host}:{mode}"))
+
+    def with_command(self, *command: str) -> Run:
+        """This run with another command."""
+        return replace(self, command=command)
+
+    def on_tree(self, root: Path) -> Run:
+        """This run on another tree (a worktree), as a container of its own: a new name."""
+        return replace(self, settings=replace(self.settings, root=root), name=_new_name())
 
     def arguments(self) -> list[str]:
         """The `docker run` arguments."""
@@ -92,7 +109,7 @@ class Run:
             # The caller's thread counts and kernel choices apply, as they would outside; the
             # lineage records them (`lockstep.runtime.machine`).
             **machine.passed_on(),
-            **self.env,
+            **dict(self.env),
         }
         args = ["run", "--rm", "--init", "--name", self.name]
         args += ["--label", f"{WORKSPACE_LABEL}={settings.root}"]
@@ -129,7 +146,6 @@ class Run:
             clear_leftovers(self.settings, self.engine)
         with self._stopped_on_signal():
             proc = self.engine.run(*self.arguments(), tee=True, show=True, check=False)
-        self.output = proc.stdout
         return proc.returncode
 
     def stop(self) -> None:

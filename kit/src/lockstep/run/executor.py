@@ -12,7 +12,6 @@ which on a cluster is a node, not the one that submitted it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -109,7 +108,7 @@ def _probed(run: Run) -> Run:
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text(machine.command()[-1])  # the probe's source, which any image can run
     script = f'"$@" && python {PROBE} > {FACTS}'
-    return dataclasses.replace(run, command=["sh", "-c", script, "sh", *run.command])
+    return run.with_command("sh", "-c", script, "sh", *run.command)
 
 
 def _ended(name: str, run: Run, code: int, error: str = "") -> Ended:

@@ -25,6 +25,7 @@ from lockstep.errors import ExperimentError
 from lockstep.images import sbom
 from lockstep.records import attest, lineage
 from lockstep.run import pipeline
+from lockstep.runtime import params
 from lockstep.shell import say
 
 SUBCOMMAND = "run"
@@ -47,8 +48,10 @@ def run(
         DVC's exit code.
 
     Raises:
+        ConfigError: params.yaml is wrong (`lockstep.runtime.params.check_with`).
         ExperimentError: the subcommand is not `run`, or an option would run it elsewhere.
     """
+    params.check_with(settings.params, settings.path("params.yaml"))
     check(subcommand, dvc_args)
     return pipeline.run(
         settings,

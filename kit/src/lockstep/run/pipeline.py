@@ -28,7 +28,7 @@ from lockstep.images import builder, manifest, recorded, reproducible, sbom
 from lockstep.records import attest, lineage, sources
 from lockstep.records.environment import ENVIRONMENT_FILE, write_environment
 from lockstep.run.containers import Run, clear_leftovers
-from lockstep.runtime import fingerprint, machine
+from lockstep.runtime import fingerprint, machine, params
 from lockstep.shell import say
 
 
@@ -97,7 +97,12 @@ class Prepared:
 def repro(
     settings: Settings, dvc_args: Sequence[str], *, local: bool = False, strict: bool = False
 ) -> int:
-    """Run `dvc repro` with `dvc_args`, record lineage and print the verdict; see `run`."""
+    """Run `dvc repro` with `dvc_args`, record lineage and print the verdict; see `run`.
+
+    params.yaml is checked first, with the project's schema (`lockstep.runtime.params`): a
+    malformed file stops the run before any build.
+    """
+    params.check_with(settings.params, settings.path("params.yaml"))
     return run(settings, ["repro", *dvc_args], local=local, strict=strict)
 
 

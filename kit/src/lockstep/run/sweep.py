@@ -26,7 +26,6 @@ from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.records import attest, lineage, sources
 from lockstep.run import executor, pipeline
-from lockstep.run.containers import Run
 from lockstep.runtime import params
 from lockstep.share import remote
 
@@ -69,10 +68,34 @@ def grid(params: list[str]) -> list[dict[str, list[str]]]:
         ) from None
 
 
+def set_params(args: list[str]) -> list[str]:
+    """The params of `invoke sweep -- ARGS`: the values of its -S/--set-param options.
+
+    Raises:
+        ConfigError: ARGS hold anything else, or an option without its value.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="invoke sweep --", exit_on_error=False, add_help=False)
+    parser.add_argument("-S", "--set-param", action="append", default=[])
+    try:
+        parsed, unknown = parser.parse_known_args(args)
+    except argparse.ArgumentError as exc:
+        raise ConfigError(str(exc), SYNTAX_HINT) from None
+    if unknown:
+        raise ConfigError(f"after --, only -S/--set-param, not {' '.join(unknown)}", SYNTAX_HINT)
+    return parsed.set_param
+
+
 def sweep(
-    settings: Settings, params: list[str], *, on: str, name: str = "", strict: bool = False
+    settings: Settings, args: list[str], *, on: str = "", name: str = "", strict: bool = False
 ) -> list[Point]:
-    """Run each point of the grid as an experiment; see the module docstring."""
+    """Run each point of the grid `args` give (DVC's -S options) as an experiment.
+
+    `on` is the executor (`lockstep.run.executor.kind`: "" for the project's); see the module
+    docstring.
+    """
+    params, on = set_params(args), executor.kind(settings, on)
     name = name or _default_name()
     points = [Point(f"{name}-{n}", overrides) for n, overrides in enumerate(grid(params), 1)]
     root = settings.root
@@ -90,16 +113,9 @@ def sweep(
         for point in points:
             tree = stack.enter_context(git.worktree(root, base, executor.folder(settings, on)))
             trees[point.name] = _prepared_tree(settings, base, tree, point, cache)
-        made = prepared.container
         runs = {
             # A container of its own per point (a name each: they run side by side).
-            point.name: Run(
-                dataclasses.replace(made.settings, root=trees[point.name]),
-                made.engine,
-                made.image,
-                made.command,
-                env=dict(made.env),
-            ).with_volume(cache)
+            point.name: prepared.container.on_tree(trees[point.name]).with_volume(cache)
             for point in points
         }
         befores = {point.name: lineage.read_dvc_lock(trees[point.name]) for point in points}
