@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import git, shell, yamltext
+from lockstep import files, git, shell, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError, first_line
@@ -177,6 +177,17 @@ def rerun_all(
         ConfigError: `on` names no executor.
     """
     on = executor.kind(settings, on)
+    # On Slurm every revision runs at once, side by side; here one after another, each
+    # worktree (its inputs checked out) gone before the next is made: a gate over twenty
+    # releases holds one at a time on this disk.
+    batches = [revs] if on == executor.SLURM else [[rev] for rev in revs]
+    return [found for batch in batches for found in _batch(settings, engine, batch, tolerance, on)]
+
+
+def _batch(
+    settings: Settings, engine: Engine, revs: list[str], tolerance: float | None, on: str
+) -> list[Outcome]:
+    """Replay `revs`, run them together on the executor `on`, judge each."""
     outcomes = {rev: Outcome(rev) for rev in revs}
     under = executor.folder(settings, on)
     with contextlib.ExitStack() as stack:
@@ -186,6 +197,8 @@ def rerun_all(
                 pasts[rev] = stack.enter_context(replay.replay(settings, engine, rev, under=under))
             except LockstepError as exc:
                 outcomes[rev].error = exc
+            except OSError as exc:  # a full disk, say: this revision's error row, not the end
+                outcomes[rev].error = LockstepError(files.describe_os_error(exc))
         runs = {f"rerun {rev}": forced(past) for rev, past in pasts.items()}
         for (rev, past), ended in zip(
             pasts.items(), executor.run_all(settings, runs, on), strict=True
