@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lockstep import git, paths, shell, yamltext
+from lockstep import dvcconfig, git, paths, shell, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -103,7 +103,8 @@ def fit_and_score(past: Replay, challenger: Challenger):
     from dvc.utils.hydra import apply_overrides  # what `dvc exp run --set-param` uses
 
     root, tree, cfg = past.settings.root, past.tree, past.settings.refresh
-    shell.run(["dvc", "cache", "dir", "--local", root / ".dvc" / "cache"], cwd=tree, capture=True)
+    cache = dvcconfig.cache_dir(root)
+    dvcconfig.share_cache(tree, cache)
     fetch_champion_model(root, past.commit, cfg.model, tree / paths.REFRESH_WORK / "champion.pkl")
     apply_overrides(tree / "params.yaml", [f"{cfg.window}={challenger.as_of}"])
     script = " && ".join(
@@ -120,7 +121,7 @@ def fit_and_score(past: Replay, challenger: Challenger):
     # on the host, by DVC itself.
     run = past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
     run.with_volume(str(root / ".git"), mode="ro").with_volume(str(tree / ".git"), mode="ro")
-    run.with_volume(str(root / ".dvc" / "cache"))
+    run.with_volume(str(cache))
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")

@@ -19,7 +19,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import git, shell
+from lockstep import dvcconfig, git, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ImageNotFoundError, LockstepError
@@ -204,8 +204,7 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     targets = inputs(root, tree)
     if not targets:
         return []
-    with Repo(str(root)) as repo:
-        cache = repo.cache.local_cache_dir
+    cache = str(dvcconfig.cache_dir(root))
     say(f"replay: {len(targets)} DVC-tracked input(s) of {rev}: {', '.join(targets)}")
     unreachable = None
     try:
