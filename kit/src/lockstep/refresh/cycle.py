@@ -125,11 +125,11 @@ def fit_and_score(past: Replay, challenger: Challenger):
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")
-    after = lineage.read_dvc_lock(tree)
     # The champion's committed source ran (the worktree is its commit checked out).
     source = git.tree_id(root, past.commit, sources.SOURCE)
     env = replace(past.run.environment, commit=past.commit, dirty=True, source_tree=source)
-    lineage.update(tree, lineage.changed_stages(before, after), env, after)
+    # A plain `dvc repro`, not forced: the stages it ran are those whose entries changed.
+    lineage.record_run(tree, before, env)
     # The pipeline's outputs only: other .dvc-tracked data (the base's .deb files) is not
     # checked out in a replay and is not the challenger's.
     experiment = ["dvc", "exp", "save", "--force", "--name", challenger.experiment, "dvc.yaml"]

@@ -150,16 +150,13 @@ def _saved(
     With a signing key configured, the point's run record is signed too, as `invoke exp run`
     signs an experiment's: `invoke verify` checks it at the experiment's commit.
     """
-    after = lineage.read_dvc_lock(tree)
-    # Not forced: a stage that ran changed its entry. Outputs the point only checked out of the
-    # cache (its worktree starts without them) keep the record that made them.
-    ran = lineage.changed_stages(before, after)
+    # Not forced: outputs the point only checked out of the cache (its worktree starts without
+    # them) keep the record that made them.
+    record = lineage.record_run(tree, before, env)
     save = ["dvc", "exp", "save", "--name", name]
-    if ran:
-        record = lineage.update(tree, ran, env, after)
-        if attest.key_path(settings):
-            attest.after_run(dataclasses.replace(settings, root=tree), record)
-            save += ["--include-untracked", attest.PATH]
+    if record and attest.key_path(settings):
+        attest.after_run(dataclasses.replace(settings, root=tree), record)
+        save += ["--include-untracked", attest.PATH]
     dvcconfig.no_scm(tree, on=False)
     # The pipeline's outputs only: other DVC-tracked data (say, the base image's packages) is
     # not checked out in the worktree, and unchanged.
