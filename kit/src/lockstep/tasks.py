@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Collection, Context, Exit, task
-from lockstep import config, engines, files, paths, shell, workspace
+from lockstep import config, engines, files, paths, shell
 from lockstep.errors import LockstepError
 
 # Each task imports the kit modules it needs when it runs: importing them all costs a tenth of
@@ -64,9 +64,7 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
     from lockstep.images import recorded
     from lockstep.run import pipeline
 
-    _, image = exclusive(
-        c,
-        "invoke build",
+    _, image = guard(
         pipeline.build,
         settings(c),
         target,
@@ -86,7 +84,7 @@ def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
     from lockstep.run import devcontainer
 
-    tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, settings(c))
+    tag, image = guard(devcontainer.prepare, settings(c))
     print(f"{tag}  from {image.tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -237,7 +235,7 @@ def push(c):
     """
     from lockstep.images import registry
 
-    pushed = exclusive(c, "invoke push", registry.push_recorded, settings(c), engine(c))
+    pushed = guard(registry.push_recorded, settings(c), engine(c))
     for image_id, digest in pushed.items():
         print(f"{image_id}  {digest}")
 
@@ -247,7 +245,7 @@ def publish(c):
     """Send results, data and images to the DVC remote (and registry); say what to commit."""
     from lockstep.share import remote
 
-    changed = exclusive(c, "invoke publish", remote.publish, settings(c), engine(c))
+    changed = guard(remote.publish, settings(c), engine(c))
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
 
 
@@ -256,7 +254,7 @@ def pull(c, rev):
     """Bring what a revision needs from the DVC remote: its data, outputs and images."""
     from lockstep.share import remote
 
-    for image_id in exclusive(c, "invoke pull", remote.pull, settings(c), engine(c), rev):
+    for image_id in guard(remote.pull, settings(c), engine(c), rev):
         print(image_id)
 
 
@@ -398,9 +396,7 @@ def refresh(c, as_of="", promote=False):
     """Re-fit the champion on new data; exit 3 when a release is recommended."""
     from lockstep.refresh import cycle, report
 
-    result = exclusive(
-        c, "invoke refresh", cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote
-    )
+    result = guard(cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote)
     print(f"{result['decision']}: {result['reason']}")
     print(f"report: {report.REPORT_DIR}/report.md")
     print(f"page: {report.REPORT_DIR}/report.html (open it in a browser)")
@@ -487,16 +483,6 @@ def settings(c: Context) -> Settings:
 def engine(c: Context) -> Engine:
     """The docker CLI the kit uses."""
     return guard(engines.find, settings(c).docker_cli())
-
-
-def exclusive(c: Context, purpose: str, func, *args, **kwargs):
-    """`guard(func, ...)` while holding the workspace lock: one writer at a time."""
-
-    def locked():
-        with workspace.locked(root(c), purpose):
-            return func(*args, **kwargs)
-
-    return guard(locked)
 
 
 def guard(func, *args, **kwargs):

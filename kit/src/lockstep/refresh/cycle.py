@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lockstep import dvcconfig, git, paths, shell, yamltext
+from lockstep import dvcconfig, git, paths, shell, workspace, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
@@ -39,6 +39,7 @@ class Challenger:
     holdout: list[str]
 
 
+@workspace.exclusive("invoke refresh")
 def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: bool = False) -> dict:
     """Run a refresh and write its report; return the report."""
     root, cfg = settings.root, settings.refresh

@@ -31,6 +31,7 @@ from lockstep.runtime import fingerprint, machine
 from lockstep.shell import say
 
 
+@workspace.exclusive("invoke build")
 def build(
     settings: Settings,
     target: str = "runtime",
@@ -130,7 +131,7 @@ def run(
         DVC's exit code.
     """
     root = settings.root
-    with workspace.locked(root, f"invoke {dvc_command[0]}"):
+    with workspace.held(root, f"invoke {dvc_command[0]}"):
         here = local or fingerprint.inside_image()
         # Not with --strict: the base the recorded build accepted is to be checked again.
         if not (here or strict or recording) and list(dvc_command) == ["repro"]:

@@ -76,7 +76,7 @@ def sweep(
     name = name or _default_name()
     points = [Point(f"{name}-{n}", overrides) for n, overrides in enumerate(grid(params), 1)]
     root = settings.root
-    with workspace.locked(root, "invoke sweep"):
+    with workspace.held(root, "invoke sweep"):
         # The image is built (or found) as for `invoke repro`, under the workspace lock.
         prepared = pipeline.prepare_container(settings, ["repro"], strict=strict)
     base = git.commit(root)
