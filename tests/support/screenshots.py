@@ -31,7 +31,7 @@ WIDTH = 1000
 # Each page: how to get its HTML, and how many charts it must show.
 PAGES: dict[str, tuple[Callable[[], str], int]] = {
     "report": (lambda: (ROOT / "reports" / "report.html").read_text(), 4),
-    "refresh": (lambda: refresh_page.render(*fixed_report()), 1),
+    "refresh": (lambda: refresh_page.render(fixed_report()), 1),
     "rerun": (lambda: verdict_page.render(differing()), 0),
 }
 

@@ -397,12 +397,12 @@ def refresh(c, as_of="", promote=False):
     from lockstep.refresh import cycle, report
 
     result = guard(cycle.refresh, settings(c), engine(c), as_of=as_of, promote=promote)
-    print(f"{result['decision']}: {result['reason']}")
+    print(f"{result.decision}: {result.reason}")
     print(f"report: {report.REPORT_DIR}/report.md")
     print(f"page: {report.REPORT_DIR}/report.html (open it in a browser)")
-    if result.get("promoted"):
-        print(f"promoted: {result['promoted']}")
-    raise Exit(code=result["exit_code"])
+    if result.promoted:
+        print(f"promoted: {result.promoted}")
+    raise Exit(code=result.exit_code)
 
 
 @task
