@@ -20,7 +20,7 @@ from pathlib import Path
 from lockstep.history import verdict_page
 from lockstep.refresh import page as refresh_page
 from PIL import Image
-from tests.unit.lockstep.test_rerun_page import differing
+from tests.unit.lockstep.history.test_verdict_page import differing
 
 from tests.support import browser
 from tests.unit.lockstep.refresh.conftest import fixed_report
@@ -31,7 +31,7 @@ WIDTH = 1000
 # Each page: how to get its HTML, and how many charts it must show.
 PAGES: dict[str, tuple[Callable[[], str], int]] = {
     "report": (lambda: (ROOT / "reports" / "report.html").read_text(), 4),
-    "refresh": (lambda: refresh_page.render(*fixed_report()), 1),
+    "refresh": (lambda: refresh_page.render(fixed_report()), 1),
     "rerun": (lambda: verdict_page.render(differing()), 0),
 }
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Collection, Context, Exit, task
-from lockstep import config, engines, files, paths, shell, workspace
+from lockstep import config, engines, files, paths, shell
 from lockstep.errors import LockstepError
 
 # Each task imports the kit modules it needs when it runs: importing them all costs a tenth of
@@ -66,9 +66,7 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
     from lockstep.images import recorded
     from lockstep.run import pipeline
 
-    _, image = exclusive(
-        c,
-        "invoke build",
+    _, image = guard(
         pipeline.build,
         session(c).settings,
         target,
@@ -88,7 +86,7 @@ def devcontainer_(c):
     """Build the devcontainer's image (VS Code runs this before opening the container)."""
     from lockstep.run import devcontainer
 
-    tag, image = exclusive(c, "invoke devcontainer", devcontainer.prepare, session(c).settings)
+    tag, image = guard(devcontainer.prepare, session(c).settings)
     print(f"{tag}  from {image.tag}  {image.id}")
     print(f"fingerprint {image.fingerprint}")
 
@@ -235,7 +233,7 @@ def push(c):
     from lockstep.images import registry
 
     project = session(c)
-    pushed = exclusive(c, "invoke push", registry.push_recorded, project.settings, project.engine)
+    pushed = guard(registry.push_recorded, project.settings, project.engine)
     for image_id, digest in pushed.items():
         print(f"{image_id}  {digest}")
 
@@ -246,7 +244,7 @@ def publish(c):
     from lockstep.share import remote
 
     project = session(c)
-    changed = exclusive(c, "invoke publish", remote.publish, project.settings, project.engine)
+    changed = guard(remote.publish, project.settings, project.engine)
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
 
 
@@ -256,7 +254,7 @@ def pull(c, rev):
     from lockstep.share import remote
 
     project = session(c)
-    for image_id in exclusive(c, "invoke pull", remote.pull, project.settings, project.engine, rev):
+    for image_id in guard(remote.pull, project.settings, project.engine, rev):
         print(image_id)
 
 
@@ -384,21 +382,13 @@ def refresh(c, as_of="", promote=False):
     from lockstep.refresh import cycle, report
 
     project = session(c)
-    result = exclusive(
-        c,
-        "invoke refresh",
-        cycle.refresh,
-        project.settings,
-        project.engine,
-        as_of=as_of,
-        promote=promote,
-    )
-    print(f"{result['decision']}: {result['reason']}")
+    result = guard(cycle.refresh, project.settings, project.engine, as_of=as_of, promote=promote)
+    print(f"{result.decision}: {result.reason}")
     print(f"report: {report.REPORT_DIR}/report.md")
     print(f"page: {report.REPORT_DIR}/report.html (open it in a browser)")
-    if result.get("promoted"):
-        print(f"promoted: {result['promoted']}")
-    raise Exit(code=result["exit_code"])
+    if result.promoted:
+        print(f"promoted: {result.promoted}")
+    raise Exit(code=result.exit_code)
 
 
 @task
@@ -491,16 +481,6 @@ def session(c: Context) -> Session:
     """The project's root and its kit settings, loaded (a task calls this once)."""
     found = root(c)
     return Session(found, guard(config.load, found))
-
-
-def exclusive(c: Context, purpose: str, func, *args, **kwargs):
-    """`guard(func, ...)` while holding the workspace lock: one writer at a time."""
-
-    def locked():
-        with workspace.locked(root(c), purpose):
-            return func(*args, **kwargs)
-
-    return guard(locked)
 
 
 def guard(func, *args, **kwargs):

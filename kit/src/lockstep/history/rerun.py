@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import files, git, shell, yamltext
+from lockstep import dvcconfig, files, git, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError, first_line
@@ -234,7 +234,7 @@ def forced(past: replay.Replay) -> Run:
     """The container that reproduces the whole pipeline in the revision's worktree."""
     # The worktree's .git points at the host's repository, which the container cannot
     # see; DVC needs no git to reproduce, so tell it not to look.
-    shell.run(["dvc", "config", "--local", "core.no_scm", "true"], cwd=past.tree, capture=True)
+    dvcconfig.no_scm(past.tree)
     return past.container(["dvc", "repro", "--force"], where="rerun")
 
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockstep import config, git, shell
+from lockstep import config, dvcconfig, git
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LockstepError
@@ -120,16 +120,13 @@ def _shared_dvc(root: Path, tree: Path, pinned: dict) -> Iterator[None]:
     """
     local = tree / ".dvc" / "config.local"
     kept = local.read_bytes() if local.exists() else None
-    dvc = ["dvc", "config", "--local"]
     try:
-        cache = [*dvc, "cache.dir", str(root / ".dvc" / "cache")]
-        shell.run(cache, cwd=tree, capture=True, quiet=True)
+        dvcconfig.share_cache(tree, dvcconfig.cache_dir(root))
         if pinned:
             name = pinned["remote"]
-            shell.run([*dvc, "core.remote", name], cwd=tree, capture=True, quiet=True)
+            dvcconfig.set_local(tree, "core.remote", name)
             for key, value in pinned["remote_config"].items():
-                setting = [*dvc, f"remote.{name}.{key}", str(value)]
-                shell.run(setting, cwd=tree, capture=True, quiet=True)
+                dvcconfig.set_local(tree, f"remote.{name}.{key}", str(value))
         yield
     finally:
         if kept is None:

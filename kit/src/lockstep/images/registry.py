@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from lockstep import config, git
+from lockstep import config, git, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LineageError, RegistryError
@@ -85,6 +85,7 @@ def _from_archive(settings: Settings, engine: Engine, image_id: str) -> None:
         ) from None
 
 
+@workspace.exclusive("invoke push")
 def push_recorded(settings: Settings, engine: Engine) -> dict[str, str]:
     """Push every image the workspace's lineage names; record each digest; return them by id.
 

@@ -8,6 +8,7 @@ and updated only for the stages that ran, leaving the others' entries as they we
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,6 +219,42 @@ class LineageRecord:
         return "\n".join(
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
         )
+
+
+def record_run(
+    root: Path,
+    before: dict,
+    env: Environment,
+    *,
+    machine: Callable[[], dict] | None = None,
+    forced_since: float | None = None,
+) -> LineageRecord | None:
+    """Record `env` for the stages a run at `root` ran; the record, or None when none ran.
+
+    The stages are read from what the run left, not from what DVC printed: those whose dvc.lock
+    entries changed from `before` (the dvc.lock the run started from) and, after a forced run
+    that succeeded (`forced_since`: when it started), those whose outputs it rewrote, since a
+    forced rerun gives the same entry. Only a forced run: a plain one also writes outputs it
+    did not make (checked out of the cache, as in a fresh clone), whose new files must not
+    re-stamp a stage with this run's record.
+
+    Args:
+        root: the workspace or worktree the run ran in.
+        before: its dvc.lock before the run.
+        env: the run's environment.
+        machine: the machine facts to record in `env`, asked only when a stage ran (they may
+            take a probe of seconds).
+        forced_since: for a forced run that succeeded, the time it started.
+    """
+    after = read_dvc_lock(root)
+    ran = changed_stages(before, after)
+    if forced_since is not None:
+        ran += [stage for stage in rewritten_stages(root, after, forced_since) if stage not in ran]
+    if not ran:
+        return None
+    if machine:
+        env = replace(env, machine=machine())
+    return update(root, ran, env, after)
 
 
 def update(root: Path, stages: list[str], env: Environment, lock: dict) -> LineageRecord:

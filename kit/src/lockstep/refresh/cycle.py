@@ -19,14 +19,14 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lockstep import git, paths, shell, yamltext
+from lockstep import dvcconfig, git, paths, shell, workspace, yamltext
 from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.history.replay import Replay, replay
 from lockstep.records import lineage, sources
-from lockstep.refresh import champion, decision, report
+from lockstep.refresh import champion, decision, report, result
 from lockstep.runtime import months, params
 
 
@@ -39,8 +39,11 @@ class Challenger:
     holdout: list[str]
 
 
-def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: bool = False) -> dict:
-    """Run a refresh and write its report; return the report."""
+@workspace.exclusive("invoke refresh")
+def refresh(
+    settings: Settings, engine: Engine, *, as_of: str = "", promote: bool = False
+) -> result.Refresh:
+    """Run a refresh and write its report; return what it found."""
     root, cfg = settings.root, settings.refresh
     if cfg.missing():
         raise ConfigError(
@@ -58,33 +61,39 @@ def refresh(settings: Settings, engine: Engine, *, as_of: str = "", promote: boo
         months.index(target)
     except ValueError:
         raise LockstepError(f"--as-of {target!r} is not a month", "write it as YYYY-MM") from None
-    result = {
-        "champion": {"tag": tag, "commit": commit, cfg.window: champion_as_of},
-        "challenger": {cfg.window: target},
-    }
     if months.index(target) <= months.index(champion_as_of):
         reason = f"no new data since the champion: its {cfg.window} is {champion_as_of}"
-        result.update(decision=decision.NO_ACTION, reason=reason)
-        return report.publish(root, result, report.NO_ACTION_CODE)
+        return report.publish(
+            root,
+            result.Refresh(
+                param=cfg.window,
+                champion=result.Model(champion_as_of, tag=tag, commit=commit),
+                challenger=result.Model(target),
+                decision=decision.NO_ACTION,
+                reason=reason,
+                exit_code=report.NO_ACTION_CODE,
+            ),
+        )
     holdout = months.last(target, int(lookup(champion_params, cfg.holdout)))
     challenger = Challenger(f"challenger-{target}", target, holdout)
     with replay(settings, engine, tag) as past:
         champ, chall = fit_and_score(past, challenger)
         outcome = decision.compare(champ, chall, rule, keys=cfg.keys, outcome=cfg.outcome)
-        gains = outcome.pop("gains")
-        result["window"] = {"holdout_months": holdout, **outcome.pop("window")}
-        result["champion"].update(image_id=past.image_id, metrics=outcome.pop("champion_metrics"))
-        result["challenger"].update(
-            experiment=challenger.experiment,
-            image_id=past.image_id,
-            metrics=outcome.pop("challenger_metrics"),
-        )
-        result.update(outcome)
-        recommended = result["decision"] == decision.RECOMMENDED
-        if promote and recommended:
-            result["promoted"] = champion.promote(past.tree, f"{cfg.tag_prefix}{version + 1}")
-    code = report.RELEASE_CODE if recommended else report.NO_ACTION_CODE
-    return report.publish(root, result, code, gains)
+        promoted = None
+        if promote and outcome.recommended:
+            promoted = champion.promote(past.tree, f"{cfg.tag_prefix}{version + 1}")
+    found = result.Refresh(
+        param=cfg.window,
+        champion=result.Model(champion_as_of, tag=tag, commit=commit, image_id=past.image_id),
+        challenger=result.Model(target, experiment=challenger.experiment, image_id=past.image_id),
+        decision=outcome.decision,
+        reason=outcome.reason,
+        exit_code=report.RELEASE_CODE if outcome.recommended else report.NO_ACTION_CODE,
+        holdout_months=tuple(holdout),
+        comparison=outcome,
+        promoted=promoted,
+    )
+    return report.publish(root, found)
 
 
 def lookup(data: dict, dotted: str):
@@ -103,7 +112,8 @@ def fit_and_score(past: Replay, challenger: Challenger):
     from dvc.utils.hydra import apply_overrides  # what `dvc exp run --set-param` uses
 
     root, tree, cfg = past.settings.root, past.tree, past.settings.refresh
-    shell.run(["dvc", "cache", "dir", "--local", root / ".dvc" / "cache"], cwd=tree, capture=True)
+    cache = dvcconfig.cache_dir(root)
+    dvcconfig.share_cache(tree, cache)
     fetch_champion_model(root, past.commit, cfg.model, tree / paths.REFRESH_WORK / "champion.pkl")
     apply_overrides(tree / "params.yaml", [f"{cfg.window}={challenger.as_of}"])
     script = " && ".join(
@@ -122,16 +132,16 @@ def fit_and_score(past: Replay, challenger: Challenger):
         past.container(["sh", "-c", script], where="refresh", workdir=str(tree))
         .with_volume(str(root / ".git"), mode="ro")
         .with_volume(str(tree / ".git"), mode="ro")
-        .with_volume(str(root / ".dvc" / "cache"))
+        .with_volume(str(cache))
     )
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")
-    after = lineage.read_dvc_lock(tree)
     # The champion's committed source ran (the worktree is its commit checked out).
     source = git.tree_id(root, past.commit, sources.SOURCE)
     env = replace(past.run.environment, commit=past.commit, dirty=True, source_tree=source)
-    lineage.update(tree, lineage.changed_stages(before, after), env, after)
+    # A plain `dvc repro`, not forced: the stages it ran are those whose entries changed.
+    lineage.record_run(tree, before, env)
     # The pipeline's outputs only: other .dvc-tracked data (the base's .deb files) is not
     # checked out in a replay and is not the challenger's.
     experiment = ["dvc", "exp", "save", "--force", "--name", challenger.experiment, "dvc.yaml"]

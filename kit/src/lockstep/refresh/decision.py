@@ -66,6 +66,34 @@ class Decision:
             raise InvalidParamError("min_events", "a positive integer")
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Both models on the same holdout rows: their metrics, the gain, its interval, the decision."""
+
+    rows: int
+    events: int  # rows whose outcome is 1
+    champion_metrics: dict[str, float]
+    challenger_metrics: dict[str, float]
+    primary_metric: str
+    gain: float  # in the primary metric; positive: the challenger is better
+    interval: tuple[float, float]
+    confidence: float
+    min_gain: float
+    resamples: int
+    seed: int
+    # The bootstrap distribution the interval comes from, for the page's histogram; kept out of
+    # report.json: a float per resample, thousands, where a reader of the JSON needs the
+    # interval (and the seed draws the same ones again from the same scores).
+    gains: tuple[float, ...]
+    decision: str  # RECOMMENDED or NO_ACTION
+    reason: str
+
+    @property
+    def recommended(self) -> bool:
+        """Whether a release is recommended."""
+        return self.decision == RECOMMENDED
+
+
 def compare(
     champ: pd.DataFrame,
     chall: pd.DataFrame,
@@ -73,11 +101,10 @@ def compare(
     *,
     keys: Sequence[str],
     outcome: str,
-) -> dict:
+) -> Comparison:
     """Both models' metrics on the same rows, the gain and its bootstrap interval, the decision.
 
-    Each frame has the row keys, the observed outcome and a `probability` column. `gains` is
-    the bootstrap distribution the interval comes from.
+    Each frame has the row keys, the observed outcome and a `probability` column.
     """
     rows = champ.merge(chall, on=[*keys, outcome], suffixes=("_a", "_b"))
     if len(rows) != len(champ) or len(rows) != len(chall):
@@ -103,24 +130,22 @@ def compare(
         f"its lower bound is {'at least' if recommended else 'below'} the minimum gain "
         f"{decision.min_gain:+.4f}"
     )
-    return {
-        "window": {"rows": len(y), "events": events},
-        "champion_metrics": {k: round(f(y, a), 6) for k, (f, _) in METRICS.items()},
-        "challenger_metrics": {k: round(f(y, b), 6) for k, (f, _) in METRICS.items()},
-        "primary_metric": name,
-        "gain": round(gain, 6),
-        "interval": [round(low, 6), round(high, 6)],
-        "confidence": decision.confidence,
-        "min_gain": decision.min_gain,
-        "resamples": decision.bootstrap,
-        "seed": decision.seed,
-        # For the page's histogram; cycle.refresh keeps them out of report.json: a float per
-        # resample, thousands, where a reader of the JSON needs the interval (and the seed
-        # draws the same ones again from the same scores).
-        "gains": gains,
-        "decision": RECOMMENDED if recommended else NO_ACTION,
-        "reason": reason,
-    }
+    return Comparison(
+        rows=len(y),
+        events=events,
+        champion_metrics={k: round(f(y, a), 6) for k, (f, _) in METRICS.items()},
+        challenger_metrics={k: round(f(y, b), 6) for k, (f, _) in METRICS.items()},
+        primary_metric=name,
+        gain=round(gain, 6),
+        interval=(round(low, 6), round(high, 6)),
+        confidence=decision.confidence,
+        min_gain=decision.min_gain,
+        resamples=decision.bootstrap,
+        seed=decision.seed,
+        gains=gains,
+        decision=RECOMMENDED if recommended else NO_ACTION,
+        reason=reason,
+    )
 
 
 def bootstrap(y, a, b, metric, sign: float, decision: Decision) -> tuple[float, ...]:

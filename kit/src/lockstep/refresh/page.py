@@ -8,10 +8,10 @@ the resampled gains with the interval and zero marked, and the decision rule in 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 from lockstep.pages import charts, document
-from lockstep.refresh.decision import METRICS
+from lockstep.refresh.decision import METRICS, Comparison
+from lockstep.refresh.result import Refresh
 from matplotlib.axes import Axes
 
 # Enough bars to show the distribution's shape from a few hundred resamples or more.
@@ -23,22 +23,22 @@ BOUND = {"color": charts.PALETTE[1], "linestyle": "--", "linewidth": 1.2}
 OBSERVED = {"color": charts.PALETTE[2], "linewidth": 1.6}
 
 
-def histogram(axes: Axes, gains: Sequence[float], report: dict) -> None:
+def histogram(axes: Axes, compared: Comparison) -> None:
     """The resampled gains, with zero, the interval's bounds and the holdout's gain marked."""
-    low, high = report["interval"]
-    axes.hist(gains, bins=BINS, color=charts.PALETTE[0], alpha=0.75)
+    low, high = compared.interval
+    axes.hist(compared.gains, bins=BINS, color=charts.PALETTE[0], alpha=0.75)
     axes.axvline(0.0, **NO_GAIN, label="no gain")
-    axes.axvline(low, **BOUND, label=f"{report['confidence']:.0%} interval")
+    axes.axvline(low, **BOUND, label=f"{compared.confidence:.0%} interval")
     axes.axvline(high, **BOUND)
-    axes.axvline(report["gain"], **OBSERVED, label="gain on the holdout")
-    metric = report["primary_metric"]
+    axes.axvline(compared.gain, **OBSERVED, label="gain on the holdout")
+    metric = compared.primary_metric
     axes.set(xlabel=f"Gain in {metric} (positive: the challenger is better)", ylabel="Resamples")
     axes.legend()
 
 
-def metric_rows(report: dict) -> list[dict]:
+def metric_rows(compared: Comparison) -> list[dict]:
     """Each metric for both models, and the challenger's gain in it (positive: better)."""
-    champion, challenger = report["champion"]["metrics"], report["challenger"]["metrics"]
+    champion, challenger = compared.champion_metrics, compared.challenger_metrics
     rows = []
     for name in champion:
         higher, gain = METRICS[name][1], challenger[name] - champion[name]
@@ -54,10 +54,11 @@ def metric_rows(report: dict) -> list[dict]:
     return rows
 
 
-def render(report: dict, gains: Sequence[float]) -> str:
-    """The page. A refresh that compared nothing (no new data) has no `window` and no gains."""
-    context = {"report": report, "metrics": [], "chart": None, "used": len(gains)}
-    if "window" in report:
-        draw = functools.partial(histogram, gains=gains, report=report)
-        context.update(metrics=metric_rows(report), chart=charts.svg("gains", draw, SIZE))
+def render(found: Refresh) -> str:
+    """The page. A refresh that compared nothing (no new data) has no comparison and no chart."""
+    compared = found.comparison
+    context = {"report": found, "compared": compared, "metrics": [], "chart": None}
+    if compared:
+        draw = functools.partial(histogram, compared=compared)
+        context.update(metrics=metric_rows(compared), chart=charts.svg("gains", draw, SIZE))
     return document.render(document.SKELETON, "refresh.html.j2", **context)

@@ -3,58 +3,54 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from lockstep.files import atomic_write
 from lockstep.refresh import page
+from lockstep.refresh.result import Refresh
 
 REPORT_DIR = "reports/refresh"
 # Exit codes: 0 for no action, 3 for "release recommended" (anything else is an error).
 NO_ACTION_CODE, RELEASE_CODE = 0, 3
 
 
-def publish(root: Path, report: dict, code: int, gains: Sequence[float] = ()) -> dict:
-    """Write report.json, report.md and report.html under reports/refresh/; add the exit code.
+def publish(root: Path, found: Refresh) -> Refresh:
+    """Write report.json, report.md and report.html under reports/refresh/; return `found`.
 
-    `gains`, the bootstrap's resampled gains, are drawn on the page and kept out of report.json.
+    The bootstrap's resampled gains are drawn on the page and kept out of report.json.
     """
-    report = {**report, "exit_code": code}
     folder = root / REPORT_DIR
-    atomic_write(
-        folder / "report.json", (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
-    )
-    atomic_write(folder / "report.md", markdown(report).encode())
-    atomic_write(folder / "report.html", page.render(report, gains).encode())
-    return report
+    text = json.dumps(found.to_dict(), indent=2, sort_keys=True) + "\n"
+    atomic_write(folder / "report.json", text.encode())
+    atomic_write(folder / "report.md", markdown(found).encode())
+    atomic_write(folder / "report.html", page.render(found).encode())
+    return found
 
 
-def markdown(report: dict) -> str:
+def markdown(found: Refresh) -> str:
     """The report for people."""
-    champ, chall = report["champion"], report["challenger"]
+    champ, chall = found.champion, found.challenger
     lines = [
-        f"# Model refresh: {report['decision']}",
+        f"# Model refresh: {found.decision}",
         "",
-        report["reason"],
+        found.reason,
         "",
-        f"- champion: `{champ['tag']}` ({champ['commit'][:10]}), "
-        f"image `{champ.get('image_id', '-')}`",
-        f"- challenger: experiment `{chall.get('experiment', '-')}`, "
-        f"image `{chall.get('image_id', '-')}`",
+        f"- champion: `{champ.tag}` ({(champ.commit or '')[:10]}), image `{champ.image_id or '-'}`",
+        f"- challenger: experiment `{chall.experiment or '-'}`, image `{chall.image_id or '-'}`",
     ]
-    if "window" in report:
-        window = report["window"]
+    if found.comparison:
+        compared = found.comparison
         lines += [
-            f"- holdout: {', '.join(window['holdout_months'])} ({window['rows']} rows, "
-            f"{window['events']} events)",
+            f"- holdout: {', '.join(found.holdout_months)} ({compared.rows} rows, "
+            f"{compared.events} events)",
             "",
             "| metric | champion | challenger |",
             "|---|---|---|",
         ]
         lines += [
-            f"| {name} | {champ['metrics'][name]:.6f} | {chall['metrics'][name]:.6f} |"
-            for name in champ["metrics"]
+            f"| {name} | {value:.6f} | {compared.challenger_metrics[name]:.6f} |"
+            for name, value in compared.champion_metrics.items()
         ]
-    if report.get("promoted"):
-        lines += ["", f"Promoted: `{report['promoted']}`."]
+    if found.promoted:
+        lines += ["", f"Promoted: `{found.promoted}`."]
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lockstep import paths
+from lockstep import paths, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError
@@ -43,6 +43,7 @@ def tag(settings: Settings) -> str:
     return f"{builder.repository(settings, 'dev')}:{TAG}"
 
 
+@workspace.exclusive("invoke devcontainer")
 def prepare(settings: Settings) -> tuple[str, builder.Image]:
     """Build the dev image and tag it for the devcontainer; return (tag, dev image).
 

@@ -8,7 +8,6 @@ The workspace lock is held from the build to the lineage write.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import json
@@ -32,6 +31,7 @@ from lockstep.runtime import fingerprint, machine, params
 from lockstep.shell import say
 
 
+@workspace.exclusive("invoke build")
 def build(
     settings: Settings,
     target: str = "runtime",
@@ -136,7 +136,7 @@ def run(
         DVC's exit code.
     """
     root = settings.root
-    with workspace.locked(root, f"invoke {dvc_command[0]}"):
+    with workspace.held(root, f"invoke {dvc_command[0]}"):
         here = local or fingerprint.inside_image()
         # Not with --strict: the base the recorded build accepted is to be checked again.
         if not (here or strict or recording) and list(dvc_command) == ["repro"]:
@@ -152,28 +152,25 @@ def run(
             prepared = prepare_container(settings, dvc_command, strict=strict)
         with recording(root) if recording else contextlib.nullcontext():
             before, started = lineage.read_dvc_lock(root), time.time()
-            code = 1
+            code, record = 1, None
             try:
                 code = prepared.command()
             finally:
-                after = lineage.read_dvc_lock(root)
-                ran = lineage.changed_stages(before, after)
-                # Only a forced run reruns a stage without changing its entry. A plain one also
-                # writes outputs it did not make (checked out of the cache, as in a fresh
-                # clone): their new files must not re-stamp a stage with this run's record.
-                if code == 0 and {"-f", "--force"} & set(dvc_command):
-                    ran += [
-                        s for s in lineage.rewritten_stages(root, after, started) if s not in ran
-                    ]
-                if ran:
-                    env = dataclasses.replace(prepared.env, machine=prepared.machine())
-                    record = lineage.update(root, ran, env, after)
+                forced = code == 0 and {"-f", "--force"} & set(dvc_command)
+                record = lineage.record_run(
+                    root,
+                    before,
+                    prepared.env,
+                    machine=prepared.machine,
+                    forced_since=started if forced else None,
+                )
+                if record:
                     if prepared.described:
                         prepared.described.keep()
                     sbom.prune(root, set(record.images()))
-                    sources.keep(root, env.source_tree)
+                    sources.keep(root, prepared.env.source_tree)
                     sources.prune(root, record.source_trees())
-            if code == 0 and ran:
+            if code == 0 and record:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
                 attest.after_run(settings, record)
         say(verdict(root, prepared.drift))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockstep import git, shell, workspace
+from lockstep import dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError, first_line
 from lockstep.records import attest, lineage, sources
@@ -99,7 +99,7 @@ def sweep(
     name = name or _default_name()
     points = [Point(f"{name}-{n}", overrides) for n, overrides in enumerate(grid(params), 1)]
     root = settings.root
-    with workspace.locked(root, "invoke sweep"):
+    with workspace.held(root, "invoke sweep"):
         # The image is built (or found) as for `invoke repro`, under the workspace lock.
         prepared = pipeline.prepare_container(settings, ["repro"], strict=strict)
     base = git.commit(root)
@@ -107,7 +107,7 @@ def sweep(
         shell.say(
             "sweep: the workspace has uncommitted changes; the sweep starts from " + base[:10]
         )
-    cache = _cache_dir(root)
+    cache = dvcconfig.cache_dir(root)
     with contextlib.ExitStack() as stack:
         trees = {}
         for point in points:
@@ -115,7 +115,7 @@ def sweep(
             trees[point.name] = _prepared_tree(settings, base, tree, point, cache)
         runs = {
             # A container of its own per point (a name each: they run side by side).
-            point.name: prepared.container.on_tree(trees[point.name]).with_volume(cache)
+            point.name: prepared.container.on_tree(trees[point.name]).with_volume(str(cache))
             for point in points
         }
         befores = {point.name: lineage.read_dvc_lock(trees[point.name]) for point in points}
@@ -140,15 +140,14 @@ def sweep(
     return points
 
 
-def _prepared_tree(settings: Settings, base: str, tree: Path, point: Point, cache: str) -> Path:
+def _prepared_tree(settings: Settings, base: str, tree: Path, point: Point, cache: Path) -> Path:
     """A worktree with the inputs in, the project's cache, and the point's params (checked)."""
     from dvc.utils.hydra import apply_overrides
 
     remote.checkout_inputs(settings.root, base, tree, point.name)
-    dvc = ["dvc", "config", "--local"]
-    shell.run([*dvc, "cache.dir", cache], cwd=tree, capture=True, quiet=True)
+    dvcconfig.share_cache(tree, cache)
     # The container sees the worktree, not the repository its .git points at.
-    shell.run([*dvc, "core.no_scm", "true"], cwd=tree, capture=True, quiet=True)
+    dvcconfig.no_scm(tree)
     for path, overrides in point.overrides.items():
         try:
             apply_overrides(tree / path, overrides)
@@ -167,29 +166,17 @@ def _saved(
     With a signing key configured, the point's run record is signed too, as `invoke exp run`
     signs an experiment's: `invoke verify` checks it at the experiment's commit.
     """
-    after = lineage.read_dvc_lock(tree)
-    # Not forced: a stage that ran changed its entry. Outputs the point only checked out of the
-    # cache (its worktree starts without them) keep the record that made them.
-    ran = lineage.changed_stages(before, after)
+    # Not forced: outputs the point only checked out of the cache (its worktree starts without
+    # them) keep the record that made them.
+    record = lineage.record_run(tree, before, env)
     save = ["dvc", "exp", "save", "--name", name]
-    if ran:
-        record = lineage.update(tree, ran, env, after)
-        if attest.key_path(settings):
-            attest.after_run(dataclasses.replace(settings, root=tree), record)
-            save += ["--include-untracked", attest.PATH]
-    unset = ["dvc", "config", "--local", "--unset", "core.no_scm"]
-    shell.run(unset, cwd=tree, capture=True, quiet=True)
+    if record and attest.key_path(settings):
+        attest.after_run(dataclasses.replace(settings, root=tree), record)
+        save += ["--include-untracked", attest.PATH]
+    dvcconfig.no_scm(tree, on=False)
     # The pipeline's outputs only: other DVC-tracked data (say, the base image's packages) is
     # not checked out in the worktree, and unchanged.
     shell.run([*save, "dvc.yaml"], cwd=tree, capture=True, quiet=True)
-
-
-def _cache_dir(root: Path) -> str:
-    """The project's DVC cache, which the worktrees share (mounted at its own path)."""
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        return repo.cache.local_cache_dir
 
 
 def _default_name() -> str:

@@ -19,7 +19,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import git, shell
+from lockstep import dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import ImageNotFoundError, LockstepError
@@ -32,6 +32,7 @@ from lockstep.shell import say
 NOT_INPUTS = (store.FOLDER + "/", debs.FOLDER + ".dvc")
 
 
+@workspace.exclusive("invoke publish")
 def publish(settings: Settings, engine: Engine) -> list[str]:
     """Send the workspace's results, data and images to the remote; return the files to commit."""
     root = settings.root
@@ -50,6 +51,7 @@ def publish(settings: Settings, engine: Engine) -> list[str]:
     return [path for path in git.changed_files(root) if path.startswith(tuple(touched))]
 
 
+@workspace.exclusive("invoke pull")
 def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
     """Bring what `rev` needs from the remote: its DVC-tracked files and its images.
 
@@ -204,8 +206,7 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     targets = inputs(root, tree)
     if not targets:
         return []
-    with Repo(str(root)) as repo:
-        cache = repo.cache.local_cache_dir
+    cache = str(dvcconfig.cache_dir(root))
     say(f"replay: {len(targets)} DVC-tracked input(s) of {rev}: {', '.join(targets)}")
     unreachable = None
     try:

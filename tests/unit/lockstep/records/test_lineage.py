@@ -128,3 +128,44 @@ def test_the_job_is_stored_only_for_a_run_on_a_cluster(tmp_path, environment):
     assert stored["train"]["job"] == job
     assert "job" not in stored["evaluate"]
     assert lineage.read(tmp_path / lineage.PATH).stages["train"].environment.job == job
+
+
+def write_lock(root, stages: dict[str, str]) -> dict:
+    """A dvc.lock with one output per stage (`stage -> md5`), and the output files."""
+    lock = {"stages": {n: {"outs": [{"path": f"{n}.bin", "md5": m}]} for n, m in stages.items()}}
+    (root / "dvc.lock").write_text(json.dumps(lock))  # YAML reads JSON
+    for name in stages:
+        (root / f"{name}.bin").write_text(name)
+    return lock
+
+
+def test_a_run_records_the_stages_whose_entries_it_changed(tmp_path, environment):
+    before = write_lock(tmp_path, {"a": "1", "b": "2"})
+    write_lock(tmp_path, {"a": "1", "b": "3", "c": "4"})
+    asked = []
+    record = lineage.record_run(
+        tmp_path, before, environment(), machine=lambda: asked.append(1) or {"cpu": "x"}
+    )
+    assert sorted(record.stages) == ["b", "c"]
+    assert record.stages["b"].outs == {"b.bin": "3"}
+    assert record.stages["c"].environment.machine == {"cpu": "x"} and asked == [1]
+    assert lineage.read(tmp_path / lineage.PATH).stages == record.stages
+
+
+def test_a_run_that_ran_nothing_records_nothing_and_asks_no_machine_facts(tmp_path, environment):
+    before = write_lock(tmp_path, {"a": "1"})
+    assert lineage.record_run(tmp_path, before, environment(), machine=pytest.fail) is None
+    assert not (tmp_path / lineage.PATH).exists()
+
+
+def test_only_a_forced_run_records_the_stages_whose_outputs_it_rewrote(tmp_path, environment):
+    before = write_lock(tmp_path, {"old": "1"})
+    os.utime(tmp_path / "old.bin", (1_000_000, 1_000_000))
+    started = time.time()
+    (tmp_path / "new.bin").write_text("again")
+    lock = {"stages": {**before["stages"], "new": {"outs": [{"path": "new.bin", "md5": "2"}]}}}
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))
+    # The same entries as before: a plain run only checked `new` out of the cache.
+    assert lineage.record_run(tmp_path, lock, environment()) is None
+    record = lineage.record_run(tmp_path, lock, environment(), forced_since=started)
+    assert sorted(record.stages) == ["new"]

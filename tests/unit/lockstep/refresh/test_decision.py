@@ -52,15 +52,15 @@ def test_the_metrics_on_a_case_worked_by_hand():
 def test_a_clearly_better_challenger_is_recommended():
     champion, challenger = models(noise=2.0)
     outcome = compare(champion, challenger, DECISION)
-    assert outcome["decision"] == "release recommended"
-    low, high = outcome["interval"]
-    assert low <= outcome["gain"] <= high and low > 0
+    assert outcome.decision == "release recommended" and outcome.recommended
+    low, high = outcome.interval
+    assert low <= outcome.gain <= high and low > 0
 
 
 def test_the_minimum_gain_decides():
     champion, challenger = models(noise=2.0)
     strict = decision.Decision(**{**DECISION.__dict__, "min_gain": 0.5})
-    assert compare(champion, challenger, strict)["decision"] == "no action"
+    assert compare(champion, challenger, strict).decision == "no action"
 
 
 def test_the_comparison_is_deterministic():
@@ -84,7 +84,7 @@ def test_decision_params_are_checked():
 def test_the_interval_is_taken_from_the_resampled_gains_it_returns():
     champion, challenger = models(noise=2.0)
     outcome = compare(champion, challenger, DECISION)
-    gains = outcome["gains"]
+    gains = outcome.gains
     assert 0 < len(gains) <= DECISION.bootstrap
-    assert outcome["interval"] == [round(bound, 6) for bound in decision.interval(gains, 0.9)]
-    assert (outcome["resamples"], outcome["seed"]) == (DECISION.bootstrap, DECISION.seed)
+    assert outcome.interval == tuple(round(bound, 6) for bound in decision.interval(gains, 0.9))
+    assert (outcome.resamples, outcome.seed) == (DECISION.bootstrap, DECISION.seed)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
-from lockstep.refresh import page
+from lockstep.refresh import page, result
 
 from tests.unit.lockstep.refresh.conftest import fixed_report
 
 
 @pytest.fixture(scope="module")
 def html() -> str:
-    return page.render(*fixed_report())
+    return page.render(fixed_report())
 
 
 def test_the_same_inputs_give_the_same_bytes(html: str) -> None:
-    assert page.render(*fixed_report()) == html
+    assert page.render(fixed_report()) == html
 
 
 def test_the_decision_and_why_are_the_headline(html: str) -> None:
-    report, _ = fixed_report()
     assert "<h1>Model refresh: release recommended</h1>" in html
     header = html[html.index("<header>") : html.index("</header>")]
-    assert report["reason"] in header
+    assert fixed_report().reason in header
 
 
 def test_both_models_are_named_with_their_metrics_on_the_same_holdout(html: str) -> None:
@@ -39,13 +39,13 @@ def test_both_models_are_named_with_their_metrics_on_the_same_holdout(html: str)
 
 
 def test_the_gains_are_one_histogram_with_the_interval_and_zero_marked(html: str) -> None:
-    report, gains = fixed_report()
+    compared = fixed_report().comparison
     assert html.count("<svg") == 1
     chart = html[html.index("<svg") : html.index("</svg>")]
     assert "90% interval" in chart and "no gain" in chart and "gain on the holdout" in chart
-    low, high = report["interval"]
+    low, high = compared.interval
     assert f"[{low:+.4f}, {high:+.4f}]" in html
-    assert f"each of {len(gains):,} bootstrap resamples" in html
+    assert f"each of {len(compared.gains):,} bootstrap resamples" in html
 
 
 def test_the_rule_is_told_in_words(html: str) -> None:
@@ -56,28 +56,28 @@ def test_the_rule_is_told_in_words(html: str) -> None:
 
 
 def test_a_refresh_without_new_data_is_a_page_without_comparison() -> None:
-    report = {
-        "champion": {"tag": "model/v3", "commit": "4f2a" * 10, "ingest.as_of": "2024-12"},
-        "challenger": {"ingest.as_of": "2024-12"},
-        "decision": "no action",
-        "reason": "no new data since the champion: its ingest.as_of is 2024-12",
-        "exit_code": 0,
-    }
-    html = page.render(report, ())
+    found = result.Refresh(
+        param="ingest.as_of",
+        champion=result.Model("2024-12", tag="model/v3", commit="4f2a" * 10),
+        challenger=result.Model("2024-12"),
+        decision="no action",
+        reason="no new data since the champion: its ingest.as_of is 2024-12",
+        exit_code=0,
+    )
+    html = page.render(found)
     assert "<h1>Model refresh: no action</h1>" in html and "no new data" in html
     assert "<svg" not in html and "<table" not in html and "exited with 0" in html
 
 
 def test_a_promotion_is_shown() -> None:
-    report, gains = fixed_report()
-    html = page.render({**report, "promoted": "model/v4"}, gains)
+    html = page.render(dataclasses.replace(fixed_report(), promoted="model/v4"))
     assert "promoted to champion <code>model/v4</code>" in html
 
 
 def test_values_are_escaped() -> None:
-    report, gains = fixed_report()
-    report["challenger"]["experiment"] = "<script>x</script>"
-    html = page.render(report, gains)
+    found = fixed_report()
+    challenger = dataclasses.replace(found.challenger, experiment="<script>x</script>")
+    html = page.render(dataclasses.replace(found, challenger=challenger))
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
 
 
