@@ -62,7 +62,7 @@ OPERATIONS = {
     "build": lambda s: pipeline.build(s),
     "repro": lambda s: pipeline.run(s, ["repro"]),
     "exp run": lambda s: pipeline.run(s, ["exp", "run"]),
-    "sweep": lambda s: sweep.sweep(s, ["train.C=1"], on="local"),
+    "sweep": lambda s: sweep.sweep(s, ["-S", "train.C=1"], on="local"),
     "devcontainer": lambda s: devcontainer.prepare(s),
     "push": lambda s: registry.push_recorded(s, None),
     "publish": lambda s: remote.publish(s, None),
