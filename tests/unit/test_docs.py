@@ -305,3 +305,10 @@ def test_the_kits_map_names_every_folder_of_the_kit():
     assert folders, "the kit has no folders"
     unnamed = sorted(folders - set(kit_map()))
     assert not unnamed, f"the README's map of the kit does not name {unnamed}"
+
+
+def test_the_kits_map_names_every_module_at_its_top():
+    modules = {p.name for p in (ROOT / KIT).glob("*.py") if p.name != "__init__.py"}
+    assert modules, "the kit has no modules at its top"
+    unnamed = sorted(modules - set(kit_map()))
+    assert not unnamed, f"the README's map of the kit does not name {unnamed}"
