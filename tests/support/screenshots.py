@@ -20,9 +20,9 @@ from pathlib import Path
 from lockstep.history import verdict_page
 from lockstep.refresh import page as refresh_page
 from PIL import Image
-from tests.unit.lockstep.history.test_verdict_page import differing
 
 from tests.support import browser
+from tests.unit.lockstep.history.test_verdict_page import differing
 from tests.unit.lockstep.refresh.conftest import fixed_report
 
 ROOT = Path(__file__).resolve().parents[2]
