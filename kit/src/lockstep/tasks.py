@@ -349,10 +349,10 @@ def rerun_here(c: Context, rev: str, limit: float | None, *, single: bool):
 def reported(c: Context, verdict, limit: float | None, html: bool):
     """Print a verdict, sign it when a key is configured, write its page; its summary row."""
     from lockstep.history import verdict_page
-    from lockstep.records import attest
+    from lockstep.records import signing
 
     print(verdict.table(limit) + "\n")
-    signed = guard(attest.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
+    signed = guard(signing.after_rerun, settings(c), verdict.commit, verdict.attested(limit))
     if signed:
         print(f"signed this verdict: {signed.relative_to(root(c))} (commit it)\n")
     if html:
@@ -369,22 +369,22 @@ def reported(c: Context, verdict, limit: float | None, html: bool):
 )
 def verify_(c, rev, keys=""):
     """Check a result's signed run record, offline: signature, outputs, lineage and images."""
-    from lockstep.records import attest
+    from lockstep.records import verify
 
     trusted = Path(keys).expanduser().resolve() if keys else None
     where = "" if rev == "workspace" else rev
-    print(guard(attest.verify, root(c), engine(c), where, trusted).summary())
+    print(guard(verify.verify, root(c), engine(c), where, trusted).summary())
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
 def keygen(c, output=""):
     """Make the key that signs run records: the private key outside, the public one in keys/."""
-    from lockstep.records import attest
+    from lockstep.records import keys
 
-    private, public = guard(attest.keygen, root(c), output)
+    private, public = guard(keys.keygen, root(c), output)
     print(f"private key: {private} (mode 0600; keep it secret, never commit it)")
     print(f"public key: {public.relative_to(root(c))}: commit it, verification trusts it")
-    print(f"sign runs: export {attest.VARIABLE}={private}")
+    print(f"sign runs: export {keys.VARIABLE}={private}")
     print(f'  or set signing_key = "{private}" in pyproject.toml\'s [tool.lockstep]')
 
 

@@ -31,12 +31,12 @@ from lockstep.files import atomic_write
 from lockstep.history import rerun
 from lockstep.history.causes import Cause, changes, facts, machine_changes, show
 from lockstep.images import sbom
-from lockstep.records import attest, lineage
+from lockstep.records import lineage, signing
 from lockstep.records.environment import ENVIRONMENT_FILE
 
 WORKSPACE = "workspace"
 # Files whose changes another kind reports, or that are results rather than inputs.
-RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", ENVIRONMENT_FILE, attest.PATH)
+RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", ENVIRONMENT_FILE, signing.PATH)
 RECORD_FOLDERS = (sbom.FOLDER,)
 # Files every container gets from the engine, not from its image.
 ENGINE_FILES = frozenset({".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf"})

@@ -142,7 +142,7 @@ class Verdict:
         return "\n".join(lines)
 
     def attested(self, tolerance: float | None = None) -> dict:
-        """The verdict as the predicate of its signed statement (`lockstep.records.attest`)."""
+        """The verdict as the predicate of its signed statement (`lockstep.records.signing`)."""
         row = self.row(tolerance)
         return {
             "revision": self.rev,

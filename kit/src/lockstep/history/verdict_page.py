@@ -13,7 +13,7 @@ from pathlib import Path
 from lockstep.files import atomic_write
 from lockstep.history.rerun import Verdict
 from lockstep.pages import document
-from lockstep.records.attest import RERUNS
+from lockstep.records.signing import RERUNS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from lockstep import git, shell, workspace
 from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError, first_line
-from lockstep.records import attest, lineage, sources
+from lockstep.records import keys, lineage, signing, sources
 from lockstep.run import executor, pipeline
 from lockstep.run.containers import Run
 from lockstep.runtime import params
@@ -158,9 +158,9 @@ def _saved(
     save = ["dvc", "exp", "save", "--name", name]
     if ran:
         record = lineage.update(tree, ran, env, after)
-        if attest.key_path(settings):
-            attest.after_run(dataclasses.replace(settings, root=tree), record)
-            save += ["--include-untracked", attest.PATH]
+        if keys.key_path(settings):
+            signing.after_run(dataclasses.replace(settings, root=tree), record)
+            save += ["--include-untracked", signing.PATH]
     unset = ["dvc", "config", "--local", "--unset", "core.no_scm"]
     shell.run(unset, cwd=tree, capture=True, quiet=True)
     # The pipeline's outputs only: other DVC-tracked data (say, the base image's packages) is
