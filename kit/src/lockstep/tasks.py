@@ -303,11 +303,11 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     (`lockstep.history.verdict_page`).
     """
     from lockstep import git
-    from lockstep.history import rerun
+    from lockstep.history import rerun, verdict
     from lockstep.run import executor
 
     revs = [name for word in words.split() for name in guard(git.expand, root(c), word)]
-    limit = guard(rerun.parse_tolerance, tolerance)
+    limit = guard(verdict.parse_tolerance, tolerance)
     if guard(executor.kind, settings(c), on) == executor.SLURM:
         outcomes = guard(
             rerun.rerun_all, settings(c), engine(c), revs, tolerance=limit, on=executor.SLURM
@@ -321,12 +321,12 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
             if len(revs) == 1:
                 raise Exit(f"error: {outcome.error}", code=outcome.error.exit_code)
             print(f"error: {outcome.error}", file=sys.stderr)
-            rows.append(rerun.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
+            rows.append(verdict.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
             continue
         row = reported(c, outcome.verdict, limit, html)
         rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
-        print(rerun.summary(rows))
+        print(verdict.summary(rows))
     failed = [row.rev for row in rows if row.verdict != "identical"]
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
