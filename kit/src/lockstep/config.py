@@ -16,7 +16,7 @@ from typing import Any
 from lockstep.errors import ConfigError
 
 CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-# The private key that signs runs (`records.attest`); it wins over the `signing_key` setting.
+# The private key that signs runs (`records.keys`); it wins over the `signing_key` setting.
 SIGNING_KEY_VARIABLE = "LOCKSTEP_SIGNING_KEY"
 # The operating system's bundle, the one curl and apt trust (Debian and Ubuntu, then Fedora):
 # a login shell has none of the variables, and a proxy's CA is installed there.

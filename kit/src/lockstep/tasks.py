@@ -301,11 +301,11 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     (`lockstep.history.verdict_page`).
     """
     from lockstep import git
-    from lockstep.history import rerun
+    from lockstep.history import rerun, verdict
 
     project = session(c)
     revs = [name for word in words.split() for name in guard(git.expand, project.root, word)]
-    limit = guard(rerun.parse_tolerance, tolerance)
+    limit = guard(verdict.parse_tolerance, tolerance)
     outcomes = guard(
         rerun.rerun_all, project.settings, project.engine, revs, tolerance=limit, on=on
     )
@@ -316,12 +316,12 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
             if len(revs) == 1:
                 raise Exit(f"error: {outcome.error}", code=outcome.error.exit_code)
             print(f"error: {outcome.error}", file=sys.stderr)
-            rows.append(rerun.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
+            rows.append(verdict.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
             continue
         row = reported(project, outcome.verdict, limit, html)
         rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
-        print(rerun.summary(rows))
+        print(verdict.summary(rows))
     failed = [row.rev for row in rows if row.verdict != "identical"]
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
@@ -331,10 +331,10 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
 def reported(project: Session, verdict, limit: float | None, html: bool):
     """Print a verdict, sign it when a key is configured, write its page; its summary row."""
     from lockstep.history import verdict_page
-    from lockstep.records import attest
+    from lockstep.records import signing
 
     print(verdict.table(limit) + "\n")
-    signed = guard(attest.after_rerun, project.settings, verdict.commit, verdict.attested(limit))
+    signed = guard(signing.after_rerun, project.settings, verdict.commit, verdict.attested(limit))
     if signed:
         print(f"signed this verdict: {signed.relative_to(project.root)} (commit it)\n")
     if html:
@@ -351,23 +351,23 @@ def reported(project: Session, verdict, limit: float | None, html: bool):
 )
 def verify_(c, rev, keys=""):
     """Check a result's signed run record, offline: signature, outputs, lineage and images."""
-    from lockstep.records import attest
+    from lockstep.records import verify
 
     trusted = Path(keys).expanduser().resolve() if keys else None
     where = "" if rev == "workspace" else rev
     project = session(c)
-    print(guard(attest.verify, project.root, project.engine, where, trusted).summary())
+    print(guard(verify.verify, project.root, project.engine, where, trusted).summary())
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})
 def keygen(c, output=""):
     """Make the key that signs run records: the private key outside, the public one in keys/."""
-    from lockstep.records import attest
+    from lockstep.records import keys
 
-    private, public = guard(attest.keygen, root(c), output)
+    private, public = guard(keys.keygen, root(c), output)
     print(f"private key: {private} (mode 0600; keep it secret, never commit it)")
     print(f"public key: {public.relative_to(root(c))}: commit it, verification trusts it")
-    print(f"sign runs: export {attest.VARIABLE}={private}")
+    print(f"sign runs: export {keys.VARIABLE}={private}")
     print(f'  or set signing_key = "{private}" in pyproject.toml\'s [tool.lockstep]')
 
 

@@ -28,15 +28,15 @@ from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import LineageError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.history import rerun
 from lockstep.history.causes import Cause, changes, facts, machine_changes, show
+from lockstep.history.metrics import leaves, read_metrics
 from lockstep.images import sbom
-from lockstep.records import attest, lineage
+from lockstep.records import lineage, signing
 from lockstep.records.environment import ENVIRONMENT_FILE
 
 WORKSPACE = "workspace"
 # Files whose changes another kind reports, or that are results rather than inputs.
-RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", ENVIRONMENT_FILE, attest.PATH)
+RECORDS = ("dvc.lock", lineage.PATH, "poetry.lock", ENVIRONMENT_FILE, signing.PATH)
 RECORD_FOLDERS = (sbom.FOLDER,)
 # Files every container gets from the engine, not from its image.
 ENGINE_FILES = frozenset({".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf"})
@@ -156,7 +156,7 @@ def params_of(result: Side) -> dict[str, object]:
         for file, values in entry.get("params", {}).items():
             if file == ENVIRONMENT_FILE:  # the image's fingerprint: the image kinds report it
                 continue
-            for key, value in rerun.leaves(values).items():
+            for key, value in leaves(values).items():
                 found[f"{file}:{key}"] = value
     return found
 
@@ -337,7 +337,7 @@ def _digests(stream: IO[bytes]) -> dict[str, str]:
 
 def metric_changes(root: Path, a: Side, b: Side) -> list[str]:
     """`file:key old -> new` for each metric whose value differs."""
-    values = [rerun.read_metrics(root, s.commit or None) for s in (a, b)]
+    values = [read_metrics(root, s.commit or None) for s in (a, b)]
     found = []
     for path in sorted(values[0].keys() | values[1].keys()):
         old, new = (v.get(path) for v in values)

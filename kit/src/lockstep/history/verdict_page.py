@@ -2,7 +2,7 @@
 
 What matched and what did not, output by output and metric by metric, the environment the
 revision recorded against the rerun's, and the likely causes rerun names. It renders the
-`rerun.Verdict` as it is: no clock, no host name, so the same verdict gives the same bytes.
+`verdict.Verdict` as it is: no clock, no host name, so the same verdict gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockstep.files import atomic_write
-from lockstep.history.rerun import Verdict
+from lockstep.history.verdict import Verdict
 from lockstep.pages import document
-from lockstep.records.attest import RERUNS
+from lockstep.records.signing import RERUNS
 
 
 @dataclass(frozen=True)

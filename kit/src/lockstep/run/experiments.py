@@ -23,7 +23,7 @@ from lockstep import git
 from lockstep.config import Settings
 from lockstep.errors import ExperimentError
 from lockstep.images import sbom
-from lockstep.records import attest, lineage
+from lockstep.records import lineage, signing
 from lockstep.run import pipeline
 from lockstep.runtime import params
 from lockstep.shell import say
@@ -122,7 +122,7 @@ def lineage_committed(root: Path) -> Iterator[None]:
     if not (root / lineage.PATH).exists():
         return  # no stage has ever run: no lineage to keep
     records = [lineage.PATH, *sorted(p.relative_to(root).as_posix() for p in sbom.kept(root))]
-    records += [attest.PATH] if (root / attest.PATH).exists() else []
+    records += [signing.PATH] if (root / signing.PATH).exists() else []
     for ref in made:
         commit = git.put_files(root, ref, records)
         say(f"experiment {ref.removeprefix(prefix)} ({commit[:7]}) holds the records of its run")

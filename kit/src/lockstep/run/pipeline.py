@@ -24,7 +24,7 @@ from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, recorded, reproducible, sbom
-from lockstep.records import attest, lineage, sources
+from lockstep.records import lineage, signing, sources
 from lockstep.records.environment import ENVIRONMENT_FILE, write_environment
 from lockstep.run.containers import Run, clear_leftovers
 from lockstep.runtime import fingerprint, machine, params
@@ -120,7 +120,7 @@ def run(
     dvc.lock entries it changed and, when a forced run succeeded, those whose outputs it
     rewrote (a forced rerun gives the same entry). However the run ends (a failure, Ctrl-C),
     the stages DVC committed get their lineage. A run that succeeded is signed when a key is
-    configured (`lockstep.records.attest`). The verdict says whether the outputs are those the
+    configured (`lockstep.records.signing`). The verdict says whether the outputs are those the
     committed dvc.lock records, and how the environment compares with the recorded one.
 
     Args:
@@ -172,7 +172,7 @@ def run(
                     sources.prune(root, record.source_trees())
             if code == 0 and record:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
-                attest.after_run(settings, record)
+                signing.after_run(settings, record)
         say(verdict(root, prepared.drift))
     return code
 

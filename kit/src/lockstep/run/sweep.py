@@ -24,7 +24,7 @@ from pathlib import Path
 from lockstep import dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.errors import ConfigError, LockstepError, first_line
-from lockstep.records import attest, lineage, sources
+from lockstep.records import keys, lineage, signing, sources
 from lockstep.run import executor, pipeline
 from lockstep.runtime import params
 from lockstep.share import remote
@@ -170,9 +170,9 @@ def _saved(
     # them) keep the record that made them.
     record = lineage.record_run(tree, before, env)
     save = ["dvc", "exp", "save", "--name", name]
-    if record and attest.key_path(settings):
-        attest.after_run(dataclasses.replace(settings, root=tree), record)
-        save += ["--include-untracked", attest.PATH]
+    if record and keys.key_path(settings):
+        signing.after_run(dataclasses.replace(settings, root=tree), record)
+        save += ["--include-untracked", signing.PATH]
     dvcconfig.no_scm(tree, on=False)
     # The pipeline's outputs only: other DVC-tracked data (say, the base image's packages) is
     # not checked out in the worktree, and unchanged.

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from lockstep import config
 from lockstep.images import environment
-from lockstep.records import attest, lineage
+from lockstep.records import lineage, signing
 
 from tests.support import browser, commands, machines, projects
 
@@ -156,13 +156,13 @@ def test_tampered_metrics_are_reported_and_fail_the_rerun(kit, history) -> None:
 def test_a_tolerance_accepts_metrics_within_it_and_the_page_says_so(kit, history) -> None:
     tampered = tamper(history, "tampered/auc", 0.001)
     commit = kit.git(history.root, "rev-parse", tampered).strip()
-    page = history.root / attest.RERUNS / f"{commit}.html"
+    page = history.root / signing.RERUNS / f"{commit}.html"
 
     proc = kit.invoke(history.root, "rerun", tampered, "--tolerance", "0.01", "--html")
 
     assert f"reproduced: {tampered}" in proc.stdout
     assert "DIFFERS" not in proc.stdout
-    assert f"verdict page: {attest.RERUNS}/{commit}.html" in proc.stdout
+    assert f"verdict page: {signing.RERUNS}/{commit}.html" in proc.stdout
     try:
         with browser.offline(page) as visit:
             verdict = f"Rerun of {tampered}: within tolerance 0.01"

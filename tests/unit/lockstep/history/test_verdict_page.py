@@ -8,17 +8,19 @@ from pathlib import Path
 
 import pytest
 from lockstep.history import rerun, verdict_page
+from lockstep.history.hints import suspects
+from lockstep.history.verdict import Fact, Verdict
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 IMAGE = "sha256:" + "1" * 64
 
 
-def differing() -> rerun.Verdict:
+def differing() -> Verdict:
     """A rerun whose model and AUC moved on a machine with one more numeric variable set.
 
     The screenshot in docs/rerunning.md shows this page.
     """
-    verdict = rerun.Verdict("model/v3", IMAGE, COMMIT, metric_paths={"reports/metrics.json"})
+    verdict = Verdict("model/v3", IMAGE, COMMIT, metric_paths={"reports/metrics.json"})
     verdict.outputs += [
         ("ingest", "data/raw/applications.parquet", True),
         ("train", "models/model.pkl", False),
@@ -28,17 +30,17 @@ def differing() -> rerun.Verdict:
         ("reports/metrics.json:auc", 0.771234, 0.772234, False),
         ("reports/metrics.json:rows", 3000.0, 3000.0, True),
     ]
-    verdict.hints += rerun.suspects("train", {"params": {"params.yaml": {"train": {"n_jobs": 4}}}})
+    verdict.hints += suspects("train", {"params": {"params.yaml": {"train": {"n_jobs": 4}}}})
     verdict.causes += ["env OMP_NUM_THREADS: 4 added", "cpu model: Haswell -> Skylake"]
     fingerprint, lock = (hashlib.sha256(name).hexdigest() for name in (b"fingerprint", b"lock"))
     pools = [{"internal_api": "openblas", "version": "0.3.21", "num_threads": 2}]
     verdict.environment += [
-        rerun.Fact("image id", IMAGE, IMAGE),
-        rerun.Fact("image tag", "credit-model:aad28d49876f", None),
-        rerun.Fact("environment fingerprint", fingerprint, fingerprint),
-        rerun.Fact("Python", "3.11.2", "3.11.2"),
-        rerun.Fact("poetry.lock sha256", lock, lock),
-        rerun.Fact("commit the stages ran at", "9" * 40 + " (with uncommitted changes)", None),
+        Fact("image id", IMAGE, IMAGE),
+        Fact("image tag", "credit-model:aad28d49876f", None),
+        Fact("environment fingerprint", fingerprint, fingerprint),
+        Fact("Python", "3.11.2", "3.11.2"),
+        Fact("poetry.lock sha256", lock, lock),
+        Fact("commit the stages ran at", "9" * 40 + " (with uncommitted changes)", None),
         *rerun.machine_facts(
             {"env": {}, "thread_pools": pools, "cpu": {"model": "Haswell", "cpus": 2}},
             {
@@ -51,8 +53,8 @@ def differing() -> rerun.Verdict:
     return verdict
 
 
-def identical() -> rerun.Verdict:
-    verdict = rerun.Verdict("model/v3", IMAGE, COMMIT)
+def identical() -> Verdict:
+    verdict = Verdict("model/v3", IMAGE, COMMIT)
     verdict.outputs.append(("train", "models/model.pkl", True))
     verdict.metrics.append(("reports/metrics.json:auc", 0.77, 0.77, True))
     return verdict
@@ -77,7 +79,7 @@ def test_the_page_has_no_clock_and_loads_nothing(page: str) -> None:
 def test_the_headline_says_the_verdict(page: str) -> None:
     assert "<h1>Rerun of model/v3: DIFFERS</h1>" in page
     assert "<h1>Rerun of model/v3: IDENTICAL</h1>" in verdict_page.render(identical())
-    error = verdict_page.render(rerun.Verdict("v1", IMAGE))
+    error = verdict_page.render(Verdict("v1", IMAGE))
     assert "<h1>Rerun of v1: ERROR</h1>" in error
     assert "<strong>Error:</strong> no output was compared" in error
 

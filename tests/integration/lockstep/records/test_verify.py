@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from lockstep.records import attest, lineage
+from lockstep.records import keys, lineage, signing
 
 from tests.support import commands
 
@@ -30,7 +30,7 @@ def signed(kit, tmp_path_factory):
     commands.commit_all(project, "this copy's own image, and the project's public key")
     built: list[str] = []
     try:
-        kit.invoke(project, "repro", env={attest.VARIABLE: str(key)})
+        kit.invoke(project, "repro", env={keys.VARIABLE: str(key)})
         built += lineage.read(project / lineage.PATH).images()
         commands.commit_all(project, "signed results")
         yield project, key, made.stdout
@@ -81,21 +81,21 @@ def flip_last_byte(path: Path) -> Callable[[], None]:
 def test_keygen_and_a_signed_run_verify(kit, signed):
     project, key, made = signed
     assert key.stat().st_mode & 0o777 == 0o600
-    (public,) = kit.git(project, "ls-files", attest.KEYS).split()
-    assert public in made and f"{attest.VARIABLE}={key}" in made
-    assert attest.PATH in kit.git(project, "ls-files", "reports")
+    (public,) = kit.git(project, "ls-files", keys.KEYS).split()
+    assert public in made and f"{keys.VARIABLE}={key}" in made
+    assert signing.PATH in kit.git(project, "ls-files", "reports")
 
     proc = kit.invoke(project, "verify", "HEAD")
     print(f"$ ./inv verify HEAD\n{proc.stdout}")
     keyid = Path(public).name.removesuffix(".pub.pem")
-    assert proc.stdout.startswith(f"verified {attest.PATH} at HEAD: signed by key {keyid[:12]}")
+    assert proc.stdout.startswith(f"verified {signing.PATH} at HEAD: signed by key {keyid[:12]}")
     subjects = 1 + len(kit.outputs)  # dvc.lock and every output, each one file here
     assert f"{subjects} subjects" in proc.stdout
 
 
 def test_verify_trusts_a_folder_of_keys_the_validator_keeps(kit, signed, tmp_path):
     project, _, _ = signed
-    (public,) = kit.git(project, "ls-files", attest.KEYS).split()
+    (public,) = kit.git(project, "ls-files", keys.KEYS).split()
     kept = tmp_path / "team-keys"
     kept.mkdir()
     shutil.copy(project / public, kept)
@@ -156,27 +156,27 @@ def test_a_rerun_signs_its_verdict_and_verify_checks_it(kit, signed):
     project, key, _ = signed
     commit = kit.git(project, "rev-parse", "HEAD").strip()
 
-    proc = kit.invoke(project, "rerun", "HEAD", env={attest.VARIABLE: str(key)})
+    proc = kit.invoke(project, "rerun", "HEAD", env={keys.VARIABLE: str(key)})
 
-    written = f"{attest.RERUNS}/{commit}.json"
+    written = f"{signing.RERUNS}/{commit}.json"
     assert f"signed this verdict: {written} (commit it)" in proc.stdout, proc.stdout
     commands.commit_all(project, "the rerun's signed verdict")
     verified = kit.invoke(project, "verify", "HEAD").stdout
     print(f"$ ./inv verify HEAD\n{verified}")
-    assert f"  1 signed rerun verdicts ({attest.RERUNS}/): as signed\n" in verified + "\n"
+    assert f"  1 signed rerun verdicts ({signing.RERUNS}/): as signed\n" in verified + "\n"
 
 
 def test_a_sweep_point_run_here_is_signed_and_verifies_at_its_experiment(kit, signed):
     project, key, _ = signed
     sweep = ["sweep", "--on", "local", "--name", "signed", "--", "-S", "train.max_iter=30"]
 
-    kit.invoke(project, *sweep, env={attest.VARIABLE: str(key)})
+    kit.invoke(project, *sweep, env={keys.VARIABLE: str(key)})
 
     listed = kit.git(project, "for-each-ref", "--format=%(refname)", "refs/exps/*/*/signed-1")
     (ref,) = listed.split()
     assert "max_iter: 30" in kit.git(project, "show", f"{ref}:params.yaml")
     proc = kit.invoke(project, "verify", ref)
-    assert proc.stdout.startswith(f"verified {attest.PATH} at {ref}: signed by key"), proc.stdout
+    assert proc.stdout.startswith(f"verified {signing.PATH} at {ref}: signed by key"), proc.stdout
     record = json.loads(kit.git(project, "show", f"{ref}:{lineage.PATH}"))
     assert "job" not in record["stages"]["train"]  # run here: no cluster job
     assert record["stages"]["train"]["machine"]
