@@ -25,11 +25,12 @@ MANIFEST = "docker/base/packages.lock"
 UNREACHABLE = "http://127.0.0.1:9/debian"
 
 
+# An engine of its own: the shared second engine holds what other tests loaded into it.
 # A fresh machine bootstraps everything (toolchain, base, packages) while the suite shares two
 # CPUs with it: minutes, and more than the default limit when the machine is busy.
 @pytest.mark.timeout(900)
 def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
-    kit, second_engine, tmp_path
+    kit, empty_engine, tmp_path
 ) -> None:
     machine_a = kit.copy("machine-a")
     shutil.copytree(kit.debs(), machine_a / debs.FOLDER)
@@ -57,7 +58,7 @@ def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
         "repro",
         # The output a new user sees: not verbose, in a pipe.
         env={
-            "DOCKER_HOST": second_engine.host,
+            "DOCKER_HOST": empty_engine.host,
             "XDG_CACHE_HOME": str(empty_cache),
             shell.VERBOSE_VARIABLE: "",
         },
@@ -70,7 +71,7 @@ def test_a_fresh_clone_on_an_empty_engine_reproduces_from_the_archive(
     assert manifest.read(machine_b / MANIFEST) == recorded
     for image in (recorded.image, built_on_a.id):
         on_b = subprocess.run(
-            ["/usr/bin/docker", "--host", second_engine.host, "image", "inspect", image],
+            ["/usr/bin/docker", "--host", empty_engine.host, "image", "inspect", image],
             capture_output=True,
         )
         assert on_b.returncode == 0, f"{image} is not in the second engine"

@@ -24,7 +24,7 @@ from tests.support import machines
 # The devcontainer CLI opens the dev image: its own .venv, build and container.
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 CLI = REPO / ".devcontainer" / "node_modules" / ".bin" / "devcontainer"
 INSTALL = "npm ci --prefix .devcontainer"
 USER = "lockstep-devc"

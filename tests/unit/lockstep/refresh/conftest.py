@@ -9,7 +9,7 @@ from lockstep.refresh import decision, result
 def fixed_report() -> result.Refresh:
     """A recommended release, as `cycle.refresh` publishes it, with its resampled gains.
 
-    The README's screenshot is taken from it too (the kit's tests/support/screenshots.py).
+    docs/refresh.md's screenshot is taken from it too (the kit's tests/support/screenshots.py).
     """
     rng = np.random.default_rng(7)
     gains = tuple(float(gain) for gain in rng.normal(0.0131, 0.006, 1000))
@@ -44,3 +44,15 @@ def fixed_report() -> result.Refresh:
 
 
 IMAGE = "sha256:" + "c" * 64
+
+
+def no_new_data(param: str) -> result.Refresh:
+    """A refresh that found no data newer than the champion's: no challenger was fitted."""
+    return result.Refresh(
+        param=param,
+        champion=result.Model("2024-12", tag="model/v3", commit="c" * 40),
+        challenger=result.Model("2024-12"),
+        decision="no action",
+        reason=f"no new data since the champion: its {param} is 2024-12",
+        exit_code=0,
+    )

@@ -6,9 +6,9 @@ import dataclasses
 import re
 
 import pytest
-from lockstep.refresh import page, result
+from lockstep.refresh import page
 
-from tests.unit.lockstep.refresh.conftest import fixed_report
+from tests.unit.lockstep.refresh.conftest import fixed_report, no_new_data
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +56,7 @@ def test_the_rule_is_told_in_words(html: str) -> None:
 
 
 def test_a_refresh_without_new_data_is_a_page_without_comparison() -> None:
-    found = result.Refresh(
-        param="ingest.as_of",
-        champion=result.Model("2024-12", tag="model/v3", commit="4f2a" * 10),
-        challenger=result.Model("2024-12"),
-        decision="no action",
-        reason="no new data since the champion: its ingest.as_of is 2024-12",
-        exit_code=0,
-    )
+    found = no_new_data("ingest.as_of")
     html = page.render(found)
     assert "<h1>Model refresh: no action</h1>" in html and "no new data" in html
     assert "<svg" not in html and "<table" not in html and "exited with 0" in html

@@ -7,7 +7,7 @@ import json
 
 from lockstep.refresh import result
 
-from tests.unit.lockstep.refresh.conftest import IMAGE, fixed_report
+from tests.unit.lockstep.refresh.conftest import IMAGE, fixed_report, no_new_data
 
 
 def test_report_json_keeps_its_shape_with_a_schema() -> None:
@@ -49,14 +49,7 @@ def test_report_json_keeps_its_shape_with_a_schema() -> None:
 
 
 def test_a_refresh_without_new_data_reports_the_models_and_the_decision_only() -> None:
-    found = result.Refresh(
-        param="train.as_of",
-        champion=result.Model("2024-12", tag="model/v3", commit="c" * 40),
-        challenger=result.Model("2024-12"),
-        decision="no action",
-        reason="no new data since the champion: its train.as_of is 2024-12",
-        exit_code=0,
-    )
+    found = no_new_data("train.as_of")
     assert found.to_dict() == {
         "schema": result.SCHEMA,
         "champion": {"tag": "model/v3", "commit": "c" * 40, "train.as_of": "2024-12"},
