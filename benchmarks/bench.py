@@ -830,12 +830,18 @@ class Bench:
 
             self.log(f"rerun of {count} tags here, one after another")
             serial_s, here = _timed(
-                rerun.rerun_all, settings, self.engine, revs, tolerance=None, on=executor.LOCAL
+                lambda: list(
+                    rerun.rerun_all(settings, self.engine, revs, tolerance=None, on=executor.LOCAL)
+                )
             )
             self.log(f"rerun of {count} tags on Slurm ({cluster}), a job each")
             try:
                 slurm_s, away = _timed(
-                    rerun.rerun_all, settings, self.engine, revs, tolerance=None, on=executor.SLURM
+                    lambda: list(
+                        rerun.rerun_all(
+                            settings, self.engine, revs, tolerance=None, on=executor.SLURM
+                        )
+                    )
                 )
             except SlurmError as exc:
                 return unmeasured(f"the Slurm side failed: {exc}", serial_s=serial_s)

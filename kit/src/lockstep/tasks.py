@@ -310,7 +310,8 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
         rerun.rerun_all, project.settings, project.engine, revs, tolerance=limit, on=on
     )
     rows = []
-    for outcome in outcomes:
+    # Each verdict as soon as it is judged; an error between them ends the task as guard does.
+    while (outcome := guard(next, outcomes, None)) is not None:
         where = outcome.ended.where() if outcome.ended and outcome.ended.job else ""
         if outcome.error:
             if len(revs) == 1:

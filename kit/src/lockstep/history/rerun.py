@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,24 +35,25 @@ NOT_RECORDED = "not recorded"  # the machine, by a record made before the kit ke
 
 def rerun_all(
     settings: Settings, engine: Engine, revs: list[str], *, tolerance: float | None, on: str
-) -> list[Outcome]:
+) -> Iterator[Outcome]:
     """Rerun every revision on the executor `on` and compare; how each went, in order.
 
     `on` is LOCAL (one run after another, here), SLURM (a job each, all submitted at once), or
     "" for the project's executor (`lockstep.run.executor.kind`). Either way the executor runs
     them, and its machine probe, run after the pipeline in the same container, gives the facts
     of the machine the environment is compared with. A revision that cannot be replayed, or
-    whose run fails, is an outcome with an error; the others still run and are judged.
+    whose run fails, is an outcome with an error; the others still run and are judged. The
+    outcomes come as they are judged: here, each right after its run.
 
     Raises:
-        ConfigError: `on` names no executor.
+        ConfigError: `on` names no executor (at once; the rest while iterating).
     """
     on = executor.kind(settings, on)
     # On Slurm every revision runs at once, side by side; here one after another, each
     # worktree (its inputs checked out) gone before the next is made: a gate over twenty
     # releases holds one at a time on this disk.
     batches = [revs] if on == executor.SLURM else [[rev] for rev in revs]
-    return [found for batch in batches for found in _batch(settings, engine, batch, tolerance, on)]
+    return (found for batch in batches for found in _batch(settings, engine, batch, tolerance, on))
 
 
 def _batch(

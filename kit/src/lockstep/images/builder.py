@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,23 +180,27 @@ def build(
         image = _existing(settings, engine, target, key)
         return dataclasses.replace(image, base_image=found, installed=env.installed)
     runtime = build(settings, engine, update_base=update_base, strict=strict)
-    staging = f"{tags[0]}-staging"
+    # A name of this build's own: two checkouts building the same dev image on one engine
+    # must not remove each other's staging image.
+    staging = f"{tags[0]}-staging-{uuid.uuid4().hex[:12]}"
     labels["content-key"] = key  # the dev image is BuildKit's: its id is not reproducible
     extra = [f"--label={LABEL}.{name}={value}" for name, value in labels.items()]
     extra += ["--build-arg", f"RUNTIME_IMAGE={runtime.tag}"]
     log = environment.docker_build(settings, engine, target, staging, found.ref, *extra)
-    # Label the fingerprint, computed inside the image, in a metadata-only build.
-    description = environment.describe(engine, staging)
-    final = {
-        "fingerprint": description["fingerprint"],
-        "python": description["python"],
-        "dvc": description["distributions"].get("dvc", ""),
-    }
-    dockerfile = f"FROM {staging}\nLABEL " + " ".join(
-        f'{LABEL}.{name}="{value}"' for name, value in final.items()
-    )
-    engine.run("build", "--quiet", *_tag_args(tags), "-", input=dockerfile, capture=True)
-    engine.run("image", "rm", staging, capture=True, quiet=True)
+    try:
+        # Label the fingerprint, computed inside the image, in a metadata-only build.
+        description = environment.describe(engine, staging)
+        final = {
+            "fingerprint": description["fingerprint"],
+            "python": description["python"],
+            "dvc": description["distributions"].get("dvc", ""),
+        }
+        dockerfile = f"FROM {staging}\nLABEL " + " ".join(
+            f'{LABEL}.{name}="{value}"' for name, value in final.items()
+        )
+        engine.run("build", "--quiet", *_tag_args(tags), "-", input=dockerfile, capture=True)
+    finally:
+        engine.run("image", "rm", staging, capture=True, quiet=True, check=False)
     return dataclasses.replace(_existing(settings, engine, target, key), log=log, base_image=found)
 
 
