@@ -38,3 +38,24 @@ def test_every_stage_ran_in_the_one_image_the_committed_locks_build() -> None:
     assert {env.base_image.rsplit("@", 1)[1] for env in environments} == {base.image}
     lock = hashlib.sha256((REPO / "poetry.lock").read_bytes()).hexdigest()
     assert {env.lock_sha256 for env in environments} == {lock}
+
+
+def test_the_committed_dvc_lock_depends_on_this_checkouts_files() -> None:
+    """DVC's own status: no stage's code, params or data differ from what dvc.lock records.
+
+    A kit or example edit without remaking the results would make a fresh clone's `./inv repro`
+    rerun stages and leave dvc.lock modified; so would a bytecode cache inside a folder a stage
+    depends on, were it not ignored (.dvcignore).
+    """
+    if not (REPO / "dvc.lock").exists():
+        return  # a project made from the template has no results yet
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        status = repo.status()
+    changed = {
+        stage: [entry for entry in entries if isinstance(entry, dict) and "changed deps" in entry]
+        for stage, entries in status.items()
+    }
+    changed = {stage: entries for stage, entries in changed.items() if entries}
+    assert not changed, f"run `./inv repro` and commit the results: {changed}"
