@@ -142,8 +142,12 @@ class UserProject:
 
 def host_lock(name: str) -> FileLock:
     """A lock on something the whole machine shares (users, bridges, the engine's images),
-    held across the suite's parallel workers, and across two suites run at once."""
-    return FileLock(Path(tempfile.gettempdir()) / f"lockstep-tests-{name}.lock")
+    held across the suite's parallel workers, and across two suites run at once.
+
+    Writable by every user: two users' suites on one machine share it (a file only its first
+    user could open stopped every other user's suite).
+    """
+    return FileLock(Path(tempfile.gettempdir()) / f"lockstep-tests-{name}.lock", mode=0o666)
 
 
 def python_for(user: pwd.struct_passwd) -> str:
