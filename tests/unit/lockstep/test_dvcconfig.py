@@ -32,24 +32,24 @@ def test_the_cache_is_dvcs_default_when_unset(repo: Path) -> None:
 
 def test_a_relative_cache_dir_is_taken_from_the_config_that_sets_it(repo: Path) -> None:
     with (repo / ".dvc" / "config").open("a") as config:
-        config.write("[cache]\n    dir = ../shared-cache\n")  # as a user would commit it
-    assert dvcconfig.cache_dir(repo) == repo / "shared-cache"  # .dvc/../shared-cache
+        config.write("[cache]\n    dir = ../outside-cache\n")  # as a user would commit it
+    assert dvcconfig.cache_dir(repo) == repo / "outside-cache"  # .dvc/../outside-cache
 
 
 def test_the_local_config_wins_over_the_projects(repo: Path, tmp_path: Path) -> None:
-    dvc(repo, "config", "cache.dir", "../shared-cache")
+    dvc(repo, "config", "cache.dir", "../outside-cache")
     dvc(repo, "config", "--local", "cache.dir", str(tmp_path / "mine"))
     assert dvcconfig.cache_dir(repo) == tmp_path / "mine"
 
 
 def test_a_worktree_shares_the_checkouts_cache(repo: Path, tmp_path: Path) -> None:
-    dvc(repo, "config", "cache.dir", "../shared-cache")  # from the root: beside it
+    dvc(repo, "config", "cache.dir", "../outside-cache")  # from the root: beside it
     tree = tmp_path / "tree"
     subprocess.run(["git", "clone", "--quiet", str(repo), str(tree)], check=True)
     dvc(tree, "init", "--quiet")  # the clone has no commit, so no .dvc/ of its own yet
     dvcconfig.share_cache(tree, dvcconfig.cache_dir(repo))
-    assert dvcconfig.cache_dir(tree) == tmp_path / "shared-cache"
-    assert "shared-cache" in (tree / ".dvc" / "config.local").read_text()
+    assert dvcconfig.cache_dir(tree) == tmp_path / "outside-cache"
+    assert "outside-cache" in (tree / ".dvc" / "config.local").read_text()
 
 
 def test_no_scm_is_set_in_the_local_config_and_unset_again(repo: Path) -> None:
