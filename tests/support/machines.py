@@ -145,9 +145,24 @@ def host_lock(name: str) -> FileLock:
     held across the suite's parallel workers, and across two suites run at once.
 
     Writable by every user: two users' suites on one machine share it (a file only its first
-    user could open stopped every other user's suite).
+    user could open stopped every other user's suite). It lives in a folder of its own, not in
+    /tmp itself: filelock refuses a lock file another user made in a sticky folder (that user
+    could swap it during the hold), and a test lock's worst case is two suites overlapping.
     """
-    return FileLock(Path(tempfile.gettempdir()) / f"lockstep-tests-{name}.lock", mode=0o666)
+    return FileLock(host_locks() / f"{name}.lock", mode=0o666)
+
+
+def host_locks() -> Path:
+    """The folder of the machine-wide locks: writable by all, and not sticky."""
+    folder = Path(tempfile.gettempdir()) / "lockstep-tests-locks"
+    try:
+        folder.mkdir()
+        folder.chmod(0o777)  # mkdir's mode passes through the umask
+    except FileExistsError:
+        mode = folder.stat().st_mode & 0o7777
+        if mode & 0o1777 != 0o777:
+            pytest.fail(f"{folder} has mode {mode:o}, not 777: remove it", pytrace=False)
+    return folder
 
 
 def python_for(user: pwd.struct_passwd) -> str:
