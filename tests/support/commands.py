@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -106,3 +107,27 @@ def one_error(proc: subprocess.CompletedProcess[str]) -> str:
     # Only a pipeline that ran may print errors of its own before the task's.
     assert len(errors) == 1 or " run --rm " in proc.stderr, proc.stderr
     return errors[-1]
+
+
+# Holds `lockstep.files.exclusive` on argv[1], says so, and lets go when stdin gets a line.
+HOLDER = """
+import sys
+from pathlib import Path
+from lockstep import files
+
+with files.exclusive(Path(sys.argv[1]), "unused"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def lock_holder(path: Path) -> subprocess.Popen:
+    """Another process holding the lock on `path`, until a line is written to its stdin."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "held\n"
+    return proc

@@ -1,4 +1,4 @@
-"""Files: atomic writes, and the operating system's errors about files in one line.
+"""Files: atomic writes, a lock for the toolchain, and the system's errors about files in one line.
 
 A write goes to a temp file beside the target, then a rename: a reader (or a crash, or a full
 disk) never sees half a file, and the previous content survives any failure.
@@ -6,9 +6,13 @@ disk) never sees half a file, and the previous content survives any failure.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -25,6 +29,24 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, waiting: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block; print `waiting` once if another holds it.
+
+    The kernel's lock (fcntl), not filelock as `lockstep.workspace` takes: the launcher takes
+    this one before any package is installed. The kernel drops it when its process dies, so a
+    killed holder never leaves it stale.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lockstep: {waiting}", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def describe_os_error(exc: OSError) -> str:

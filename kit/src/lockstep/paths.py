@@ -11,6 +11,8 @@ STATE = ".lockstep"
 POETRY = f"{STATE}/poetry"
 REQUIREMENTS = f"{STATE}/requirements.txt"
 LOCK_CHECKED = f"{STATE}/lock-checked"
+# Held while `./inv` installs them: two `./inv` in a fresh clone would install over each other.
+TOOLCHAIN_LOCK = f"{STATE}/toolchain.lock"
 # The last runtime build's answer and the inputs it holds for (lockstep.images.recorded).
 BUILD_RECORD = f"{STATE}/build.json"
 # The base's `.deb` files, downloaded while the toolchain installs (lockstep.images.prefetch).

@@ -103,23 +103,44 @@ def prepare(root: Path, *, building: bool = False) -> None:
     """Install the pinned Poetry and the locked environment when they are missing or stale.
 
     `building`: the task builds the image; a download it will need starts first, meanwhile.
+    A second `./inv` meanwhile waits, then finds everything installed.
 
     Raises:
         LockfileError: the lock is stale, or the toolchain file does not pin pyproject's Poetry.
         ConfigError: pyproject.toml cannot be read.
         CommandError: an installer failed.
     """
-    venv = root / ".venv"
-    digest = inputs_digest(root)
-    stamp = venv / STAMP
-    if not (stamp.exists() and stamp.read_text() == digest):
-        shell.start_log(root / paths.LOGS)
-        if building:
-            from lockstep.images import prefetch  # here: the no-op paths need none of it
+    if _stale(root):
+        with installing(root):
+            _install(root, building=building)
 
-            prefetch.start(root)
-        sync(root, venv)
-        stamp.write_text(digest)
+
+def installing(root: Path):
+    """The lock held while .lockstep/poetry and .venv are (re)installed."""
+    waiting = "another ./inv is installing the environment here; waiting for it to finish"
+    return files.exclusive(root / paths.TOOLCHAIN_LOCK, waiting)
+
+
+def _stale(root: Path) -> str | None:
+    """The digest of the inputs when .venv was not installed from them, else None."""
+    digest = inputs_digest(root)
+    stamp = root / ".venv" / STAMP
+    return None if stamp.exists() and stamp.read_text() == digest else digest
+
+
+def _install(root: Path, *, building: bool) -> None:
+    """`prepare`'s work, with the lock held: asked again, as the holder before may have done it."""
+    digest = _stale(root)
+    if digest is None:
+        return
+    shell.start_log(root / paths.LOGS)
+    if building:
+        from lockstep.images import prefetch  # here: the no-op paths need none of it
+
+        prefetch.start(root)
+    venv = root / ".venv"
+    sync(root, venv)
+    (venv / STAMP).write_text(digest)
 
 
 def relock(root: Path) -> None:
@@ -128,13 +149,14 @@ def relock(root: Path) -> None:
     Handled here, before invoke, because a stale lock is what it is for and the environment
     cannot be installed from one; run with Poetry's own Python, which has tomlkit.
     """
-    shell.start_log(root / paths.LOGS)
-    poetry = tools.ensure_poetry(root)
-    script = Path(__file__).resolve().with_name("lockfile.py")
-    proc = shell.run([poetry.parent / "python", script, poetry, root], cwd=root, check=False)
-    if proc.returncode:
-        raise SystemExit(proc.returncode)  # the lock's error is above
-    prepare(root)
+    with installing(root):
+        shell.start_log(root / paths.LOGS)
+        poetry = tools.ensure_poetry(root)
+        script = Path(__file__).resolve().with_name("lockfile.py")
+        proc = shell.run([poetry.parent / "python", script, poetry, root], cwd=root, check=False)
+        if proc.returncode:
+            raise SystemExit(proc.returncode)  # the lock's error is above
+        _install(root, building=False)
     print("locked: review `git diff poetry.lock`, then commit it")
 
 

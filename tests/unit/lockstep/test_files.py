@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from lockstep import files
+
+from tests.support import commands
 
 
 def test_an_atomic_write_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -46,3 +49,21 @@ def test_os_errors_read_as_one_line_that_says_what_to_do(tmp_path: Path) -> None
         "(nothing was replaced)"
     )
     assert "\n" not in line
+
+
+def test_the_exclusive_lock_waits_for_another_process_and_says_so(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "state" / "tool.lock"
+    holder = commands.lock_holder(path)
+    entered = threading.Event()
+
+    def take() -> None:
+        with files.exclusive(path, "waiting for the other one"):
+            entered.set()
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    assert not entered.wait(1), "the lock was taken while another process held it"
+    holder.communicate("go\n")
+    taker.join(10)
+    assert entered.is_set()
+    assert capsys.readouterr().err == "lockstep: waiting for the other one\n"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
-from lockstep import shell, toolchain, tools
+from lockstep import paths, shell, toolchain, tools
 from lockstep.errors import CommandError, LockfileError
+
+from tests.support import commands
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -212,3 +215,21 @@ def test_a_failed_install_leaves_the_working_venv_as_it_was(project, monkeypatch
 )
 def test_a_tasks_help_is_asked_of_invoke_before_the_task(argv, expected) -> None:
     assert toolchain.help_first(argv) == expected
+
+
+def test_a_second_inv_waits_for_the_install_and_then_installs_nothing(project, capsys) -> None:
+    # Two ./inv in a fresh clone: the second must not install over the first one's work.
+    holder = commands.lock_holder(project / paths.TOOLCHAIN_LOCK)
+    (project / ".venv").mkdir()
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (toolchain.prepare(project), done.set()))
+    waiter.start()
+    assert not done.wait(1), "prepare went on while another ./inv was installing"
+    # What the first one leaves when it is done: the stamp of these inputs. Without the
+    # second look under the lock, prepare would now install (and fail: this project has no
+    # Poetry to install from).
+    (project / ".venv" / toolchain.STAMP).write_text(toolchain.inputs_digest(project))
+    holder.communicate("done\n")
+    waiter.join(10)
+    assert done.is_set()
+    assert "waiting for it to finish" in capsys.readouterr().err
