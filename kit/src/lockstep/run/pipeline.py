@@ -120,8 +120,9 @@ def run(
     dvc.lock entries it changed and, when a forced run succeeded, those whose outputs it
     rewrote (a forced rerun gives the same entry). However the run ends (a failure, Ctrl-C),
     the stages DVC committed get their lineage. A run that succeeded is signed when a key is
-    configured (`lockstep.records.signing`). The verdict says whether the outputs are those the
-    committed dvc.lock records, and how the environment compares with the recorded one.
+    configured (`lockstep.records.signing`), and ends with the verdict: whether the outputs are
+    those the committed dvc.lock records, and how the environment compares with the recorded
+    one. A failed run has none (the task says that DVC failed).
 
     Args:
         settings: the project's settings.
@@ -173,7 +174,9 @@ def run(
             if code == 0 and record:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
                 signing.after_run(settings, record)
-        say(verdict(root, prepared.drift))
+        if code == 0:
+            # A failed run has no verdict: its outputs are whatever the failure left.
+            say(verdict(root, prepared.drift))
     return code
 
 
