@@ -26,6 +26,7 @@ from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, recorded, reproducible, sbom
 from lockstep.records import lineage, signing, sources
 from lockstep.records.environment import ENVIRONMENT_FILE, write_environment
+from lockstep.run import view
 from lockstep.run.containers import Run, clear_leftovers
 from lockstep.runtime import fingerprint, machine, params
 from lockstep.shell import say
@@ -231,8 +232,10 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
 
     The docker and git calls that do not depend on each other run at once (each costs
     milliseconds to tens of them, a no-op run makes a dozen). The workspace lock is held, so no
-    other run can start a container between the check for leftovers and this run's own.
+    other run can start a container between the check for leftovers and this run's own. The
+    stages' paths are checked first, before any build (`lockstep.run.view`).
     """
+    cache = view.checked(settings)
     engine = engines.find(settings.docker_cli())
     with ThreadPoolExecutor() as pool:
         leftovers = pool.submit(clear_leftovers, settings, engine)
@@ -258,6 +261,7 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
         sbom=described.result().digest,
     )
     run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
+    run = run.with_volume(str(cache)) if cache else run
     comparison = drift.result()
     leftovers.result()
     probe = Run(settings, engine, image.id, machine.command()).with_network("none")
