@@ -35,20 +35,19 @@ def checked(settings: Settings) -> Path | None:
     from dvc.repo import Repo
 
     root = settings.root
-    with Repo(str(root)) as repo:
-        cache = Path(repo.cache.local_cache_dir)
-        try:
-            stages = repo.index.stages
-        except DvcException:
-            return None  # a broken dvc.yaml, say: DVC in the container says so, as it does
-        files = sorted(
-            {
-                Path(os.path.relpath(entry.fs_path, repo.root_dir)).as_posix()
-                for stage in stages
-                for entry in [*stage.deps, *stage.outs]
-                if entry.is_in_repo
-            }
-        )
+    try:
+        with Repo(str(root)) as repo:
+            cache = Path(repo.cache.local_cache_dir)
+            files = sorted(
+                {
+                    Path(os.path.relpath(entry.fs_path, repo.root_dir)).as_posix()
+                    for stage in repo.index.stages
+                    for entry in [*stage.deps, *stage.outs]
+                    if entry.is_in_repo
+                }
+            )
+    except DvcException:
+        return None  # no DVC project, a broken dvc.yaml: DVC in the container says so, as it does
     outside = not cache.resolve().is_relative_to(root.resolve())
     # DVC's own links into its cache (cache.type symlink) lead where the cache is mounted.
     _refuse(settings, [link for link in links.on_paths(root, files) if not link.within(cache)])

@@ -92,3 +92,8 @@ def test_dvcs_links_into_a_cache_outside_are_followed_where_it_is_mounted(root, 
     (root / "data" / "raw.csv").unlink()
     (root / "data" / "raw.csv").symlink_to(cached)
     assert view.checked(Settings(root=root)) == big / "cache"
+
+
+def test_a_broken_dvc_yaml_is_left_to_dvc_in_the_container(root):
+    (root / "dvc.yaml").write_text("stages: [")
+    assert view.checked(Settings(root=root)) is None
