@@ -113,6 +113,10 @@ class RevisionError(LockstepError):
     """A git revision is unknown, or holds no lineage to rerun."""
 
 
+class LinkError(LockstepError):
+    """A symbolic link leads where a container cannot follow, or out of a revision's tree."""
+
+
 class TemplateError(LockstepError):
     """A project cannot be made, updated or adopted from the lockstep template."""
 

@@ -252,6 +252,13 @@ def tree_files(root: Path, tree: str) -> dict[str, str] | None:
     return {path: meta.split()[2] for meta, path in entries}
 
 
+def links(root: Path, commit: str) -> list[str]:
+    """The paths git stores as symbolic links at `commit` (mode 120000)."""
+    listed = shell.output(["git", "ls-tree", "-r", "-z", commit], cwd=root)
+    entries = (line.split("\t", 1) for line in listed.split("\0") if line)
+    return [path for meta, path in entries if meta.startswith("120000 ")]
+
+
 def exists(root: Path, rev: str, path: str) -> bool:
     """True when revision `rev` has `path` (a file or a folder)."""
     return _probe(root, "cat-file", "-e", f"{rev}:./{path}").returncode == 0

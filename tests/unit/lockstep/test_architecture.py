@@ -16,7 +16,7 @@ KIT = Path(__file__).resolve().parents[3] / "src" / "lockstep"
 # Lowest first. A module may import from its own rank and the ranks before it.
 ARCHITECTURE = [
     # The ground: small modules every wing may use.
-    ["lockstep", "errors", "paths", "files", "yamltext"],
+    ["lockstep", "errors", "paths", "files", "links", "yamltext"],
     ["shell", "config"],
     ["git", "engines", "workspace", "lockfile", "tools", "dvcconfig"],
     # The wings.

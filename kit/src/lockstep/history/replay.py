@@ -6,21 +6,23 @@ its results were made in; the image comes from the engine (by id), else the regi
 digest), else its layout in the DVC remote, else it is rebuilt from the revision's own locks in
 that worktree; its id is checked. The worktree gets its DVC-tracked inputs copied in from the
 DVC cache or remote. Containers take their mounts and settings from the current checkout,
-never from the revision's files.
+never from the revision's files. A revision whose tracked links lead out of its worktree is
+refused before anything reads or writes through one, and so is a run of its code that left one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import git
+from lockstep import git, links
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import LineageError, LockstepError, RevisionError
+from lockstep.errors import LineageError, LinkError, LockstepError, RevisionError
 from lockstep.records import lineage
 from lockstep.records.lineage import LineageRecord, StageRun
 from lockstep.run.containers import Run
@@ -75,6 +77,7 @@ def replay(
 
     Raises:
         RevisionError: the revision is unknown or has no lineage.
+        LinkError: a link it tracks leads out of its worktree.
         LineageError: its lineage names no image, or several environments.
         ImageNotFoundError: the image is nowhere to be found.
     """
@@ -89,10 +92,41 @@ def replay(
         ) from None
     image_id, run = recorded_image(record, rev)
     with git.worktree(root, commit, under) as tree:
+        own_files_only(tree, git.links(root, commit), f"{rev} links")
         # The worktree first: when no engine, registry or remote has the image, its locks do.
         remote.obtain(settings, engine, image_id, run, revs=[None, commit], tree=tree, rev=rev)
         remote.checkout_inputs(root, commit, tree, rev)
         yield Replay(settings, engine, rev, commit, record, image_id, run, tree)
+
+
+def own_files_only(tree: Path, paths: list[str], who: str) -> None:
+    """Refuse the links at `paths` in a revision's worktree (or under them) that lead out of it.
+
+    Git checks a link out as a link and writes nothing through it; what comes next would follow
+    one on this host: an image rebuilt from the revision's locks, DVC checking its inputs out
+    into their folders, the verdict reading its outputs, a refresh writing its lineage.
+
+    Raises:
+        LinkError: `who` ("model/v3 links") out of its tree, each link and where it leads.
+    """
+    away = [link for link in links.on_paths(tree, paths) if not link.within(tree)]
+    if away:
+        named = ", ".join(f"{link.path} links to {link.target}" for link in away)
+        raise LinkError(
+            f"{who} out of its tree: {named}",
+            "a replay reads and writes the revision's own files only; replay a revision that "
+            "holds the files themselves (DVC-tracked, for data) instead of links to them",
+        )
+
+
+def ran_in_its_tree(tree: Path, rev: str) -> None:
+    """After the revision's code ran in its worktree: refuse any link out of it, there or left.
+
+    Before the host reads the outputs or writes the lineage: the code may have made links.
+    """
+    own_files_only(
+        tree, sorted(entry.name for entry in os.scandir(tree)), f"the run of {rev} left links"
+    )
 
 
 def recorded_image(record: LineageRecord, rev: str) -> tuple[str, StageRun]:

@@ -184,6 +184,7 @@ def _fact(values: dict, name: str) -> str:
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:
     """Compare the rerun in `tree` with what was committed at `commit`."""
+    replay.ran_in_its_tree(tree, rev)
     verdict = Verdict(rev, image_id, commit)
     recorded = yamltext.load(git.show(root, commit, "dvc.lock")) or {}
     declared = yamltext.load(git.show(root, commit, "dvc.yaml")) or {}

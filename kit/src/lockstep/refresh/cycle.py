@@ -24,7 +24,7 @@ from lockstep.config import RefreshSettings, Settings
 from lockstep.engines import Engine
 from lockstep.errors import ConfigError, LockstepError
 from lockstep.files import atomic_write
-from lockstep.history.replay import Replay, replay
+from lockstep.history.replay import Replay, ran_in_its_tree, replay
 from lockstep.records import lineage, sources
 from lockstep.refresh import champion, decision, report, result
 from lockstep.runtime import months, params
@@ -137,6 +137,7 @@ def fit_and_score(past: Replay, challenger: Challenger):
     before = lineage.read_dvc_lock(tree)
     if run.start() != 0:
         raise LockstepError("the challenger's pipeline failed", "see its output above")
+    ran_in_its_tree(tree, past.rev)
     # The champion's committed source ran (the worktree is its commit checked out).
     source = git.tree_id(root, past.commit, sources.SOURCE)
     env = replace(past.run.environment, commit=past.commit, dirty=True, source_tree=source)

@@ -80,8 +80,13 @@ class Run:
         return replace(self, limits=self.limits + limits)
 
     def with_volume(self, host: str, target: str = "", mode: str = "rw") -> Run:
-        """This run with a host path mounted (at the same path unless `target` is given)."""
-        return replace(self, volumes=(*self.volumes, f"{host}:{target or host}:{mode}"))
+        """This run with a host path mounted (at the same path unless `target` is given).
+
+        A mount it has already is not added again: docker refuses two at one target (a sweep
+        point mounts the cache its run may mount already).
+        """
+        volume = f"{host}:{target or host}:{mode}"
+        return self if volume in self.volumes else replace(self, volumes=(*self.volumes, volume))
 
     def with_command(self, *command: str) -> Run:
         """This run with another command."""

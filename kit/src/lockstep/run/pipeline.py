@@ -26,6 +26,7 @@ from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, recorded, reproducible, sbom
 from lockstep.records import lineage, signing, sources
 from lockstep.records.environment import ENVIRONMENT_FILE, write_environment
+from lockstep.run import view
 from lockstep.run.containers import Run, clear_leftovers
 from lockstep.runtime import fingerprint, machine, params
 from lockstep.shell import say
@@ -120,8 +121,9 @@ def run(
     dvc.lock entries it changed and, when a forced run succeeded, those whose outputs it
     rewrote (a forced rerun gives the same entry). However the run ends (a failure, Ctrl-C),
     the stages DVC committed get their lineage. A run that succeeded is signed when a key is
-    configured (`lockstep.records.signing`). The verdict says whether the outputs are those the
-    committed dvc.lock records, and how the environment compares with the recorded one.
+    configured (`lockstep.records.signing`), and ends with the verdict: whether the outputs are
+    those the committed dvc.lock records, and how the environment compares with the recorded
+    one. A failed run has none (the task says that DVC failed).
 
     Args:
         settings: the project's settings.
@@ -173,7 +175,9 @@ def run(
             if code == 0 and record:
                 # Signed while the workspace is locked: the outputs are the ones just recorded.
                 signing.after_run(settings, record)
-        say(verdict(root, prepared.drift))
+        if code == 0:
+            # A failed run has no verdict: its outputs are whatever the failure left.
+            say(verdict(root, prepared.drift))
     return code
 
 
@@ -228,8 +232,10 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
 
     The docker and git calls that do not depend on each other run at once (each costs
     milliseconds to tens of them, a no-op run makes a dozen). The workspace lock is held, so no
-    other run can start a container between the check for leftovers and this run's own.
+    other run can start a container between the check for leftovers and this run's own. The
+    stages' paths are checked first, before any build (`lockstep.run.view`).
     """
+    cache = view.checked(settings)
     engine = engines.find(settings.docker_cli())
     with ThreadPoolExecutor() as pool:
         leftovers = pool.submit(clear_leftovers, settings, engine)
@@ -255,6 +261,7 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
         sbom=described.result().digest,
     )
     run = Run(settings, engine, image.id, ["dvc", *dvc_command]).with_env(**identity.result())
+    run = run.with_volume(str(cache)) if cache else run
     comparison = drift.result()
     leftovers.result()
     probe = Run(settings, engine, image.id, machine.command()).with_network("none")

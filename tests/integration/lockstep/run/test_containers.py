@@ -54,3 +54,23 @@ def test_a_failing_command_gives_its_exit_code(kit, settings, runtime_image) -> 
     run = Run(settings, kit.engine, runtime_image.id, ["sh", "-c", "exit 7"])
     assert run.start() == 7
     assert kit.docker("ps", "--all", "--quiet", "--filter", f"name={run.name}").stdout == ""
+
+
+def test_a_run_follows_relative_links_and_links_into_a_mounted_cache(
+    kit, settings, runtime_image, tmp_path
+) -> None:
+    # What `run.view` lets through, and what it refuses: the workspace is seen at the workdir.
+    root, cache = tmp_path / "workspace", tmp_path / "cache"
+    (root / "store").mkdir(parents=True)
+    (root / "store" / "a").write_text("inside\n")
+    cache.mkdir()
+    (cache / "b").write_text("cached\n")
+    (root / "relative").symlink_to("store")
+    (root / "absolute").symlink_to(root / "store")
+    (root / "cached").symlink_to(cache / "b")
+    script = "cat relative/a cached; test -e absolute/a || echo absolute: nowhere"
+    run = Run(dataclasses.replace(settings, root=root), kit.engine, runtime_image.id, ["sh"])
+
+    printed = run.with_command("sh", "-c", script).with_volume(str(cache)).captured()
+
+    assert printed.split("\n") == ["inside", "cached", "absolute: nowhere"]

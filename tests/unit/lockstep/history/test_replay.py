@@ -1,10 +1,13 @@
-"""Which image a revision's results were made in, from its lineage."""
+"""Which image a revision's results were made in, from its lineage; its links out refused."""
 
 from __future__ import annotations
 
 import pytest
-from lockstep.errors import LineageError
+from lockstep import git, shell
+from lockstep.config import Settings
+from lockstep.errors import LineageError, LinkError
 from lockstep.history import replay
+from lockstep.records import lineage
 from lockstep.records.lineage import LineageRecord, StageRun
 
 
@@ -42,3 +45,36 @@ def test_stages_from_different_environments_are_refused(run):
 def test_host_only_lineage_cannot_be_replayed(run):
     with pytest.raises(LineageError, match="ran in an image"):
         replay.recorded_image(LineageRecord({"a": run(None)}), "A")
+
+
+def test_a_revision_linking_out_of_its_tree_is_refused_before_anything_follows_a_link(
+    tmp_path, environment, git_identity
+):
+    outside = tmp_path / "outside"
+    (outside / "empty").mkdir(parents=True)
+    (outside / "secret.txt").write_text("known")
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "dvc.lock").write_text("schema: '2.0'\nstages:\n  train:\n    outs: []\n")
+    lineage.update(root, ["train"], environment(), lineage.read_dvc_lock(root))
+    (root / "README").write_text("")
+    (root / "readme").symlink_to("README")  # inside: replayed as it is
+    (root / "secret").symlink_to(outside / "secret.txt")
+    (root / "data" / "raw").symlink_to(outside / "empty")  # DVC would check its inputs out here
+    git.init(root)
+    git.commit_all(root, "results, and links out")
+
+    # No engine: the revision is refused before its image is looked for.
+    with pytest.raises(LinkError) as refused, replay.replay(Settings(root=root), None, "HEAD"):
+        pass
+
+    assert str(refused.value) == (
+        f"HEAD links out of its tree: data/raw links to {outside}/empty, secret links to "
+        f"{outside}/secret.txt; a replay reads and writes the revision's own files only; replay "
+        "a revision that holds the files themselves (DVC-tracked, for data) instead of links "
+        "to them"
+    )
+    assert list((outside / "empty").iterdir()) == []
+    assert (outside / "secret.txt").read_text() == "known"
+    # The worktree is gone with the refusal.
+    assert shell.output(["git", "worktree", "list"], cwd=root).count("\n") == 0

@@ -3,6 +3,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+from lockstep.errors import LinkError
 from lockstep.history import replay, rerun
 from lockstep.history.verdict import Fact, Verdict
 from lockstep.records import lineage
@@ -121,3 +123,14 @@ def test_a_dvc_output_metric_missing_from_the_cache_fails_with_the_remedy(projec
     ]
     assert "git.json:plain" in [name for name, *_ in verdict.metrics]
     assert "invoke pull A" in verdict.row().detail
+
+
+def test_a_link_out_that_the_rerun_left_is_refused_before_its_tree_is_read(tmp_path):
+    (tmp_path / "outside").mkdir()
+    tree = tmp_path / "tree"
+    (tree / "live").mkdir(parents=True)
+    (tree / "live" / "metrics.json").symlink_to(tmp_path / "outside" / "secret")
+    (tree / "same").symlink_to("live")  # inside: read as it is
+
+    with pytest.raises(LinkError, match=r"^the run of A left links out of its tree: live/metrics"):
+        rerun.compare(tmp_path, "0" * 40, tree, "A", "sha256:1", None)

@@ -49,3 +49,10 @@ def test_a_derived_run_leaves_its_original_untouched(tmp_path) -> None:
     assert derived.settings.root == tmp_path / "tree"
     with pytest.raises(dataclasses.FrozenInstanceError):
         original.limits = ("--cpus", "1")  # type: ignore[misc]
+
+
+def test_a_path_mounted_already_is_not_mounted_again(tmp_path) -> None:
+    # A sweep point mounts the DVC cache that its run, on a cache outside the workspace, has.
+    run = Run(Settings(root=tmp_path), Engine("docker"), "sha256:img", ["true"])
+    args = run.with_volume("/cache").with_volume("/cache").arguments()
+    assert args.count("/cache:/cache:rw") == 1
