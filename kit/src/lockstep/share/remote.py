@@ -19,10 +19,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import dvcconfig, git, shell, workspace
+from lockstep import dvcconfig, files, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import ImageNotFoundError, LockstepError
+from lockstep.errors import DiskFullError, ImageNotFoundError, LockstepError
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -74,8 +74,11 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
     if commit == git.commit(root):
         say("pull: checking the files out into the workspace")
         checkout = shell.run(["dvc", "checkout"], cwd=root, capture=True, check=False)
+        output = checkout.stdout + checkout.stderr
+        if checkout.returncode and files.says_no_space(output):
+            # DVC writes each file under a temp name and renames it whole: a rerun finishes.
+            raise files.no_space("checking out the files of", f"{rev} into {root}")
         if checkout.returncode:
-            output = checkout.stdout + checkout.stderr
             missing = output.partition("following targets:")[2].split("Is your cache")[0]
             names = ", ".join(missing.split()) or output.strip().splitlines()[-1]
             raise LockstepError(
@@ -182,6 +185,11 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
         with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
             repo.fetch(targets=targets, revs=[commit], workspace=False)
     except DvcException as exc:
+        if files.is_no_space(exc):
+            # The local cache filled, not the remote.
+            raise files.no_space(
+                "fetching into the DVC cache in", dvcconfig.cache_dir(root)
+            ) from None
         raise store.remote_error("fetch from", root, str(exc)) from None
 
 
@@ -211,11 +219,17 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     unreachable = None
     try:
         fetch(root, commit, targets)
+    except DiskFullError:
+        raise
     except LockstepError as exc:
         unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
     try:
-        with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
+        with (
+            files.space_for(f"checking out the inputs of {rev} into", tree),
+            contextlib.chdir(tree),
+            Repo(str(tree), config=config) as repo,
+        ):
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
         names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])
