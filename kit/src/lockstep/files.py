@@ -18,8 +18,8 @@ from lockstep.errors import DiskFullError
 
 # A full disk, and a full quota: the same remedy.
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-# How commands say it: the C library's message (apt, docker, DVC's Python) and Rust's (uv).
-_NO_SPACE_WORDS = ("no space left on device", "disk quota exceeded", "os error 28")
+# How commands say it (the C library's words, which Python, apt, docker and uv print too).
+_NO_SPACE_WORDS = ("no space left on device", "disk quota exceeded")
 _FREE_SPACE = "free some disk space{needed} and run again (nothing was replaced)"
 
 
@@ -63,15 +63,11 @@ def is_no_space(error: BaseException) -> bool:
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
             return True
-        if says_no_space(f"{seen} {getattr(seen, 'log', '')}"):
+        text = f"{seen} {getattr(seen, 'log', '')}".lower()
+        if any(words in text for words in _NO_SPACE_WORDS):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def says_no_space(output: str) -> bool:
-    """Whether a command's output says a disk was full."""
-    return any(words in output.lower() for words in _NO_SPACE_WORDS)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
-from lockstep import files, shell
+from lockstep import dvcconfig, files, shell
 from lockstep.errors import BaseImageError, CommandError
 from lockstep.images.manifest import Manifest
 from lockstep.shell import say
@@ -207,9 +207,10 @@ def restore(root: Path) -> str | None:
     if not (root / f"{FOLDER}.dvc").exists():
         return f"{FOLDER}.dvc is not in the project"
     problem = _dvc(root, "pull", "--force", "--quiet", f"{FOLDER}.dvc")
-    if problem and files.says_no_space(problem):
+    needed = problem and dvcconfig.short_of_space(root, [FOLDER])
+    if needed:
         # Not a rung that failed: every other one needs the same space.
-        raise files.no_space("checking out the base's .deb files into", root / FOLDER)
+        raise files.no_space("checking out the base's .deb files into", root / FOLDER, needed)
     return f"not in the DVC cache or remote: {problem}" if problem else None
 
 

@@ -73,19 +73,30 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
         images.append(image_id)
     if commit == git.commit(root):
         say("pull: checking the files out into the workspace")
-        checkout = shell.run(["dvc", "checkout"], cwd=root, capture=True, check=False)
-        output = checkout.stdout + checkout.stderr
-        if checkout.returncode and files.says_no_space(output):
-            # DVC writes each file under a temp name and renames it whole: a rerun finishes.
-            raise files.no_space("checking out the files of", f"{rev} into {root}")
-        if checkout.returncode:
-            missing = output.partition("following targets:")[2].split("Is your cache")[0]
-            names = ", ".join(missing.split()) or output.strip().splitlines()[-1]
-            raise LockstepError(
-                f"{rev}: not in the DVC cache nor the remote: {names}",
-                "publish them where they exist (`invoke publish`); everything else is restored",
-            )
+        checkout(root, rev)
     return images
+
+
+def checkout(root: Path, rev: str) -> None:
+    """Check the workspace's DVC-tracked files out of the cache (`rev` is its commit).
+
+    Raises:
+        DiskFullError: the workspace's disk cannot hold them.
+        LockstepError: some are in neither the DVC cache nor the remote.
+    """
+    proc = shell.run(["dvc", "checkout"], cwd=root, capture=True, check=False)
+    if not proc.returncode:
+        return
+    output = proc.stdout + proc.stderr
+    failed = output.partition("following targets:")[2].split("Is your cache")[0].split()
+    needed = dvcconfig.short_of_space(root, failed)
+    if needed:
+        raise files.no_space(f"checking out the files of {rev} into", root, needed)
+    raise LockstepError(
+        f"{rev}: not in the DVC cache nor the remote: "
+        f"{', '.join(failed) or output.strip().splitlines()[-1]}",
+        "publish them where they exist (`invoke publish`); everything else is restored",
+    )
 
 
 def obtain(
@@ -225,14 +236,14 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
         unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
     try:
-        with (
-            files.space_for(f"checking out the inputs of {rev} into", tree),
-            contextlib.chdir(tree),
-            Repo(str(tree), config=config) as repo,
-        ):
+        with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
-        names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])
+        failed = getattr(exc, "target_infos", [])
+        needed = dvcconfig.short_of_space(tree, failed)
+        if needed:
+            raise files.no_space(f"checking out the inputs of {rev} into", tree, needed) from None
+        names = ", ".join(failed or [str(exc)])
         if unreachable:
             raise LockstepError(
                 f"missing data at {rev}: {names} is not in the DVC cache, "
