@@ -295,8 +295,9 @@ def _replace(folder: Path, new: Path) -> None:
     folder for the recorded set (`debs.holds` reads names, not bytes).
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
+    size = sum(path.stat().st_size for path in new.rglob("*.deb"))
     with (
-        files.space_for("putting the .deb files in", folder),
+        files.space_for("putting the .deb files in", folder, size),
         tempfile.TemporaryDirectory(prefix=".lockstep-", dir=folder.parent) as tmp,
     ):
         moved = Path(tmp) / folder.name
