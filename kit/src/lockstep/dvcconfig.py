@@ -3,15 +3,18 @@
 Worktrees of the project (replays, reruns, sweep points, refreshes) share the checkout's cache,
 and a container that sees a worktree but not the repository its .git names must run DVC
 without git. Both are settings of the worktree's `.dvc/config.local`, which git never tracks.
-And what a checkout that failed leaves: why (`short_of_space`), and its temp files.
+And why a transfer failed, which DVC logs rather than raises: a checkout's
+(`short_of_space`), a fetch's (`logged_errors`); and the temp files the failed copies left.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lockstep import shell
@@ -83,3 +86,30 @@ def _remove_partials(output: Path) -> None:
         for path in folder.glob(".*.tmp"):
             if _PARTIAL.fullmatch(path.name):
                 path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def logged_errors() -> Iterator[list[BaseException]]:
+    """The errors DVC logs while the block runs, removing the temp files of failed copies.
+
+    A fetch logs each file that failed, with its cause, then raises only a count ("1 files
+    failed to download"). A copy's error names its temp file (`filename2`), which DVC leaves.
+    """
+    found: list[BaseException] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info and record.exc_info[1]:
+                found.append(record.exc_info[1])
+
+    handler = Collect(logging.ERROR)
+    logger = logging.getLogger("dvc_data")
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+        for error in found:
+            partial = getattr(error, "filename2", None)
+            if partial and _PARTIAL.fullmatch(Path(partial).name):
+                Path(partial).unlink(missing_ok=True)

@@ -193,10 +193,14 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
 
     try:
         # DVC resolves targets against the working directory.
-        with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
+        with (
+            dvcconfig.logged_errors() as logged,
+            contextlib.chdir(root),
+            Repo(str(root), **checkout_remote(root)) as repo,
+        ):
             repo.fetch(targets=targets, revs=[commit], workspace=False)
     except DvcException as exc:
-        if files.is_no_space(exc):
+        if any(files.is_no_space(error) for error in logged):
             # The local cache filled, not the remote.
             raise files.no_space(
                 "fetching into the DVC cache in", dvcconfig.cache_dir(root)

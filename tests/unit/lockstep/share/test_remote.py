@@ -104,3 +104,35 @@ def test_a_checkout_that_lacks_data_says_which_not_that_the_disk_is_full(tmp_pat
         remote.checkout(tmp_path, "model/v3")
     assert not isinstance(caught.value, DiskFullError)
     assert caught.value.message == "model/v3: not in the DVC cache nor the remote: big.bin"
+
+
+def test_a_fetch_that_fills_the_cache_says_so_not_that_the_remote_failed(
+    tmp_path, small_disk, git_identity
+):
+    from dvc.repo import Repo
+
+    root = tmp_path / "project"
+    tracked(root, os.urandom(6_000_000))
+    with Repo(str(root)) as repo:
+        with repo.config.edit() as config:
+            config["remote"]["store"] = {"url": str(tmp_path / "remote")}
+            config["core"]["remote"] = "store"
+        repo.push()
+    shutil.rmtree(root / ".dvc" / "cache")
+    disk = small_disk(tmp_path / "cache", 4)
+    with Repo(str(root)) as repo, repo.config.edit("local") as config:
+        config["cache"]["dir"] = str(disk.path)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    with pytest.raises(DiskFullError) as caught:
+        remote.fetch(root, commit)
+
+    assert str(caught.value) == (
+        f"No space left on device while fetching into the DVC cache in {disk.path}; "
+        "free some disk space and run again (nothing was replaced)"
+    )
+    assert [path for path in disk.path.rglob("*") if path.is_file()] == []  # no temp file
+    disk.resize(16)
+    remote.fetch(root, commit)
