@@ -207,8 +207,7 @@ def restore(root: Path) -> str | None:
     if not (root / f"{FOLDER}.dvc").exists():
         return f"{FOLDER}.dvc is not in the project"
     problem = _dvc(root, "pull", "--force", "--quiet", f"{FOLDER}.dvc")
-    needed = problem and dvcconfig.short_of_space(root, [FOLDER])
-    if needed:
+    if problem and (needed := dvcconfig.short_of_space(root, [FOLDER])):
         # Not a rung that failed: every other one needs the same space.
         raise files.no_space("checking out the base's .deb files into", root / FOLDER, needed)
     return f"not in the DVC cache or remote: {problem}" if problem else None

@@ -171,9 +171,11 @@ def install(
     work.mkdir(parents=True, exist_ok=True)
     (cache / "packages").mkdir(exist_ok=True)
     root = root.resolve()  # docker takes a relative path for a volume's name
-    # A tree is kept only once whole (`_keep`); the rest of the install is a temp folder.
+    # A tree is kept only once whole (`_keep`); the rest of the install is a temp folder. The
+    # container writes into the engine's data root too (its own files, uv's download cache).
+    where = f"{cache} or the Docker engine's data root"
     doing = "installing distributions into the kit's cache"
-    with files.space_for(doing, cache), tempfile.TemporaryDirectory(dir=work) as tmp:
+    with files.space_for(doing, where), tempfile.TemporaryDirectory(dir=work) as tmp:
         listing = Path(tmp) / "requirements.txt"
         listing.write_text("".join(r.entry + "\n" for r in requirements))
         installed = Path(tmp) / "venv"
