@@ -184,11 +184,17 @@ def python_for(user: pwd.struct_passwd) -> str:
 
 
 class SecondEngine:
-    """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
+    """A Docker engine of its own: data root, exec root, socket and bridge. A new machine.
 
-    def __init__(self) -> None:
+    With `disk` (MB), its data root is on a disk that small (a tmpfs at `disk_path`, which
+    holds other folders too): a machine whose disk fills up.
+    """
+
+    def __init__(self, disk: int | None = None) -> None:
         # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
+        self.disk = disk
+        self.disk_path = self.root / "disk"
         self.bridge = ""
         self.subnet = ""
         self.host = f"unix://{self.root}/docker.sock"
@@ -205,11 +211,19 @@ class SecondEngine:
             _ip("link", "add", self.bridge, "type", "bridge")
             _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
+        data = self.root / "data"
+        if self.disk:
+            self.disk_path.mkdir()
+            size = f"size={self.disk}m"
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", size, "tmpfs", self.disk_path], check=True
+            )
+            data = self.disk_path / "docker"
         log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the process holds it)
         self.process = subprocess.Popen(
             [
                 "dockerd",
-                f"--data-root={self.root / 'data'}",
+                f"--data-root={data}",
                 f"--exec-root={self.root / 'exec'}",
                 f"--pidfile={self.root / 'dockerd.pid'}",
                 f"--host={self.host}",
@@ -260,11 +274,19 @@ class SecondEngine:
     def log(self) -> str:
         return (self.root / "dockerd.log").read_text(errors="replace")[-3000:]
 
+    def resize_disk(self, megabytes: int) -> None:
+        """Make the engine's small disk this big: what a user does who frees some space."""
+        remount = ["mount", "-o", f"remount,size={megabytes}m", self.disk_path]
+        subprocess.run(remount, check=True)
+
     def stop(self) -> None:
         """Stop the engine, then remove its bridge, its firewall rules and its files."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(60)
+        if self.disk and self.disk_path.is_mount():
+            # Lazily: the engine's overlay mounts under it go as the engine goes.
+            subprocess.run(["umount", "--lazy", self.disk_path], check=True)
         if not self.bridge:
             shutil.rmtree(self.root, ignore_errors=True)
             return

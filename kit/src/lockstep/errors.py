@@ -27,6 +27,10 @@ class LockstepError(Exception):
         return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
+class DiskFullError(LockstepError):
+    """A disk filled up while the kit wrote to it; what it wrote was set aside, not kept."""
+
+
 class ConfigError(LockstepError):
     """A settings or params file is malformed or holds an impossible value."""
 

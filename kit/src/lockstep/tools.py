@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from lockstep import paths, shell
+from lockstep import files, paths, shell
 from lockstep.errors import ConfigError, LockfileError
 from lockstep.shell import say
 
@@ -40,7 +40,12 @@ def uv_install(root: Path, venv: Path, *args: str | Path) -> None:
 
     ca = config.ca_bundle()
     env = {"SSL_CERT_FILE": str(ca)} if ca else None
-    shell.run([*uv, "--python", venv / "bin" / "python", *args], cwd=root, env=env)
+    # A failed install is never taken as done: `.venv` is put back (toolchain.install), and
+    # `.lockstep/poetry` is remade until its marker is written. Teed: uv's output says why it
+    # failed, with no task's log too.
+    with files.space_for("installing distributions with uv into", venv):
+        python = venv / "bin" / "python"
+        shell.run([*uv, "--python", python, *args], cwd=root, env=env, tee=True)
 
 
 def ensure_poetry(root: Path, pins: Path | None = None) -> Path:

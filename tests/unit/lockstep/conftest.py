@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from lockstep.records.lineage import Environment
@@ -54,19 +58,53 @@ def browser():
     return browser
 
 
+@dataclasses.dataclass(frozen=True)
+class SmallDisk:
+    """A tmpfs of a few MB mounted at `path`: a disk that fills up at once."""
+
+    path: Path
+
+    def resize(self, megabytes: int) -> None:
+        """Give the disk more room (or less): what a user does who frees some space."""
+        mount = ["mount", "-o", f"remount,size={megabytes}m", self.path]
+        subprocess.run(mount, check=True)
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Callable[[Path, int], SmallDisk]]:
+    """A factory: a real tmpfs of N MB at a folder, unmounted after the test (needs root).
+
+    Not tests.support's: the kit's unit tests also run, unchanged, in every generated project.
+    """
+    mounted: list[Path] = []
+
+    def mount(path: Path, megabytes: int) -> SmallDisk:
+        path.mkdir(parents=True, exist_ok=True)
+        cmd = ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", path]
+        subprocess.run(cmd, check=True)
+        mounted.append(path)
+        return SmallDisk(path)
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", path], check=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the browser's tests where there is no tests/support (a new project).
+    """Leave out the tests a machine cannot run: the browser's, and those that mount disks.
 
     The kit's unit tests also run, unchanged, in every new project, which has neither the
-    browser helper nor Chromium; the kit's own repository opens its pages in a browser. They
-    are deselected, as `-k` would, not skipped: a new project's suite skips nothing.
+    browser helper nor Chromium; the kit's own repository opens its pages in a browser. A
+    small disk is mounted as root (the kit's CI runs as root). They are deselected, as `-k`
+    would, not skipped: a new project's suite skips nothing.
     """
+    wanted = () if os.geteuid() == 0 else ("small_disk",)
     try:
-        if importlib.util.find_spec("tests.support") is not None:
-            return
+        if importlib.util.find_spec("tests.support") is None:
+            wanted += ("browser",)
     except ModuleNotFoundError:  # no `tests` package either
-        pass
-    left_out = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+        wanted += ("browser",)
+    left_out = [item for item in items if set(wanted) & set(getattr(item, "fixturenames", ()))]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lockstep import files
+from lockstep.errors import BuildError, CommandError, DiskFullError
 
 from tests.support import commands
 
@@ -67,3 +68,42 @@ def test_the_exclusive_lock_waits_for_another_process_and_says_so(tmp_path: Path
     taker.join(10)
     assert entered.is_set()
     assert capsys.readouterr().err == "lockstep: waiting for the other one\n"
+
+
+def test_a_full_disk_in_a_block_is_one_line_naming_the_write_the_place_and_the_room(
+    tmp_path: Path,
+) -> None:
+    images = tmp_path / "images"
+    with (
+        pytest.raises(DiskFullError) as caught,
+        files.space_for("writing the image layout to", images, 3 * 2**20 + 1),
+    ):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert str(caught.value) == (
+        f"No space left on device while writing the image layout to {tmp_path / 'images'}; "
+        "free some disk space (4 MB needed) and run again (nothing was replaced)"
+    )
+
+
+def test_a_command_that_ran_out_of_space_is_known_by_its_output() -> None:
+    failed = CommandError("uv failed: exit code 2", log="error: ... No space left on device\n")
+    with (
+        pytest.raises(DiskFullError, match=r"while installing into \.venv; free some disk space "),
+        files.space_for("installing into", ".venv"),
+    ):
+        try:
+            raise failed
+        except CommandError:
+            # As the kit's wrappers do: a kinder error, from the command's.
+            raise BuildError("installing failed", "read the lines above") from None
+
+
+def test_other_errors_pass_and_the_inner_of_two_blocks_speaks() -> None:
+    with pytest.raises(PermissionError), files.space_for("writing", "x"):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    with (
+        pytest.raises(DiskFullError, match="while loading into the engine"),
+        files.space_for("writing", "x"),
+        files.space_for("loading into", "the engine"),
+    ):
+        raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))

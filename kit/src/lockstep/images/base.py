@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import shell
+from lockstep import files, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import BaseImageError, LockstepError
@@ -288,10 +288,22 @@ def _downloaded(root: Path, recipe: rootfs.BaseRecipe, include, tools, mirrors) 
 
 
 def _replace(folder: Path, new: Path) -> None:
-    """Make `new` (moved) the content of `folder`."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Make `new` (moved) the content of `folder`, whole or not at all.
+
+    From another disk the files are copied: under a temp name beside `folder`, renamed once
+    complete, so that a full disk leaves no truncated `.deb` where the next build takes the
+    folder for the recorded set (`debs.holds` reads names, not bytes).
+    """
     folder.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(new, folder)
+    size = sum(path.stat().st_size for path in new.rglob("*.deb"))
+    with (
+        files.space_for("putting the .deb files in", folder, size),
+        tempfile.TemporaryDirectory(prefix=".lockstep-", dir=folder.parent) as tmp,
+    ):
+        moved = Path(tmp) / folder.name
+        shutil.move(new, moved)
+        shutil.rmtree(folder, ignore_errors=True)
+        moved.rename(folder)
 
 
 def build(

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
-from lockstep import shell
+from lockstep import dvcconfig, files, shell
 from lockstep.errors import BaseImageError, CommandError
 from lockstep.images.manifest import Manifest
 from lockstep.shell import say
@@ -68,7 +68,15 @@ def download(
 
     Raises:
         BaseImageError: mmdebstrap failed (a package or version the mirrors do not have).
+        DiskFullError: a disk filled up: `dest`'s, or the temporary folder's, where mmdebstrap
+            makes its throwaway root.
     """
+    where = f"{dest} (through {tempfile.gettempdir()})"
+    with files.space_for("downloading the base's .deb files into", where):
+        _download(suite, dest, include, tools, mirrors, epoch, unshare)
+
+
+def _download(suite, dest: Path, include, tools, mirrors, epoch: int, unshare: bool) -> None:
     raw = dest / "raw"
     raw.mkdir(parents=True)
     fetch_tools = (
@@ -199,6 +207,9 @@ def restore(root: Path) -> str | None:
     if not (root / f"{FOLDER}.dvc").exists():
         return f"{FOLDER}.dvc is not in the project"
     problem = _dvc(root, "pull", "--force", "--quiet", f"{FOLDER}.dvc")
+    if problem and (needed := dvcconfig.short_of_space(root, [FOLDER])):
+        # Not a rung that failed: every other one needs the same space.
+        raise files.no_space("checking out the base's .deb files into", root / FOLDER, needed)
     return f"not in the DVC cache or remote: {problem}" if problem else None
 
 

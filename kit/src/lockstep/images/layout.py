@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lockstep import shell
+from lockstep import files, shell
 from lockstep.engines import BUILDKIT_ENV, Engine
-from lockstep.errors import ImageNotFoundError
+from lockstep.errors import CommandError, ImageNotFoundError
 from lockstep.images import oci
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -192,6 +192,14 @@ def load(engine: Engine, layout: Path, image_id: str) -> None:
 
     size = sum(path.stat().st_size for path in names)
     loading = (f"loading {image_id[:19]} ({len(checked.layers)} layers)", size)
-    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
+    try:
+        shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
+    except CommandError as exc:
+        # The engine keeps no half-loaded image: a layer counts once whole and checked.
+        if files.is_no_space(exc):
+            data_root = engine.output("info", "--format", "{{.DockerRootDir}}")
+            doing = f"loading {image_id[:19]} into the Docker engine's data root"
+            raise files.no_space(doing, data_root, size) from exc
+        raise
     if engine.image_id(image_id) != image_id:
         raise ImageNotFoundError(f"docker load did not give {image_id[:19]}", "report this")

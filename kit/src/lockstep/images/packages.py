@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import shell
+from lockstep import files, shell
 from lockstep.engines import BUILDKIT_ENV, Engine
 from lockstep.errors import BuildError, CommandError
 from lockstep.shell import say
@@ -171,7 +171,11 @@ def install(
     work.mkdir(parents=True, exist_ok=True)
     (cache / "packages").mkdir(exist_ok=True)
     root = root.resolve()  # docker takes a relative path for a volume's name
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
+    # A tree is kept only once whole (`_keep`); the rest of the install is a temp folder. The
+    # container writes into the engine's data root too (its own files, uv's download cache).
+    where = f"{cache} or the Docker engine's data root"
+    doing = "installing distributions into the kit's cache"
+    with files.space_for(doing, where), tempfile.TemporaryDirectory(dir=work) as tmp:
         listing = Path(tmp) / "requirements.txt"
         listing.write_text("".join(r.entry + "\n" for r in requirements))
         installed = Path(tmp) / "venv"
@@ -243,19 +247,23 @@ def _source_of(path: str) -> str:
     return os.path.join(os.path.dirname(folder), name.split(".", 1)[0] + ".py")
 
 
-def _keep(cache: Path, venv: Path, requirement: Requirement, files: list[str], salt_) -> Package:
+def _keep(cache: Path, venv: Path, requirement: Requirement, owned: list[str], salt_) -> Package:
     """Move one distribution's files from the install into its cache folder; return it."""
     folder = cache / "packages" / key(requirement, salt_)
     partial = Path(tempfile.mkdtemp(dir=cache / "tmp"))
     size = 0
-    for relative in files:
-        dest = partial / "files" / VENV / relative
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(venv / relative, dest)
-        size += dest.lstat().st_size
-    (partial / "files").mkdir(exist_ok=True)
-    meta = {"name": requirement.name, "version": requirement.version, "size": size}
-    (partial / "package.json").write_text(json.dumps(meta, sort_keys=True))
+    try:
+        for relative in owned:
+            dest = partial / "files" / VENV / relative
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(venv / relative, dest)
+            size += dest.lstat().st_size
+        (partial / "files").mkdir(exist_ok=True)
+        meta = {"name": requirement.name, "version": requirement.version, "size": size}
+        (partial / "package.json").write_text(json.dumps(meta, sort_keys=True))
+    except BaseException:
+        shutil.rmtree(partial)  # a full disk: nothing of it is kept
+        raise
     try:
         os.rename(partial, folder)
     except OSError:

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lockstep import git, shell
+from lockstep import dvcconfig, files, git, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
@@ -44,7 +44,8 @@ def save(root: Path, engine: Engine, image_id: str) -> Path:
     dvc_file = root / dvc_file_for(image_id)
     if dvc_file.exists():
         return dvc_file
-    if engine.image_id(image_id) != image_id:
+    found = engine.inspect(image_id)
+    if found is None or found["Id"] != image_id:
         raise ImageNotFoundError(
             f"image {image_id[:19]} is in no remote and not in the local engine, so it cannot "
             "be archived",
@@ -54,10 +55,23 @@ def save(root: Path, engine: Engine, image_id: str) -> Path:
     say(f"archive: writing {target.relative_to(root)}/ (one file per layer)")
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".lockstep-", dir=target.parent) as tmp:
+    # The layout's size is about the image's (uncompressed layers); DVC's cache takes as much.
+    with (
+        files.space_for("writing the image layout to", target, found.get("Size")),
+        tempfile.TemporaryDirectory(prefix=".lockstep-", dir=target.parent) as tmp,
+    ):
         layout.write(engine, image_id, Path(tmp) / "layout")
         (Path(tmp) / "layout").rename(target)
-    shell.run(["dvc", "add", "--quiet", target.relative_to(root)], cwd=root)
+    try:
+        shell.run(["dvc", "add", "--quiet", target.relative_to(root)], cwd=root)
+    except CommandError as exc:
+        # Its space is what the next try needs; that try writes it anew.
+        shutil.rmtree(target, ignore_errors=True)
+        if files.is_no_space(exc):
+            cache = dvcconfig.cache_dir(root)
+            doing = "adding the image layout to the DVC cache in"
+            raise files.no_space(doing, cache, found.get("Size")) from exc
+        raise
     # The layout lives in the DVC cache and remote; a copy in the workspace only uses disk.
     shutil.rmtree(target)
     return dvc_file

@@ -19,10 +19,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import dvcconfig, git, shell, workspace
+from lockstep import dvcconfig, files, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import ImageNotFoundError, LockstepError
+from lockstep.errors import DiskFullError, ImageNotFoundError, LockstepError
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -73,16 +73,30 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
         images.append(image_id)
     if commit == git.commit(root):
         say("pull: checking the files out into the workspace")
-        checkout = shell.run(["dvc", "checkout"], cwd=root, capture=True, check=False)
-        if checkout.returncode:
-            output = checkout.stdout + checkout.stderr
-            missing = output.partition("following targets:")[2].split("Is your cache")[0]
-            names = ", ".join(missing.split()) or output.strip().splitlines()[-1]
-            raise LockstepError(
-                f"{rev}: not in the DVC cache nor the remote: {names}",
-                "publish them where they exist (`invoke publish`); everything else is restored",
-            )
+        checkout(root, rev)
     return images
+
+
+def checkout(root: Path, rev: str) -> None:
+    """Check the workspace's DVC-tracked files out of the cache (`rev` is its commit).
+
+    Raises:
+        DiskFullError: the workspace's disk cannot hold them.
+        LockstepError: some are in neither the DVC cache nor the remote.
+    """
+    proc = shell.run(["dvc", "checkout"], cwd=root, capture=True, check=False)
+    if not proc.returncode:
+        return
+    output = proc.stdout + proc.stderr
+    failed = output.partition("following targets:")[2].split("Is your cache")[0].split()
+    needed = dvcconfig.short_of_space(root, failed)
+    if needed:
+        raise files.no_space(f"checking out the files of {rev} into", root, needed)
+    raise LockstepError(
+        f"{rev}: not in the DVC cache nor the remote: "
+        f"{', '.join(failed) or output.strip().splitlines()[-1]}",
+        "publish them where they exist (`invoke publish`); everything else is restored",
+    )
 
 
 def obtain(
@@ -179,9 +193,18 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
 
     try:
         # DVC resolves targets against the working directory.
-        with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
+        with (
+            dvcconfig.logged_errors() as logged,
+            contextlib.chdir(root),
+            Repo(str(root), **checkout_remote(root)) as repo,
+        ):
             repo.fetch(targets=targets, revs=[commit], workspace=False)
     except DvcException as exc:
+        if any(files.is_no_space(error) for error in logged):
+            # The local cache filled, not the remote.
+            raise files.no_space(
+                "fetching into the DVC cache in", dvcconfig.cache_dir(root)
+            ) from None
         raise store.remote_error("fetch from", root, str(exc)) from None
 
 
@@ -211,6 +234,8 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     unreachable = None
     try:
         fetch(root, commit, targets)
+    except DiskFullError:
+        raise
     except LockstepError as exc:
         unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
@@ -218,7 +243,11 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
         with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
-        names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])
+        failed = getattr(exc, "target_infos", [])
+        needed = dvcconfig.short_of_space(tree, failed)
+        if needed:
+            raise files.no_space(f"checking out the inputs of {rev} into", tree, needed) from None
+        names = ", ".join(failed or [str(exc)])
         if unreachable:
             raise LockstepError(
                 f"missing data at {rev}: {names} is not in the DVC cache, "

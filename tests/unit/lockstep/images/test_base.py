@@ -4,10 +4,13 @@ itself."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
-from lockstep import config
-from lockstep.images import base, rootfs
+import pytest
+from lockstep import config, paths
+from lockstep.errors import DiskFullError
+from lockstep.images import base, debs, prefetch, rootfs
 from lockstep.images.manifest import Manifest
 
 
@@ -55,3 +58,39 @@ def test_a_base_describes_its_rung_and_its_drift() -> None:
     assert other_id.describe() == (
         "base: loaded from the DVC remote, image id 2 is not the recorded 1"
     )
+
+
+def test_deb_files_that_fill_the_disk_are_not_kept_and_come_whole_once_freed(
+    tmp_path: Path, small_disk
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.lockstep]\nimage = "x"\n')
+    settings = config.load(tmp_path)
+    recipe = base.recipe(settings)
+    debs_ = {f"{name}_1.0_amd64.deb": os.urandom(3_000_000) for name in debs.TOOLS}
+
+    def downloaded_early() -> None:
+        """The tools' .deb files, as the early download leaves them (no mirror needed)."""
+        early = tmp_path / paths.PREFETCH
+        (early / "debs" / "tools").mkdir(parents=True)
+        prefetch.live_mirror(settings.base).write(early)
+        (early / "lock").touch()
+        for name, data in debs_.items():
+            (early / "debs" / "tools" / name).write_bytes(data)
+
+    # The project's disk is not the download's: the files are copied, and do not all fit.
+    disk = small_disk(tmp_path / "docker" / "base", 4)
+    downloaded_early()
+    with pytest.raises(DiskFullError) as caught:
+        base.ensure_tools(tmp_path, recipe)
+
+    folder = tmp_path / debs.TOOLS_FOLDER
+    assert str(caught.value) == (
+        f"No space left on device while putting the .deb files in {folder}; "
+        "free some disk space (6 MB needed) and run again (nothing was replaced)"
+    )
+    # Not one truncated .deb the next build would take for the recorded set.
+    assert [path for path in disk.path.rglob("*") if path.is_file()] == []
+    disk.resize(16)
+    downloaded_early()
+    base.ensure_tools(tmp_path, recipe)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == debs_
