@@ -22,7 +22,7 @@ from typing import Any
 from lockstep import dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import ImageNotFoundError, LockstepError
+from lockstep.errors import DamagedCacheError, ImageNotFoundError, LockstepError
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -145,6 +145,8 @@ def _from_archive(root: Path, engine: Engine, image_id: str, revs: list) -> str 
     """The image loaded from its layout in the DVC remote; None, or why not."""
     try:
         store.load(root, engine, image_id, revs)
+    except DamagedCacheError as exc:
+        return f"DVC archive: {exc}"  # with its remedy: the next run fetches a good copy
     except LockstepError as exc:
         return f"DVC archive: {exc.message}"
     return None

@@ -1,0 +1,105 @@
+"""The DVC cache, checked where it matters: a cached file must still hash to its name.
+
+DVC trusts its cache. A stored file is made read-only, and its local cache then takes that mode
+as proof the content is intact (`LocalHashFileDB.check` returns before hashing); its state
+database remembers a hash by inode, mtime and size, which bit rot leaves as they were. So a
+flipped byte is pushed to the remote as it is (`dvc push` sends what `dvc status -c` calls new,
+unread), and every later fetch gets the damage. The `verify` remote option checks downloads,
+never uploads.
+
+The kit hashes a cached file again, streamed, with dvc-data's own hashing (`hash_file`, with
+no state), where the cost is proportional: what a publish is about to send (`check_unsent`),
+and a file a comparison found different (`tracked`, then `check`). A damaged file is removed
+from the cache, as DVC's own check removes one it finds, so that no later command sends it or
+checks it out; the error names the tracked file, the cache file and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from lockstep.errors import DamagedCacheError
+
+
+def check_unsent(root: Path, targets: list[str], remedy: Callable[[str], str]) -> None:
+    """Check what `dvc push TARGETS` would send: the objects in the cache the remote lacks.
+
+    DVC's own answer, as `dvc status --cloud` finds it: the objects the targets use (a folder's
+    listing and each of its files), then which of them the default remote does not have.
+
+    Raises:
+        DamagedCacheError: one of them is damaged (`check`).
+        Exception: whatever DVC raises when the remote cannot be asked.
+    """
+    from dvc.repo import Repo  # heavy; only publishing and checking need it
+
+    # DVC resolves targets against the working directory.
+    with contextlib.chdir(root), Repo(str(root)) as repo:
+        used = repo.used_objs(targets or None, force=True, push=True)
+        ours = {hash_info for odb, objects in used.items() if odb is None for hash_info in objects}
+        new = sorted(repo.cloud.status(ours).new, key=lambda hash_info: hash_info.obj_name)
+        check(repo, new, remedy)
+
+
+def tracked(fs: Any, path: str) -> list[Any]:
+    """The objects of a DVC-tracked file or folder, as a `DVCFileSystem` at a revision has them.
+
+    A folder's are its listing and every file in it; each is named for its tracked path.
+    """
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    names = [path, *(fs.find(path) if fs.isdir(path) else [])]
+    found = [(name, fs.info(name)["dvc_info"]["entry"].hash_info) for name in names]
+    return [HashInfo(info.name, info.value, obj_name=name.lstrip("/")) for name, info in found]
+
+
+def check(repo: Any, objects: Iterable[Any], remedy: Callable[[Any], str]) -> None:
+    """Hash each object's cache file again; remove and report the first that is damaged.
+
+    A file missing from the cache is not this check's business: the caller's DVC command says
+    so in its own words.
+
+    Args:
+        repo: the DVC `Repo` whose cache holds the objects.
+        objects: DVC `HashInfo`s named for their tracked paths (`tracked`).
+        remedy: given the damaged one's `HashInfo`, what to do once its file is gone.
+
+    Raises:
+        DamagedCacheError: a cache file does not hash to its name.
+    """
+    for hash_info in objects:
+        # The cache of DVC 3's md5 or, for outputs DVC 2 recorded, of its md5-dos2unix.
+        cache = repo.cache
+        odb = cache.local if hash_info.name == cache.local.hash_name else cache.legacy
+        path = odb.oid_to_path(hash_info.value)
+        try:
+            if holds(Path(path), hash_info):
+                continue
+        except FileNotFoundError:
+            continue
+        try:
+            odb.fs.remove(path)
+            removed = "removed it from the cache"
+        except OSError as exc:
+            removed = f"could not remove it ({exc.strerror}): delete it by hand"
+        raise DamagedCacheError(
+            f"the DVC cache's copy of {hash_info.obj_name} is damaged: {path} no longer "
+            f"hashes to its name; {removed}",
+            remedy(hash_info),
+        )
+
+
+def holds(path: Path, hash_info: Any) -> bool:
+    """Whether the file at `path` has the content DVC recorded as `hash_info`, read streamed.
+
+    dvc-data's own hashing with no state: DVC's state answers from the inode, mtime and size,
+    which bit rot leaves as they were.
+    """
+    from dvc_data.hashfile.hash import hash_file
+    from dvc_objects.fs import localfs
+
+    _, actual = hash_file(str(path), localfs, hash_info.name)
+    return actual.value == hash_info.value.removesuffix(".dir")
