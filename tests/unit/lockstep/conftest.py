@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -67,6 +68,12 @@ def dvc(root: Path, *args: str) -> None:
 
     with contextlib.chdir(root):
         assert main([*args, "--quiet"]) == 0, f"dvc {' '.join(args)} failed"
+
+
+def cache_file(root: Path, data: bytes) -> Path:
+    """Where the project's DVC cache keeps a file of these bytes."""
+    md5 = hashlib.md5(data).hexdigest()
+    return root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
 
 
 def rot(path: Path, offset: int = 0) -> None:

@@ -10,7 +10,7 @@ import pytest
 from lockstep.errors import DamagedCacheError
 from lockstep.images import store
 
-from tests.unit.lockstep.conftest import dvc, rot
+from tests.unit.lockstep.conftest import cache_file, dvc, rot
 from tests.unit.lockstep.images.test_layout import IMAGE_ID, LAYER, make_layout
 
 DATA = b"month,score\n2024-01,612\n2024-02,640\n"
@@ -43,12 +43,6 @@ def test_each_failure_gets_its_remedy(tmp_path, detail, hint):
 def test_only_the_last_line_of_a_long_error_is_kept(tmp_path):
     error = store.remote_error("fetch from", tmp_path, "first line\nthe cause\n")
     assert error.message.endswith(": the cause")
-
-
-def cache_file(root: Path, data: bytes) -> Path:
-    """Where DVC's cache keeps a file of these bytes."""
-    md5 = hashlib.md5(data).hexdigest()
-    return root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
 
 
 def remote_files(remote: Path) -> dict[str, bytes]:
