@@ -9,9 +9,10 @@ never uploads.
 
 The kit hashes a cached file again, streamed, with dvc-data's own hashing (`hash_file`, with
 no state), where the cost is proportional: what a publish is about to send (`check_unsent`),
-and a file a comparison found different (`tracked`, then `check`). A damaged file is removed
-from the cache, as DVC's own check removes one it finds, so that no later command sends it or
-checks it out; the error names the tracked file, the cache file and what to do.
+what a replay copies into its worktree (`used`, then `check`), and a file a comparison found
+different (`tracked`, then `check`). A damaged file is removed from the cache, as DVC's own
+check removes one it finds, so that no later command sends it or checks it out; the error
+names the tracked file, the cache file and what to do.
 """
 
 from __future__ import annotations
@@ -38,10 +39,20 @@ def check_unsent(root: Path, targets: list[str], remedy: Callable[[str], str]) -
 
     # DVC resolves targets against the working directory.
     with contextlib.chdir(root), Repo(str(root)) as repo:
-        used = repo.used_objs(targets or None, force=True, push=True)
-        ours = {hash_info for odb, objects in used.items() if odb is None for hash_info in objects}
-        new = sorted(repo.cloud.status(ours).new, key=lambda hash_info: hash_info.obj_name)
-        check(repo, new, remedy)
+        objects = used(repo, targets, push=True)
+        new = repo.cloud.status(objects).new
+        check(repo, [hash_info for hash_info in objects if hash_info in new], remedy)
+
+
+def used(repo: Any, targets: list[str], *, push: bool = False) -> list[Any]:
+    """The objects DVC-tracked targets (all, when none) use in the repository's own cache.
+
+    DVC's `HashInfo`s, in order of the paths they are tracked as (`obj_name`): a file's, and a
+    folder's listing and files. With `push`, only those of outputs DVC pushes.
+    """
+    found = repo.used_objs(targets or None, force=True, push=push)
+    ours = {hash_info for odb, objects in found.items() if odb is None for hash_info in objects}
+    return sorted(ours, key=lambda hash_info: hash_info.obj_name)
 
 
 def tracked(fs: Any, path: str) -> list[Any]:

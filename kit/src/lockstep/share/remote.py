@@ -19,7 +19,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import dvcconfig, git, shell, workspace
+from lockstep import dvccache, dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import DamagedCacheError, ImageNotFoundError, LockstepError
@@ -201,6 +201,7 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
 
     Raises:
         LockstepError: an input is neither in the cache nor in the remote.
+        DamagedCacheError: an input's copy in the cache is damaged (and now removed from it).
     """
     from dvc.exceptions import CheckoutError, DvcException
     from dvc.repo import Repo
@@ -216,8 +217,12 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     except LockstepError as exc:
         unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
+    again = "run again: it is fetched again from the remote"
     try:
         with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
+            # DVC copies its cache's files unread: a damaged one would make the replay's
+            # outputs differ for no fault of the revision's.
+            dvccache.check(repo, dvccache.used(repo, targets), lambda damaged: again)
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
         names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])

@@ -1,12 +1,17 @@
-"""What a replay copies into its worktree (the DVC-tracked inputs, not images or .deb files), and
-which remote DVC reaches at a past revision (the checkout's)."""
+"""What a replay copies into its worktree (the DVC-tracked inputs, not images or .deb files, and
+never a damaged copy), and which remote DVC reaches at a past revision (the checkout's)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+from lockstep import git
+from lockstep.errors import DamagedCacheError
 from lockstep.share import remote
+
+from tests.unit.lockstep.conftest import cache_file, dvc, rot
 
 
 def test_inputs_are_the_tracked_dvc_files_but_images_and_the_base_debs(tmp_path):
@@ -41,3 +46,27 @@ def test_dvc_stays_on_the_checkouts_remote_at_a_revision_that_named_another(tmp_
     with Repo(str(tmp_path), rev=past, **pinned) as repo:
         assert repo.config["core"]["remote"] == "ours"
         assert repo.config["remote"]["ours"]["url"] == "/srv/ours"
+
+
+def test_an_input_damaged_in_the_cache_is_named_and_fetched_again_by_the_next_replay(dvc_project):
+    root, data = dvc_project, b"month,score\n2024-01,612\n"
+    (root / "data").mkdir()
+    (root / "data/raw.csv").write_bytes(data)
+    dvc(root, "add", "data/raw.csv")
+    dvc(root, "push")
+    git.commit_all(root, "raw data, in the remote")
+    commit = git.commit(root)
+    rot(cache_file(root, data))
+
+    with git.worktree(root, commit) as tree:
+        with pytest.raises(DamagedCacheError) as caught:
+            remote.checkout_inputs(root, commit, tree, "v1")
+        assert str(caught.value) == (
+            f"the DVC cache's copy of data/raw.csv is damaged: {cache_file(root, data)} no longer "
+            "hashes to its name; removed it from the cache; run again: it is fetched again from "
+            "the remote"
+        )
+        assert not (tree / "data/raw.csv").exists()  # the replay ran on nothing damaged
+
+        assert remote.checkout_inputs(root, commit, tree, "v1") == ["data/raw.csv.dvc"]
+        assert (tree / "data/raw.csv").read_bytes() == data
