@@ -18,18 +18,19 @@ names the tracked file, the cache file and what to do.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lockstep.errors import DamagedCacheError
 
 
-def check_unsent(root: Path, targets: list[str], remedy: Callable[[str], str]) -> None:
+def check_unsent(root: Path, targets: list[str], remedy: Callable[[Any], str]) -> None:
     """Check what `dvc push TARGETS` would send: the objects in the cache the remote lacks.
 
-    DVC's own answer, as `dvc status --cloud` finds it: the objects the targets use (a folder's
-    listing and each of its files), then which of them the default remote does not have.
+    DVC's own answer, as `dvc status --cloud` finds it: the objects the targets use (`used`),
+    then which of them the default remote does not have. Folder listings are checked whatever
+    the remote has: they are small, and DVC cannot push a folder whose listing it cannot read.
 
     Raises:
         DamagedCacheError: one of them is damaged (`check`).
@@ -41,30 +42,41 @@ def check_unsent(root: Path, targets: list[str], remedy: Callable[[str], str]) -
     with contextlib.chdir(root), Repo(str(root)) as repo:
         objects = used(repo, targets, push=True)
         new = repo.cloud.status(objects).new
-        check(repo, [hash_info for hash_info in objects if hash_info in new], remedy)
+        check(repo, [info for info in objects if info.isdir or info in new], remedy)
 
 
 def used(repo: Any, targets: list[str], *, push: bool = False) -> list[Any]:
     """The objects DVC-tracked targets (all, when none) use in the repository's own cache.
 
     DVC's `HashInfo`s, in order of the paths they are tracked as (`obj_name`): a file's, and a
-    folder's listing and files. With `push`, only those of outputs DVC pushes.
-    """
-    found = repo.used_objs(targets or None, force=True, push=push)
-    ours = {hash_info for odb, objects in found.items() if odb is None for hash_info in objects}
-    return sorted(ours, key=lambda hash_info: hash_info.obj_name)
-
-
-def tracked(fs: Any, path: str) -> list[Any]:
-    """The objects of a DVC-tracked file or folder, as a `DVCFileSystem` at a revision has them.
-
-    A folder's are its listing and every file in it; each is named for its tracked path.
+    folder's listing and files. With `push`, only those of outputs DVC pushes. A listing DVC
+    cannot read is there too: DVC itself leaves such a folder out, silently.
     """
     from dvc_data.hashfile.hash_info import HashInfo
 
-    names = [path, *(fs.find(path) if fs.isdir(path) else [])]
-    found = [(name, fs.info(name)["dvc_info"]["entry"].hash_info) for name in names]
-    return [HashInfo(info.name, info.value, obj_name=name.lstrip("/")) for name, info in found]
+    found = repo.used_objs(targets or None, force=True, push=push)
+    ours = {info for odb, objects in found.items() if odb is None for info in objects}
+    for stage, _ in repo.index.collect_targets(targets or None):
+        listings = [out for out in stage.outs if out.use_cache and out.hash_info.isdir]
+        ours |= {HashInfo(o.hash_info.name, o.hash_info.value, str(o)) for o in listings}
+    return sorted(ours, key=lambda info: info.obj_name)
+
+
+def tracked(fs: Any, path: str) -> Iterator[Any]:
+    """The objects of a DVC-tracked file or folder, as a `DVCFileSystem` at a revision has them.
+
+    A folder's are its listing, then every file in it, each named for its tracked path: lazily,
+    so that `check` reads a damaged listing before DVC is asked to list the folder from it.
+    """
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    def named(name: str) -> HashInfo:
+        info = fs.info(name)["dvc_info"]["entry"].hash_info
+        return HashInfo(info.name, info.value, obj_name=name.lstrip("/"))
+
+    yield named(path)
+    if fs.isdir(path):
+        yield from (named(name) for name in fs.find(path))
 
 
 def check(repo: Any, objects: Iterable[Any], remedy: Callable[[Any], str]) -> None:

@@ -72,6 +72,25 @@ def test_a_damaged_file_in_the_cache_is_never_sent_and_the_next_publish_sends_it
     assert list(remote_files(root.parent / "remote").values()) == [DATA]
 
 
+def test_a_damaged_folder_listing_is_named_and_listed_again(dvc_project):
+    root = dvc_project
+    (root / "plots").mkdir()
+    (root / "plots/roc.csv").write_bytes(DATA)
+    dvc(root, "add", "plots")
+    listing = next((root / ".dvc/cache/files/md5").glob("*/*.dir"))
+    rot(listing)
+
+    with pytest.raises(DamagedCacheError, match=r"copy of plots is damaged: .*\.dir no") as caught:
+        store.push(root, [])
+
+    assert caught.value.hint == (
+        "`dvc commit --force plots` lists the workspace's folder again, then publish again"
+    )
+    dvc(root, "commit", "--force", "plots")
+    store.push(root, [])
+    assert DATA in remote_files(root.parent / "remote").values()
+
+
 def test_a_damaged_layer_of_an_image_layout_is_named_and_fetched_again(dvc_project):
     root = dvc_project
     make_layout(root / store.path_for(IMAGE_ID))
