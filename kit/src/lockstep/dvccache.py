@@ -24,6 +24,10 @@ from typing import Any
 
 from lockstep.errors import DamagedCacheError
 
+# The remedy where a run fetches what its cache lacks (a replay's inputs and image): the remote's
+# copy came through another disk, but may have been damaged before it was sent.
+FETCH_AGAIN = "run again to fetch it from the remote (damaged there too: publish a good copy)"
+
 
 def check_unsent(root: Path, targets: list[str], remedy: Callable[[Any], str]) -> None:
     """Check what `dvc push TARGETS` would send: the objects in the cache the remote lacks.

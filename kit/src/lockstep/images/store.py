@@ -163,8 +163,7 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
         except ImageNotFoundError:
             # A blob that does not match its digest: damaged in this machine's cache, or in
             # the remote (DVC copies both unread). Only a damaged cache file is worth naming.
-            again = "run again: DVC fetches it again from the remote"
-            dvccache.check(fs.repo, dvccache.tracked(fs, path), lambda damaged: again)
+            dvccache.check(fs.repo, dvccache.tracked(fs, path), lambda _: dvccache.FETCH_AGAIN)
             raise
 
 

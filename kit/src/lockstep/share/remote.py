@@ -217,12 +217,11 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     except LockstepError as exc:
         unreachable = exc  # what the cache holds may still be enough
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
-    again = "run again: it is fetched again from the remote"
     try:
         with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
             # DVC copies its cache's files unread: a damaged one would make the replay's
             # outputs differ for no fault of the revision's.
-            dvccache.check(repo, dvccache.used(repo, targets), lambda damaged: again)
+            dvccache.check(repo, dvccache.used(repo, targets), lambda _: dvccache.FETCH_AGAIN)
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
         names = ", ".join(getattr(exc, "target_infos", []) or [str(exc)])

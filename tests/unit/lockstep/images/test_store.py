@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lockstep import dvccache
 from lockstep.errors import DamagedCacheError
 from lockstep.images import store
 
@@ -106,8 +107,7 @@ def test_a_damaged_layer_of_an_image_layout_is_named_and_fetched_again(dvc_proje
     layer = f"{store.path_for(IMAGE_ID)}/blobs/sha256/{hashlib.sha256(LAYER).hexdigest()}"
     assert str(caught.value) == (
         f"the DVC cache's copy of {layer} is damaged: {cache_file(root, LAYER)} no longer "
-        "hashes to its name; removed it from the cache; run again: DVC fetches it again from "
-        "the remote"
+        f"hashes to its name; removed it from the cache; {dvccache.FETCH_AGAIN}"
     )
     assert not engine.loaded.exists()
     store.load(root, engine, IMAGE_ID, [None])

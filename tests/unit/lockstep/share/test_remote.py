@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from lockstep import git
+from lockstep import dvccache, git
 from lockstep.errors import DamagedCacheError
 from lockstep.share import remote
 
@@ -63,8 +63,7 @@ def test_an_input_damaged_in_the_cache_is_named_and_fetched_again_by_the_next_re
             remote.checkout_inputs(root, commit, tree, "v1")
         assert str(caught.value) == (
             f"the DVC cache's copy of data/raw.csv is damaged: {cache_file(root, data)} no longer "
-            "hashes to its name; removed it from the cache; run again: it is fetched again from "
-            "the remote"
+            f"hashes to its name; removed it from the cache; {dvccache.FETCH_AGAIN}"
         )
         assert not (tree / "data/raw.csv").exists()  # the replay ran on nothing damaged
 
