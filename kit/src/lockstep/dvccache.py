@@ -25,7 +25,7 @@ from typing import Any
 from lockstep.errors import DamagedCacheError
 
 # The remedy where a run fetches what its cache lacks (a replay's inputs and image): the remote's
-# copy came through another disk, but may have been damaged before it was sent.
+# copy is good, unless the damage came from there (sent unchecked, or on the remote's own disk).
 FETCH_AGAIN = "run again to fetch it from the remote (damaged there too: publish a good copy)"
 
 
@@ -97,9 +97,9 @@ def check(repo: Any, objects: Iterable[Any], remedy: Callable[[Any], str]) -> No
     Raises:
         DamagedCacheError: a cache file does not hash to its name.
     """
+    cache = repo.cache
     for hash_info in objects:
         # The cache of DVC 3's md5 or, for outputs DVC 2 recorded, of its md5-dos2unix.
-        cache = repo.cache
         odb = cache.local if hash_info.name == cache.local.hash_name else cache.legacy
         path = odb.oid_to_path(hash_info.value)
         try:
