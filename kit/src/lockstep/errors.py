@@ -105,6 +105,10 @@ class ImageNotFoundError(LockstepError):
     """A recorded image could be found neither locally, in a registry, nor in an archive."""
 
 
+class DamagedCacheError(LockstepError):
+    """A file in the DVC cache no longer hashes to its name: damaged on this machine's disk."""
+
+
 class RegistryError(LockstepError):
     """The registry cannot be reached, or refused an operation."""
 

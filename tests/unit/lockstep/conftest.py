@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -48,6 +50,44 @@ def git_identity(monkeypatch) -> dict[str, str]:
 def environment():
     """A factory: the environment of a container run, with any fields changed."""
     return lambda **changes: dataclasses.replace(ENVIRONMENT, **changes)
+
+
+@pytest.fixture
+def dvc_project(tmp_path, git_identity) -> Path:
+    """A git and DVC repository whose default DVC remote is the folder `remote` beside it."""
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["git", "init", "--quiet"], cwd=root, check=True)
+    dvc(root, "init")
+    dvc(root, "remote", "add", "--default", "origin", str(tmp_path / "remote"))
+    return root
+
+
+def dvc(root: Path, *args: str) -> None:
+    """Run DVC's command line in `root`, in this process (a second each saved)."""
+    from dvc.cli import main
+
+    with contextlib.chdir(root):
+        assert main([*args, "--quiet"]) == 0, f"dvc {' '.join(args)} failed"
+
+
+def cache_file(root: Path, data: bytes) -> Path:
+    """Where the project's DVC cache keeps a file of these bytes."""
+    md5 = hashlib.md5(data).hexdigest()
+    return root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+
+
+def rot(path: Path, offset: int = 0) -> None:
+    """Flip a bit of a file as a failing disk does: its mode and mtime are left as they were."""
+    before = path.stat()
+    path.chmod(0o644)
+    with path.open("r+b") as data:
+        data.seek(offset)
+        byte = data.read(1)
+        data.seek(offset)
+        data.write(bytes([byte[0] ^ 1]))
+    path.chmod(before.st_mode)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 @pytest.fixture(scope="session")

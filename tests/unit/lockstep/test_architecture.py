@@ -18,7 +18,7 @@ ARCHITECTURE = [
     # The ground: small modules every wing may use.
     ["lockstep", "errors", "paths", "files", "links", "yamltext"],
     ["shell", "config"],
-    ["git", "engines", "workspace", "lockfile", "tools", "dvcconfig"],
+    ["git", "engines", "workspace", "lockfile", "tools", "dvcconfig", "dvccache"],
     # The wings.
     ["runtime", "pages"],
     ["records"],

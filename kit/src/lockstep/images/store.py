@@ -9,11 +9,13 @@ through DVC's API from the cache or the remote, checks every blob, and loads it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from lockstep import dvcconfig, files, git, shell
+from lockstep import dvccache, dvcconfig, files, git, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError, LockstepError
@@ -80,14 +82,42 @@ def save(root: Path, engine: Engine, image_id: str) -> Path:
 def push(root: Path, targets: list[Path]) -> None:
     """Push DVC-tracked files to the default remote, with DVC's progress bars.
 
+    What the remote lacks is checked first (`lockstep.dvccache`): DVC sends its cache's files
+    unread, and a damaged one would be in the remote for every later fetch.
+
     Raises:
+        DamagedCacheError: a file to send is damaged in the cache; nothing was sent.
         LockstepError: the remote refused or could not be reached, in one line with a remedy.
     """
+    names = [str(target.relative_to(root)) for target in targets]
     try:
-        shell.run(["dvc", "push", *[t.relative_to(root) for t in targets]], cwd=root, tee=True)
+        dvccache.check_unsent(root, names, lambda damaged: _remake(root, damaged))
+    except LockstepError:
+        raise
+    except Exception as exc:  # DVC raises many kinds for a remote it cannot ask
+        raise remote_error("push to", root, str(exc)) from None
+    try:
+        shell.run(["dvc", "push", *names], cwd=root, tee=True)
     except CommandError as exc:
         errors = [line for line in exc.log.splitlines() if line.startswith("ERROR")]
         raise remote_error("push to", root, errors[-1] if errors else exc.message) from None
+
+
+def _remake(root: Path, damaged: Any) -> str:
+    """How a good copy of a damaged cache file (a DVC `HashInfo`) gets back, for publish."""
+    path = damaged.obj_name
+    if path.startswith(FOLDER + "/"):
+        layout = "/".join(path.split("/")[:2])
+        return f"delete {layout}.dvc and publish again: it writes the layout again from the engine"
+    if damaged.isdir:  # the folder's listing
+        return f"`dvc commit --force {path}` lists the workspace's folder again, then publish again"
+    with contextlib.suppress(OSError):  # none in the workspace: no copy to store again
+        if dvccache.holds(root / path, damaged):
+            return (
+                f"the workspace's {path} is intact: `dvc commit --force {path}` stores it again, "
+                "then publish again"
+            )
+    return "make it again (`invoke repro --force`, or `dvc add` a good copy), then publish again"
 
 
 def remote_error(action: str, root: Path, detail: str) -> LockstepError:
@@ -119,6 +149,8 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
     Raises:
         ImageNotFoundError: no revision archives it, or the layout is neither in the cache nor
             in the remote, or it is not the image it claims to be.
+        DamagedCacheError: it is not, because a file of it is damaged in the DVC cache (which
+            no longer holds that file).
     """
     from dvc.api import DVCFileSystem  # heavy; only reruns need it
 
@@ -128,7 +160,8 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
         local = Path(tmp) / "layout"
         for rev in revs:
             try:
-                DVCFileSystem(str(root), rev=rev).get(path, str(local), recursive=True)
+                fs = DVCFileSystem(str(root), rev=rev)
+                fs.get(path, str(local), recursive=True)
                 break
             except Exception as exc:  # DVC raises many kinds; each just means "not here"
                 shutil.rmtree(local, ignore_errors=True)
@@ -139,7 +172,13 @@ def load(root: Path, engine: Engine, image_id: str, revs: list[str | None]) -> N
                 "publish it with `invoke publish` where the image exists",
             )
         say(f"loading {image_id[:19]} from its layout in the DVC remote")
-        layout.load(engine, local, image_id)
+        try:
+            layout.load(engine, local, image_id)
+        except ImageNotFoundError:
+            # A blob that does not match its digest: damaged in this machine's cache, or in
+            # the remote (DVC copies both unread). Only a damaged cache file is worth naming.
+            dvccache.check(fs.repo, dvccache.tracked(fs, path), lambda _: dvccache.FETCH_AGAIN)
+            raise
 
 
 def _why_not(root: Path, rev: str | None, image_id: str, exc: Exception) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lockstep import git, yamltext
+from lockstep import dvccache, git, yamltext
 from lockstep.errors import AttestationError, first_line
 from lockstep.records import lineage
 
@@ -40,18 +40,22 @@ class Workspace:
         """A file, opened for reading bytes."""
         return (self.root / path).open("rb")
 
+    def check_cache(self, path: str) -> None:
+        """Nothing: a workspace file is read as it is, never from the DVC cache."""
+
 
 class Revision:
     """The files of a git revision: from its git tree, DVC's outputs from the local DVC cache.
 
     Git's files are read from git, never through DVC, which parses dvc.lock first: a damaged one
     must be reported as a file that differs, not as DVC's error. DVC is told of no remote, so
-    nothing is fetched: a file missing from the cache is reported missing (`invoke pull REV`).
+    nothing is fetched: a file missing from the cache is reported missing (`invoke pull REV`),
+    and one that differs is checked in the cache (`check_cache`).
     """
 
     def __init__(self, repo: Any, rev: str) -> None:
-        self.git, self.dvc = repo.fs, repo.dvcfs
-        self.where = f"at {rev}"
+        self.repo, self.git, self.dvc = repo, repo.fs, repo.dvcfs
+        self.rev, self.where = rev, f"at {rev}"
         self.remedy = f"`invoke pull {rev}` brings it"
 
     def files(self, path: str) -> list[str]:
@@ -66,6 +70,16 @@ class Revision:
         """A file, opened for reading bytes."""
         with self._dvc_errors(path):
             return self._fs(path).open(path, "rb")
+
+    def check_cache(self, path: str) -> None:
+        """Check a DVC output's files in the cache, for a file read from it that differs.
+
+        Raises:
+            DamagedCacheError: the cache's copy is damaged (and now removed from it).
+        """
+        if self._fs(path) is self.dvc:
+            again = f"`invoke pull {self.rev}` fetches it again, then verify again"
+            dvccache.check(self.repo, dvccache.tracked(self.dvc, path), lambda damaged: again)
 
     def _fs(self, path: str) -> Any:
         return self.git if self.git.exists(path) else self.dvc

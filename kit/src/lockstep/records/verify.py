@@ -161,6 +161,7 @@ def _compare(tree: Tree, name: str, recorded: str | None, actual: str | None) ->
             tree.remedy,
         )
     if actual != recorded:
+        tree.check_cache(name)  # a damaged cache is this machine's fault, not the record's
         raise RecordMismatchError(
             f"{name} {tree.where} does not match the signed record "
             f"(sha256 {actual[:12]}… != {recorded[:12]}…)"

@@ -19,10 +19,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from lockstep import dvcconfig, files, git, shell, workspace
+from lockstep import dvccache, dvcconfig, files, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import DiskFullError, ImageNotFoundError, LockstepError
+from lockstep.errors import DamagedCacheError, DiskFullError, ImageNotFoundError, LockstepError
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -159,6 +159,8 @@ def _from_archive(root: Path, engine: Engine, image_id: str, revs: list) -> str 
     """The image loaded from its layout in the DVC remote; None, or why not."""
     try:
         store.load(root, engine, image_id, revs)
+    except DamagedCacheError as exc:
+        return f"DVC archive: {exc}"  # with its remedy: the next run fetches a good copy
     except LockstepError as exc:
         return f"DVC archive: {exc.message}"
     return None
@@ -222,6 +224,7 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
 
     Raises:
         LockstepError: an input is neither in the cache nor in the remote.
+        DamagedCacheError: an input's copy in the cache is damaged (and now removed from it).
     """
     from dvc.exceptions import CheckoutError, DvcException
     from dvc.repo import Repo
@@ -241,6 +244,9 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
     config = {"cache": {"dir": cache, "type": "copy"}, "core": {"no_scm": True}}
     try:
         with contextlib.chdir(tree), Repo(str(tree), config=config) as repo:
+            # DVC copies its cache's files unread: a damaged one would make the replay's
+            # outputs differ for no fault of the revision's.
+            dvccache.check(repo, dvccache.used(repo, targets), lambda _: dvccache.FETCH_AGAIN)
             repo.checkout(targets=targets, force=True)
     except CheckoutError as exc:
         failed = getattr(exc, "target_infos", [])

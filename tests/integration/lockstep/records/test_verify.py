@@ -1,5 +1,6 @@
 """`invoke verify`: a real run signed with a key from `invoke keygen` verifies; a byte changed in
-the model, the metrics, dvc.lock or the image fails it in one line naming what differs."""
+the metrics, dvc.lock or the image fails it in one line naming what differs, and one changed in
+the model's copy in the DVC cache is named as damaged there."""
 
 from __future__ import annotations
 
@@ -71,8 +72,7 @@ def flip_last_byte(path: Path) -> Callable[[], None]:
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
 
     def restore() -> None:
-        path.chmod(0o644)
-        path.unlink()
+        path.unlink(missing_ok=True)  # a damaged DVC cache file is removed by the kit
         path.write_bytes(data)
 
     return restore
@@ -113,18 +113,24 @@ def test_verify_trusts_a_folder_of_keys_the_validator_keeps(kit, signed, tmp_pat
     assert f"does not verify with any key in {kept}/" in proc.stderr
 
 
-def test_a_model_in_the_dvc_cache_that_is_not_the_signed_one_fails(kit, signed):
+def test_a_model_damaged_in_the_dvc_cache_is_named_and_removed_not_taken_for_another(kit, signed):
     project, _, _ = signed
     md5 = lineage.output_hashes(lineage.read_dvc_lock(project))["outputs/train/model.pkl"]
     cached = project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     restore = flip_last_byte(cached)
     try:
-        line = failure(kit, project, "HEAD")
+        proc = kit.invoke(project, "verify", "HEAD", check=False)
+        assert not cached.exists()  # what DVC would check out, or push, is no longer there
     finally:
         restore()
-    assert line.startswith(
-        "error: outputs/train/model.pkl at HEAD does not match the signed record (sha256 "
+    print(f"$ ./inv verify HEAD\n{proc.stderr}")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)  # the model could not be checked
+    assert commands.one_error(proc) == (
+        f"error: the DVC cache's copy of outputs/train/model.pkl is damaged: {cached} no longer "
+        "hashes to its name; removed it from the cache; `invoke pull HEAD` fetches it again, then "
+        "verify again"
     )
+    kit.invoke(project, "verify", "HEAD")  # with a good copy back
 
 
 @pytest.mark.parametrize("path", ["reports/metrics.json", "dvc.lock"])

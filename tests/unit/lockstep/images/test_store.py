@@ -1,9 +1,20 @@
-"""A DVC remote that fails is one line: what happened, and the remedy that fits it."""
+"""A DVC remote that fails is one line; a damaged DVC cache is named, and nothing of it sent."""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from pathlib import Path
+
 import pytest
+from lockstep import dvccache
+from lockstep.errors import DamagedCacheError
 from lockstep.images import store
+
+from tests.unit.lockstep.conftest import cache_file, dvc, rot
+from tests.unit.lockstep.images.test_layout import IMAGE_ID, LAYER, make_layout
+
+DATA = b"month,score\n2024-01,612\n2024-02,640\n"
 
 
 @pytest.mark.parametrize(
@@ -33,3 +44,100 @@ def test_each_failure_gets_its_remedy(tmp_path, detail, hint):
 def test_only_the_last_line_of_a_long_error_is_kept(tmp_path):
     error = store.remote_error("fetch from", tmp_path, "first line\nthe cause\n")
     assert error.message.endswith(": the cause")
+
+
+def remote_files(remote: Path) -> dict[str, bytes]:
+    """What the remote folder holds, by name."""
+    return {p.name: p.read_bytes() for p in remote.rglob("*") if p.is_file()}
+
+
+def test_a_damaged_file_in_the_cache_is_never_sent_and_the_next_publish_sends_it(dvc_project):
+    root = dvc_project
+    (root / "data").mkdir()
+    (root / "data/applications.csv").write_bytes(DATA)
+    dvc(root, "add", "data/applications.csv")
+    rot(cache_file(root, DATA))
+
+    with pytest.raises(DamagedCacheError) as caught:
+        store.push(root, [])
+
+    assert str(caught.value) == (
+        f"the DVC cache's copy of data/applications.csv is damaged: {cache_file(root, DATA)} no "
+        "longer hashes to its name; removed it from the cache; the workspace's "
+        "data/applications.csv is intact: `dvc commit --force data/applications.csv` stores it "
+        "again, then publish again"
+    )
+    assert remote_files(root.parent / "remote") == {}  # nothing was sent
+    dvc(root, "commit", "--force", "data/applications.csv")
+    store.push(root, [])
+    assert list(remote_files(root.parent / "remote").values()) == [DATA]
+
+
+def test_a_damaged_folder_listing_is_named_and_listed_again(dvc_project):
+    root = dvc_project
+    (root / "plots").mkdir()
+    (root / "plots/roc.csv").write_bytes(DATA)
+    dvc(root, "add", "plots")
+    listing = next((root / ".dvc/cache/files/md5").glob("*/*.dir"))
+    rot(listing)
+
+    with pytest.raises(DamagedCacheError, match=r"copy of plots is damaged: .*\.dir no") as caught:
+        store.push(root, [])
+
+    assert caught.value.hint == (
+        "`dvc commit --force plots` lists the workspace's folder again, then publish again"
+    )
+    dvc(root, "commit", "--force", "plots")
+    store.push(root, [])
+    assert DATA in remote_files(root.parent / "remote").values()
+
+
+def test_a_damaged_layer_of_an_image_layout_is_named_and_fetched_again(dvc_project):
+    root = dvc_project
+    make_layout(root / store.path_for(IMAGE_ID))
+    dvc(root, "add", store.path_for(IMAGE_ID))
+    shutil.rmtree(root / store.path_for(IMAGE_ID))  # as `invoke publish` leaves it
+    store.push(root, [root / store.dvc_file_for(IMAGE_ID)])
+    rot(cache_file(root, LAYER), offset=7)
+    engine = Loading(root.parent)
+
+    with pytest.raises(DamagedCacheError) as caught:
+        store.load(root, engine, IMAGE_ID, [None])
+
+    layer = f"{store.path_for(IMAGE_ID)}/blobs/sha256/{hashlib.sha256(LAYER).hexdigest()}"
+    assert str(caught.value) == (
+        f"the DVC cache's copy of {layer} is damaged: {cache_file(root, LAYER)} no longer "
+        f"hashes to its name; removed it from the cache; {dvccache.FETCH_AGAIN}"
+    )
+    assert not engine.loaded.exists()
+    store.load(root, engine, IMAGE_ID, [None])
+    assert LAYER in engine.loaded.read_bytes()
+
+
+def test_a_damaged_layer_not_yet_sent_is_named_with_the_way_to_write_it_again(dvc_project):
+    root = dvc_project
+    make_layout(root / store.path_for(IMAGE_ID))
+    dvc(root, "add", store.path_for(IMAGE_ID))
+    rot(cache_file(root, LAYER))
+
+    with pytest.raises(DamagedCacheError, match=r"copy of images/.*/blobs/sha256/") as caught:
+        store.push(root, [root / store.dvc_file_for(IMAGE_ID)])
+
+    assert caught.value.hint == (
+        f"delete {store.dvc_file_for(IMAGE_ID)} and publish again: it writes the layout again "
+        "from the engine"
+    )
+    assert remote_files(root.parent / "remote") == {}
+
+
+class Loading:
+    """An engine that takes `docker load`'s input into a file and then has the image."""
+
+    def __init__(self, folder: Path) -> None:
+        self.loaded = folder / "loaded.tar"
+        self.cli = str(folder / "docker")
+        Path(self.cli).write_text(f"#!/bin/sh\ncat > {self.loaded}\n")
+        Path(self.cli).chmod(0o755)
+
+    def image_id(self, ref: str) -> str | None:
+        return ref if self.loaded.exists() else None

@@ -4,10 +4,28 @@ import json
 import pytest
 from lockstep import git
 from lockstep.config import Settings
-from lockstep.errors import AttestationError
+from lockstep.errors import AttestationError, DamagedCacheError
 from lockstep.records import keys, lineage, signing, verify
 
-from tests.unit.lockstep.records.conftest import LOCK, Engine, commit_signed, payload, signed
+from tests.unit.lockstep.conftest import cache_file, dvc, rot
+from tests.unit.lockstep.records.conftest import (
+    FILES,
+    LOCK,
+    Engine,
+    commit_signed,
+    payload,
+    signed,
+)
+
+PIPELINE = """\
+stages:
+  train:
+    cmd: 'true'
+    outs: [model.pkl]
+  evaluate:
+    cmd: 'true'
+    outs: [reports/metrics.json, plots]
+"""
 
 
 def test_a_signed_run_verifies_and_says_what_it_checked(project, key):
@@ -142,3 +160,36 @@ def test_signed_rerun_verdicts_are_verified_and_an_edited_one_fails(project, key
     path.write_text(json.dumps(envelope))
     with pytest.raises(AttestationError, match="the signature does not verify"):
         verify.verify(project, engine, "")
+
+
+@pytest.fixture
+def in_dvc(project, key, environment, git_identity, tmp_path):
+    """The project with its outputs in the DVC cache and remote, not git: signed, tagged v1."""
+    git.init(project)
+    dvc(project, "init")
+    dvc(project, "remote", "add", "--default", "origin", str(tmp_path / "remote"))
+    (project / "dvc.yaml").write_text(PIPELINE)
+    (project / "dvc.lock").unlink()  # the fixture's, of made-up md5s
+    dvc(project, "commit", "--force")  # the outputs into the cache, their md5s into dvc.lock
+    dvc(project, "push")
+    lock = lineage.read_dvc_lock(project)
+    lineage.update(project, ["train", "evaluate"], environment(sbom="sha256:s"), lock)
+    signed(project)
+    git.commit_all(project, "results in DVC")
+    git.tag(project, "v1")
+    return project
+
+
+def test_a_damaged_output_in_the_dvc_cache_is_named_not_taken_for_a_changed_record(in_dvc):
+    cached = cache_file(in_dvc, FILES["model.pkl"])
+    rot(cached)
+
+    with pytest.raises(DamagedCacheError) as caught:
+        verify.verify(in_dvc, Engine({"img:1": "sha256:1"}), "v1")
+
+    assert str(caught.value) == (
+        f"the DVC cache's copy of model.pkl is damaged: {cached} no longer hashes to its name; "
+        "removed it from the cache; `invoke pull v1` fetches it again, then verify again"
+    )
+    dvc(in_dvc, "fetch")  # what `invoke pull v1` does first
+    assert verify.verify(in_dvc, Engine({"img:1": "sha256:1"}), "v1").subjects == 5

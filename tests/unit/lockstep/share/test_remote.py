@@ -1,5 +1,5 @@
-"""What a replay copies into its worktree (the DVC-tracked inputs, not images or .deb files), and
-which remote DVC reaches at a past revision (the checkout's)."""
+"""What a replay copies into its worktree (the DVC-tracked inputs, not images or .deb files, and
+never a damaged copy), and which remote DVC reaches at a past revision (the checkout's)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from lockstep.errors import DiskFullError, LockstepError
+from lockstep import dvccache, git
+from lockstep.errors import DamagedCacheError, DiskFullError, LockstepError
 from lockstep.share import remote
+
+from tests.unit.lockstep.conftest import cache_file, dvc, rot
 
 
 def test_inputs_are_the_tracked_dvc_files_but_images_and_the_base_debs(tmp_path):
@@ -136,3 +139,26 @@ def test_a_fetch_that_fills_the_cache_says_so_not_that_the_remote_failed(
     assert [path for path in disk.path.rglob("*") if path.is_file()] == []  # no temp file
     disk.resize(16)
     remote.fetch(root, commit)
+
+
+def test_an_input_damaged_in_the_cache_is_named_and_fetched_again_by_the_next_replay(dvc_project):
+    root, data = dvc_project, b"month,score\n2024-01,612\n"
+    (root / "data").mkdir()
+    (root / "data/raw.csv").write_bytes(data)
+    dvc(root, "add", "data/raw.csv")
+    dvc(root, "push")
+    git.commit_all(root, "raw data, in the remote")
+    commit = git.commit(root)
+    rot(cache_file(root, data))
+
+    with git.worktree(root, commit) as tree:
+        with pytest.raises(DamagedCacheError) as caught:
+            remote.checkout_inputs(root, commit, tree, "v1")
+        assert str(caught.value) == (
+            f"the DVC cache's copy of data/raw.csv is damaged: {cache_file(root, data)} no longer "
+            f"hashes to its name; removed it from the cache; {dvccache.FETCH_AGAIN}"
+        )
+        assert not (tree / "data/raw.csv").exists()  # the replay ran on nothing damaged
+
+        assert remote.checkout_inputs(root, commit, tree, "v1") == ["data/raw.csv.dvc"]
+        assert (tree / "data/raw.csv").read_bytes() == data
