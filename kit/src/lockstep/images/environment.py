@@ -202,16 +202,19 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     # could pull it from under the other's `describe`.
     draft = engines.own_name(f"{tag}-draft")
     assembly.load(engine, assembly.config(stage, parts, labels, epoch), parts, [draft], have=have)
-    described = describe(engine, draft)
-    labels |= {
-        f"{LABEL}.fingerprint": described["fingerprint"],
-        f"{LABEL}.python": described["python"],
-        f"{LABEL}.dvc": described["distributions"].get("dvc", ""),
-    }
-    assembly.load(
-        engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
-    )
-    engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
+    try:
+        described = describe(engine, draft)
+        labels |= {
+            f"{LABEL}.fingerprint": described["fingerprint"],
+            f"{LABEL}.python": described["python"],
+            f"{LABEL}.dvc": described["distributions"].get("dvc", ""),
+        }
+        assembly.load(
+            engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
+        )
+    finally:
+        # After the final load, which takes the draft's layers as loaded already.
+        engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
     return Environment(tag, engine.inspect(tag))
 
 
