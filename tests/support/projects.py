@@ -338,9 +338,9 @@ def checkout_state(root: Path) -> dict:
 def remove_images_built_at(kit, sha: str) -> None:
     """Remove every image built at a commit of a copy, whatever its other tags.
 
-    Found by the commit tag a build gives (`IMAGE:git-<sha12>`, `-dirty` too); only for copies
-    whose images are their own (`Kit.change_source`, or settings of their own), which no other
-    test shares.
+    Found by the commit tag a build gives (`IMAGE:git-<sha12>`, `-dirty-<content>` too); only
+    for copies whose images are their own (`Kit.change_source`, or settings of their own), which
+    no other test shares.
     """
     listed = kit.docker("image", "ls", "--no-trunc", "--format", "{{.Tag}} {{.ID}}").stdout
     rows = (line.split() for line in listed.splitlines())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,17 @@ class Engine:
         """The labels of a local image."""
         record = self.inspect(ref) or {}
         return (record.get("Config") or {}).get("Labels") or {}
+
+
+def own_name(name: str) -> str:
+    """`name` with a random suffix: a name for one build's scratch image or volume alone.
+
+    One engine serves every project and every clone of one: a fixed name for scratch (a draft
+    image, a check's images, a volume) would let two builds at once retarget or remove what the
+    other is still using. Only the kit's scratch names get this; the names it keeps (content
+    and commit tags, the base's) are shared on purpose, as they name content.
+    """
+    return f"{name}-{secrets.token_hex(6)}"
 
 
 @functools.cache

@@ -18,6 +18,18 @@ def test_second_holder_is_refused_naming_the_first(tmp_path):
         pass
 
 
+def test_two_clones_of_one_project_lock_only_themselves(tmp_path):
+    """The lock is the workspace's file, not a name on the machine: clones in folders of the
+    same name (one project, one image name) run at once, each still alone on its own."""
+    one, two = (tmp_path / where / "project" for where in ("one", "two"))
+    busy = pytest.raises(WorkspaceBusyError)
+    with workspace.locked(one, "invoke repro"), workspace.locked(two, "invoke repro"):
+        with busy, workspace.locked(one, "another"):
+            pass
+        with busy, workspace.locked(two, "another"):
+            pass
+
+
 def test_lock_is_released_on_error(tmp_path):
     with pytest.raises(RuntimeError), workspace.locked(tmp_path, "first"):
         raise RuntimeError

@@ -2,9 +2,9 @@
 
 Every image gets two tags: a content tag (`<image>:<12 hex>`) derived from everything that goes
 into it (Dockerfile, lock, pyproject.toml, base image id, toolchain lock, the fingerprint module,
-target), and a commit tag (`<image>:git-<sha>`, `-dirty` when the tree is). When the content tag
-exists, nothing is built. Labels under `io.lockstep.` record the lock hash, the base image, the
-environment fingerprint and the layers (the dev image also its content key).
+target), and a commit tag (`<image>:git-<sha>`; `-dirty-<content>` when the tree is). When the
+content tag exists, nothing is built. Labels under `io.lockstep.` record the lock hash, the base
+image, the environment fingerprint and the layers (the dev image also its content key).
 
 The runtime image is the environment (`lockstep.images.environment`) and nothing else: no
 project source, which runs mount from the workspace. So its id is a function of the locks, the
@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import git, paths, tools
+from lockstep import engines, git, paths, tools
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.files import atomic_write
@@ -99,10 +98,15 @@ def content_key(settings: Settings, target: str, base_id: str) -> str:
     return hasher.hexdigest()
 
 
-def commit_tag(settings: Settings, target: str) -> str:
-    """`<repo>:git-<sha12>`, with `-dirty` when the tree differs from the commit."""
+def commit_tag(settings: Settings, target: str, content: str) -> str:
+    """`<repo>:git-<sha12>`, or `<repo>:git-<sha12>-dirty-<content>` when the tree differs.
+
+    `content` is the content tag's hex. A commit names one set of inputs, but a changed tree
+    does not: two clones at one commit, one with an edited lock, would otherwise move one
+    `-dirty` tag back and forth, each undoing the tag the other's recorded build checks.
+    """
     sha, dirty = git.state(settings.root)
-    marker = "-dirty" if dirty else ""
+    marker = f"-dirty-{content}" if dirty else ""
     return f"{repository(settings, target)}:git-{sha[:12] or 'none'}{marker}"
 
 
@@ -173,7 +177,7 @@ def build(
     # give the same image id at any commit, with any pyproject.toml edit that does not change
     # them. The tags and lineage say which inputs and which commit built what.
     labels = {"lock-sha256": lock_hash(settings), "base": f"{found.ref}@{found.id}"}
-    tags = [f"{repository(settings, target)}:{key[:12]}", commit_tag(settings, target)]
+    tags = [f"{repository(settings, target)}:{key[:12]}", commit_tag(settings, target, key[:12])]
     if target == "runtime":
         env = environment.obtain(settings, engine, found.ref, found.id)
         assemble(settings, engine, env, labels, tags)
@@ -182,7 +186,7 @@ def build(
     runtime = build(settings, engine, update_base=update_base, strict=strict)
     # A name of this build's own: two checkouts building the same dev image on one engine
     # must not remove each other's staging image.
-    staging = f"{tags[0]}-staging-{uuid.uuid4().hex[:12]}"
+    staging = engines.own_name(f"{tags[0]}-staging")
     labels["content-key"] = key  # the dev image is BuildKit's: its id is not reproducible
     extra = [f"--label={LABEL}.{name}={value}" for name, value in labels.items()]
     extra += ["--build-arg", f"RUNTIME_IMAGE={runtime.tag}"]
@@ -249,7 +253,9 @@ def _existing(settings: Settings, engine: Engine, target: str, key: str) -> Imag
     # fingerprint), and a dev image must say it was built from these inputs.
     if f"{LABEL}.fingerprint" not in labels or labels.get(f"{LABEL}.content-key", key) != key:
         return None
-    by_commit = commit_tag(settings, target)
+    by_commit = commit_tag(settings, target, key[:12])
     if by_commit not in (record.get("RepoTags") or []):
-        engine.run("tag", tag, by_commit, capture=True, quiet=True)
+        # By id: another clone's dev build (BuildKit's, not reproducible) may have moved the
+        # content tag since it was inspected.
+        engine.run("tag", record["Id"], by_commit, capture=True, quiet=True)
     return Image(record["Id"], tag, by_commit, record["Config"]["Labels"])

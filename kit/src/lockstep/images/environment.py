@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import shell
+from lockstep import engines, shell
 from lockstep.config import Settings
 from lockstep.engines import BUILDKIT_ENV, Engine
 from lockstep.errors import BuildError, CommandError
@@ -126,7 +126,7 @@ def obtain(
     *,
     cache: Path | None = None,
     uv_cache: str = "",
-    fresh: bool = False,
+    fresh: str = "",
 ) -> Environment:
     """The environment image for the current lock: found in the engine, or assembled.
 
@@ -137,10 +137,11 @@ def obtain(
         base_id: the base image's id.
         cache: where distribution trees are kept (default: the user's cache).
         uv_cache: the volume holding uv's download cache (default: `packages.install`'s).
-        fresh: assemble a second one from scratch, BuildKit's cache unused (`build --check`).
+        fresh: assemble a second one from scratch, BuildKit's cache unused (`build --check`),
+            its images tagged with this name of the check's own (`engines.own_name`).
     """
     env_key = key(settings, base_id)
-    tag = f"{settings.image}:env-{env_key[:12]}{'-check' if fresh else ''}"
+    tag = f"{settings.image}:env-{env_key[:12]}{'-' + fresh if fresh else ''}"
     record = None if fresh else engine.inspect(tag)
     labels = (record or {}).get("Config", {}).get("Labels") or {}
     if LAYERS_LABEL in labels and f"{LABEL}.fingerprint" in labels:
@@ -196,19 +197,24 @@ def _load(settings, engine, tag, stage, parts, names) -> Environment:
     ).split()
     have = assembly.present(engine, [p.digest for p in parts], [stage["Id"], *candidates])
     say(f"environment: {len(parts)} layers, {len(parts) - have} to load")
-    draft = assembly.load(
-        engine, assembly.config(stage, parts, labels, epoch), parts, [], have=have
-    )
-    described = describe(engine, draft)
-    labels |= {
-        f"{LABEL}.fingerprint": described["fingerprint"],
-        f"{LABEL}.python": described["python"],
-        f"{LABEL}.dvc": described["distributions"].get("dvc", ""),
-    }
-    assembly.load(
-        engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
-    )
-    engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
+    # Tagged with a name of this build's own, and removed by it: two clones building one
+    # environment at once load the same draft (its id is its content), and removing it by id
+    # could pull it from under the other's `describe`.
+    draft = engines.own_name(f"{tag}-draft")
+    assembly.load(engine, assembly.config(stage, parts, labels, epoch), parts, [draft], have=have)
+    try:
+        described = describe(engine, draft)
+        labels |= {
+            f"{LABEL}.fingerprint": described["fingerprint"],
+            f"{LABEL}.python": described["python"],
+            f"{LABEL}.dvc": described["distributions"].get("dvc", ""),
+        }
+        assembly.load(
+            engine, assembly.config(stage, parts, labels, epoch), parts, [tag], have=len(parts)
+        )
+    finally:
+        # After the final load, which takes the draft's layers as loaded already.
+        engine.run("image", "rm", draft, capture=True, quiet=True, check=False)
     return Environment(tag, engine.inspect(tag))
 
 
@@ -237,13 +243,13 @@ def describe(engine: Engine, ref: str) -> dict:
     return json.loads(out)
 
 
-def _stage(settings: Settings, engine: Engine, target: str, base_ref: str, fresh: bool) -> str:
+def _stage(settings: Settings, engine: Engine, target: str, base_ref: str, fresh: str) -> str:
     """Build one stage of the Dockerfile with BuildKit; its image id.
 
     The id is the one this build wrote (`--iidfile`), never the tag's: a build of another
     project with the same image name may move the tag in between.
     """
-    tag = f"{settings.image}-build:{target}{'-check' if fresh else ''}"
+    tag = f"{settings.image}-build:{target}{'-' + fresh if fresh else ''}"
     with tempfile.TemporaryDirectory(prefix="lockstep-stage-") as tmp:
         written = Path(tmp) / "id"
         extra = ["--iidfile", str(written), *(["--no-cache"] if fresh else [])]

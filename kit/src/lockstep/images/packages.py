@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import files, shell
+from lockstep import engines, files, shell
 from lockstep.engines import BUILDKIT_ENV, Engine
 from lockstep.errors import BuildError, CommandError
 from lockstep.shell import say
@@ -273,8 +273,12 @@ def _keep(cache: Path, venv: Path, requirement: Requirement, owned: list[str], s
 
 @contextlib.contextmanager
 def fresh_uv_cache(engine: Engine) -> Iterator[str]:
-    """A new, empty uv cache volume, removed afterwards (`invoke build --check`)."""
-    name = f"{UV_CACHE_VOLUME}-check-{os.getpid()}"
+    """A new, empty uv cache volume, removed afterwards (`invoke build --check`).
+
+    Its name is this check's own (`engines.own_name`): a process id is not unique on an engine
+    that two machines share.
+    """
+    name = engines.own_name(f"{UV_CACHE_VOLUME}-check")
     try:
         yield name
     finally:

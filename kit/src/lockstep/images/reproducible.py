@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockstep import shell
+from lockstep import engines, shell
 from lockstep.config import Settings
 from lockstep.engines import BUILDKIT_ENV, Engine
 from lockstep.errors import BuildError
@@ -49,10 +49,13 @@ def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -
 
     BuildKit runs the stages without its cache, uv downloads into a new volume, distributions
     install into a new tree cache; the image, its tags and the caches are removed afterwards.
+    Every name is this check's own: two clones of a project checking at once on one engine
+    would otherwise remove each other's images mid-check.
     """
     found = like.base_image
-    tag = f"{settings.image}:check-{like.tag.rsplit(':', 1)[1]}"
-    stages = [f"{settings.image}-build:{stage}-check" for stage in ("base", "export")]
+    own = engines.own_name("check")
+    tag = f"{settings.image}:{own}-{like.tag.rsplit(':', 1)[1]}"
+    stages = [f"{settings.image}-build:{stage}-{own}" for stage in ("base", "export")]
     prefix = f"{builder.LABEL}."
     labels = {name.removeprefix(prefix): value for name, value in like.labels.items()}
     env = None
@@ -68,7 +71,7 @@ def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -
                 found.id,
                 cache=Path(cache),
                 uv_cache=uv_cache,
-                fresh=True,
+                fresh=own,
             )
             yield builder.assemble(settings, engine, env, labels, [tag])
         finally:

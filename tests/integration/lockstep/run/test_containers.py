@@ -1,4 +1,5 @@
-"""`run.containers.Run`: runs as the caller, mounts the CA bundle read-only, leaves nothing."""
+"""`run.containers.Run`: runs as the caller, mounts the CA bundle read-only, leaves nothing, and
+clears only its own workspace's leftovers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import os
 
 import pytest
+from lockstep.errors import WorkspaceBusyError
 from lockstep.run import containers
 from lockstep.run.containers import Run
 
@@ -74,3 +76,31 @@ def test_a_run_follows_relative_links_and_links_into_a_mounted_cache(
     printed = run.with_command("sh", "-c", script).with_volume(str(cache)).captured()
 
     assert printed.split("\n") == ["inside", "cached", "absolute: nowhere"]
+
+
+def test_a_run_clears_only_its_own_workspaces_leftovers(
+    kit, settings, runtime_image, tmp_path
+) -> None:
+    """Two clones of one project (one image, folders of one name) on one engine: a run in one
+    removes its own killed run's container and never touches the other's running one."""
+    one, two = (
+        dataclasses.replace(settings, root=tmp_path / where / "project") for where in ("a", "b")
+    )
+    for clone in (one, two):
+        clone.root.mkdir(parents=True)
+    running = Run(one, kit.engine, runtime_image.id, ["sleep", "600"])
+    left = Run(two, kit.engine, runtime_image.id, ["sleep", "600"])
+    # As `start` would, with the real names and labels: one at work, one a killed run left.
+    kit.engine.run("run", "--detach", *running.arguments()[1:], capture=True)
+    kit.engine.run("create", *left.arguments()[1:], capture=True)
+    state = "{{.State.Status}}"
+    try:
+        containers.clear_leftovers(two, kit.engine)
+
+        assert kit.docker("inspect", "--format", state, running.name).stdout.strip() == "running"
+        assert kit.docker("ps", "--all", "--quiet", "--filter", f"name={left.name}").stdout == ""
+        with pytest.raises(WorkspaceBusyError, match=f"the container {running.name} of an"):
+            containers.clear_leftovers(one, kit.engine)
+    finally:
+        running.stop()
+        left.stop()

@@ -94,7 +94,8 @@ def test_a_no_op_build_answers_from_its_record_until_the_engine_disagrees(
     (project / ".venv" / "bin" / "invoke").symlink_to(kit.bin / "invoke")
     (project / ".venv" / toolchain.STAMP).write_text(toolchain.inputs_digest(project))
     env = kit.env(project, LOCKSTEP_PYTHON=sys.executable)
-    by_commit = builder.commit_tag(config.load(project), "runtime")
+    content = runtime_image.tag.rsplit(":", 1)[1]
+    by_commit = builder.commit_tag(config.load(project), "runtime", content)
     answer = recorded.summary(
         runtime_image.tag, by_commit, runtime_image.id, runtime_image.fingerprint
     )

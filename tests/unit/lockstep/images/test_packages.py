@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from lockstep.errors import BuildError
 from lockstep.images import packages
@@ -66,3 +69,28 @@ def test_a_file_no_record_lists_stops_the_build(tmp_path):
     (venv / "lib" / "python3.11" / "site-packages" / "stray.py").write_text("")
     with pytest.raises(BuildError, match=r"stray\.py, which no distribution's RECORD lists"):
         packages._owners(venv)
+
+
+def test_two_builds_keeping_one_tree_at_once_share_one_whole_copy(tmp_path):
+    """The cache is the user's, shared by every project and clone: each tree is made apart
+    and renamed into place, so two builds keeping the same one leave one whole copy."""
+    cache, (requirement,) = (
+        tmp_path / "cache",
+        packages.parse("demo==1.0 \\\n    --hash=sha256:dd\n"),
+    )
+    (cache / "tmp").mkdir(parents=True)
+    (cache / "packages").mkdir()
+    venvs = [installed_venv(tmp_path / name) for name in ("one", "two")]
+    files = packages._owners(venvs[0])["demo"]
+    together = threading.Barrier(len(venvs))
+
+    def keep(venv):
+        together.wait()
+        return packages._keep(cache, venv, requirement, files, "salt")
+
+    with ThreadPoolExecutor(len(venvs)) as pool:
+        kept = list(pool.map(keep, venvs))
+
+    assert kept[0] == kept[1] == packages.cached(cache, requirement, "salt")
+    assert sorted(kept[0].paths()) == sorted(f"{packages.VENV}/{name}" for name in files)
+    assert list((cache / "tmp").iterdir()) == []  # the second copy went, nothing half-made
