@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lockstep import shell
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep.engines import Engine
 from lockstep.errors import ImageNotFoundError
 from lockstep.images import oci
 
@@ -55,9 +54,7 @@ def write(engine: Engine, image_id: str, dest: Path) -> None:
     """
     blobs = dest / "blobs" / "sha256"
     blobs.mkdir(parents=True)
-    saved = shell.read_from(
-        [engine.cli, "save", image_id], lambda stream: _unpack_save(stream, blobs), env=BUILDKIT_ENV
-    )
+    saved = engine.read_from("save", image_id, consume=lambda stream: _unpack_save(stream, blobs))
     entries = json.loads(saved["manifest.json"])
     if len(entries) != 1:
         raise ImageNotFoundError(f"docker save of {image_id[:19]} held {len(entries)} images")
@@ -192,6 +189,6 @@ def load(engine: Engine, layout: Path, image_id: str) -> None:
 
     size = sum(path.stat().st_size for path in names)
     loading = (f"loading {image_id[:19]} ({len(checked.layers)} layers)", size)
-    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
+    engine.write_to("load", "--quiet", produce=produce, progress=loading)
     if engine.image_id(image_id) != image_id:
         raise ImageNotFoundError(f"docker load did not give {image_id[:19]}", "report this")
