@@ -38,6 +38,8 @@ _LOST = re.compile(
     r"|^(docker: )?(error during connect: |error waiting for container: (unexpected )?EOF$"
     r"|(unexpected )?EOF$)"
 )
+# The engine's answer to a command it refused (a missing image, a registry's error): it is up.
+_ANSWERED = re.compile(r"Error response from daemon|No such (image|container|object)")
 # A line the docker CLI logs rather than prints: time="..." level=error msg="..."
 _LOGGED = re.compile(r'^time="[^"]*" level=\w+ msg="(?P<message>.*)"$')
 T = TypeVar("T")
@@ -93,12 +95,15 @@ class Engine:
     def check_engine(self, args: Sequence[str], output: str) -> None:
         """Raise EngineStoppedError when `docker ARGS`, which failed, lost its engine.
 
-        Its last line says so (`_LOST`), or the engine no longer answers: a probe of a few
-        milliseconds, made only after a failure. Checked for every docker call, as a call just
-        after the engine went away fails too.
+        Its last line says so (`_LOST`), or, unless the engine refused the command itself
+        (`_ANSWERED`: a missing image, which `inspect` is often told), the engine no longer
+        answers a probe. Checked for every docker call, as a call just after the engine went
+        away fails too.
         """
         line = _last_line(output)
         if not _LOST.search(line):
+            if _ANSWERED.search(line):
+                return
             probe = shell.run(
                 [self.cli, "version", "--format", "{{.Server.Version}}"],
                 capture=True,

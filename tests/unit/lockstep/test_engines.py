@@ -131,8 +131,9 @@ def test_a_lost_connection_is_recognised_when_the_engine_is_back_already(tmp_pat
         engine.write_to("load", "--quiet", produce=lambda stdin: stdin.write(b"x" * 100_000))
 
 
-def test_the_engine_s_own_refusal_is_the_command_s_error(tmp_path):
-    engine = docker(tmp_path, answers=True, says="Error response from daemon: No such image: x")
+def test_the_engine_s_own_refusal_is_the_command_s_error_with_no_probe(tmp_path):
+    # A probe would find no engine here: an image missing is told without asking one.
+    engine = docker(tmp_path, answers=False, says="Error response from daemon: No such image: x")
     assert engine.inspect("x") is None
     with pytest.raises(CommandError, match="No such image") as caught:
         engine.read_from("save", "x", consume=lambda stream: stream.read())
