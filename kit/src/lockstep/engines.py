@@ -5,8 +5,9 @@ with BuildKit on; Debian's docker.io client (20.10) has BuildKit built in. The u
 one with LOCKSTEP_DOCKER or `docker` in [tool.lockstep]; otherwise the first working candidate
 is used and named.
 
-Every docker call goes through an Engine, which tells the engine going away (stopped, killed,
-restarted) midway from a command's own failure, in one place: `Engine.check_engine`.
+Every docker call goes through an Engine (`run`, `output`, `read_from`, `write_to`), which tells
+the engine going away midway (stopped, killed, restarted) from a command's own failure, in one
+place, and raises EngineStoppedError for it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Engine:
         with self._watched(args):
             proc = shell.run([self.cli, *args], env=BUILDKIT_ENV, **kwargs)
         if proc.returncode:
-            self.check_engine(args, (proc.stdout or "") + (proc.stderr or ""))
+            self._check_engine(args, (proc.stdout or "") + (proc.stderr or ""))
         return proc
 
     def output(self, *args: str) -> str:
@@ -85,14 +86,14 @@ class Engine:
 
     @contextlib.contextmanager
     def _watched(self, args: Sequence[str]) -> Iterator[None]:
-        """`check_engine` for a docker command that raised CommandError."""
+        """`_check_engine` for a docker command that raised CommandError."""
         try:
             yield
         except CommandError as exc:
-            self.check_engine(args, exc.log)
+            self._check_engine(args, exc.log)
             raise
 
-    def check_engine(self, args: Sequence[str], output: str) -> None:
+    def _check_engine(self, args: Sequence[str], output: str) -> None:
         """Raise EngineStoppedError when `docker ARGS`, which failed, lost its engine.
 
         Its last line says so (`_LOST`), or, unless the engine refused the command itself
