@@ -1,8 +1,8 @@
-"""The Docker engine killed midway (a crash, the OOM killer): during an image's load, a build,
-and a run. Each ends with one line, records nothing half-done, and the next try after the engine
-is back completes.
+"""The Docker engine stopped midway (`systemctl restart`), or killed (a crash, the OOM killer):
+during an image's load, a build, and a run. Each ends with one line, records nothing half-done,
+and the next try after the engine is back completes.
 
-An engine of the test's own, never the machine's, killed three times in one test: each phase's
+An engine of the test's own, never the machine's, stopped three times in one test: each phase's
 recovery leaves what the next needs (the base image, then the project's image), so the engine is
 filled once, by the kit itself.
 """
@@ -45,11 +45,12 @@ stages:
 """
 
 
-def kill(engine: machines.SecondEngine) -> None:
-    """The engine killed outright: no chance to stop its containers or answer its clients."""
+def kill(engine: machines.SecondEngine, sig: int = signal.SIGKILL) -> None:
+    """The engine killed outright (no chance to stop its containers or answer its clients), or
+    stopped (SIGTERM: `systemctl stop` or `restart`)."""
     assert engine.process is not None
-    engine.process.send_signal(signal.SIGKILL)
-    engine.process.wait(30)
+    engine.process.send_signal(sig)
+    engine.process.wait(60)
 
 
 def killed_during(
@@ -80,7 +81,7 @@ def killed_during(
 def load_killed_midway(
     kit, engine: machines.SecondEngine, folder: Path, image_id: str
 ) -> BaseException:
-    """`layout.load` into the engine, killed once `docker load` has taken a part of the image."""
+    """`layout.load` into the engine, stopped once `docker load` has taken a part of the image."""
     raised: list[BaseException] = []
 
     def load() -> None:
@@ -97,15 +98,15 @@ def load_killed_midway(
         assert loading.is_alive() and time.monotonic() < deadline, "docker load never started"
         time.sleep(0.05)
     time.sleep(0.5)  # of the 4 s a load of the base takes
-    assert loading.is_alive(), "the load ended before the engine was killed"
-    kill(engine)
+    assert loading.is_alive(), "the load ended before the engine was stopped"
+    kill(engine, signal.SIGTERM)
     loading.join(60)
-    assert raised, "the load succeeded on a killed engine"
+    assert raised, "the load succeeded on a stopped engine"
     return raised[0]
 
 
 @pytest.mark.timeout(900)
-def test_an_engine_killed_during_a_load_a_build_and_a_run(kit, tmp_path, monkeypatch) -> None:
+def test_an_engine_stopped_during_a_load_a_build_and_a_run(kit, tmp_path, monkeypatch) -> None:
     machines.require_root("starts a Docker engine of its own")
     base_id = builder.resolve_base(config.load(kit.snapshot()), kit.engine).id
     stored = tmp_path / "layout"
