@@ -102,7 +102,7 @@ def load_killed_midway(
 
     loading = threading.Thread(target=load)
     loading.start()
-    # The engine writes what it receives under its data root: killed a moment into it.
+    # The engine writes what it receives under its data root: stopped a moment into it.
     deadline = time.monotonic() + 60
     while not any((engine.root / "data" / "tmp").glob("docker-import-*")):
         assert loading.is_alive() and time.monotonic() < deadline, "docker load never started"
@@ -115,6 +115,7 @@ def load_killed_midway(
     return raised[0]
 
 
+# The build after the engine is back makes the Dockerfile's stages in an empty engine.
 @pytest.mark.timeout(900)
 def test_an_engine_stopped_during_a_load_a_build_and_a_run(kit, tmp_path, monkeypatch) -> None:
     machines.require_root("starts a Docker engine of its own")
