@@ -211,19 +211,37 @@ class SecondEngine:
             _ip("link", "add", self.bridge, "type", "bridge")
             _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
-        data = self.root / "data"
         if self.disk:
             self.disk_path.mkdir()
             size = f"size={self.disk}m"
             subprocess.run(
                 ["mount", "-t", "tmpfs", "-o", size, "tmpfs", self.disk_path], check=True
             )
-            data = self.disk_path / "docker"
-        log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 (the process holds it)
+        return self._launch()
+
+    @property
+    def data_root(self) -> Path:
+        return self.disk_path / "docker" if self.disk else self.root / "data"
+
+    def restart(self) -> SecondEngine:
+        """A new dockerd on the same data root, after its last one stopped (was killed, say):
+        the machine's engine started again."""
+        assert self.process is not None and self.process.poll() is not None, "still running"
+        # dockerd adopts the containerd its pid file names while that process exists; one its
+        # killed parent left as a zombie (where nothing reaps orphans, as in a container) is
+        # still there, and the new dockerd would wait for it to answer, in vain.
+        pid_file = self.root / "exec" / "containerd" / "containerd.pid"
+        if pid_file.exists() and not _alive(int(pid_file.read_text())):
+            pid_file.unlink()
+        return self._launch()
+
+    def _launch(self) -> SecondEngine:
+        """Start dockerd on this engine's folders and bridge; wait until it answers."""
+        log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 (the process holds it)
         self.process = subprocess.Popen(
             [
                 "dockerd",
-                f"--data-root={data}",
+                f"--data-root={self.data_root}",
                 f"--exec-root={self.root / 'exec'}",
                 f"--pidfile={self.root / 'dockerd.pid'}",
                 f"--host={self.host}",
@@ -237,8 +255,9 @@ class SecondEngine:
             ["/usr/bin/docker", "--host", self.host, "version"], capture_output=True
         ).returncode:
             if self.process.poll() is not None or time.monotonic() > deadline:
+                log = self.log()
                 self.stop()
-                pytest.fail(f"the second engine did not start:\n{self.log()}", pytrace=False)
+                pytest.fail(f"the second engine did not start:\n{log}", pytrace=False)
             time.sleep(0.5)
         return self
 
@@ -299,6 +318,14 @@ class SecondEngine:
             elif line.startswith("-A ") and (self.bridge in line or f"{self.subnet}.0/" in line):
                 subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]])
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (exists, and is not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def _ip(*args: str) -> str:

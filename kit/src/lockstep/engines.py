@@ -4,24 +4,47 @@ The first `docker` on PATH may be a new client without the buildx plugin, which 
 with BuildKit on; Debian's docker.io client (20.10) has BuildKit built in. The user can choose
 one with LOCKSTEP_DOCKER or `docker` in [tool.lockstep]; otherwise the first working candidate
 is used and named.
+
+Every docker call goes through an Engine (`run`, `output`, `read_from`, `write_to`), which tells
+the engine going away midway (stopped, killed, restarted) from a command's own failure, in one
+place, and raises EngineStoppedError for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import json
+import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import IO, TypeVar
 
 from lockstep import shell
-from lockstep.errors import CommandError, EngineError
+from lockstep.errors import CommandError, EngineError, EngineStoppedError
 from lockstep.shell import say
 
 CANDIDATES = ("docker", "/usr/bin/docker")
 BUILDKIT_ENV = {"DOCKER_BUILDKIT": "1"}
+START = "`sudo systemctl start docker`, or `dockerd &`"
+# How the docker CLI says, on its last line, that its engine went away or is not there: a call
+# that found no engine, a build's or a load's broken connection, an attached run's lost wait.
+# The engine's own refusals ("Error response from daemon: ...") never match.
+_LOST = re.compile(
+    r"Cannot connect to the Docker daemon|failed to connect to the docker API"
+    r"|^(docker: )?(error during connect: |error waiting for container: (unexpected )?EOF$"
+    r"|(unexpected )?EOF$)"
+)
+# The engine's answer to a command it refused (a missing image, a registry's error): it is up.
+_ANSWERED = re.compile(r"Error response from daemon|No such (image|container|object)")
+# A line the docker CLI logs rather than prints: time="..." level=error msg="..."
+_LOGGED = re.compile(r'^time="[^"]*" level=\w+ msg="(?P<message>.*)"$')
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,12 +54,73 @@ class Engine:
     cli: str
 
     def run(self, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-        """Run `docker ARGS` with BuildKit enabled."""
-        return shell.run([self.cli, *args], env=BUILDKIT_ENV, **kwargs)
+        """Run `docker ARGS` with BuildKit enabled (`shell.run`'s keyword arguments).
+
+        Raises:
+            EngineStoppedError: it failed because the engine went away, `check` or not: that
+                failure is no answer for the caller to read (no such image, say).
+        """
+        with self._watched(args):
+            proc = shell.run([self.cli, *args], env=BUILDKIT_ENV, **kwargs)
+        if proc.returncode:
+            self._check_engine(args, (proc.stdout or "") + (proc.stderr or ""))
+        return proc
 
     def output(self, *args: str) -> str:
         """Run `docker ARGS` quietly and return its output."""
-        return shell.output([self.cli, *args], env=BUILDKIT_ENV)
+        return self.run(*args, capture=True, quiet=True).stdout.strip()
+
+    def read_from(self, *args: str, consume: Callable[[IO[bytes]], T]) -> T:
+        """Run `docker ARGS`, its standard output handed to `consume` (`shell.read_from`)."""
+        with self._watched(args):
+            return shell.read_from([self.cli, *args], consume, env=BUILDKIT_ENV)
+
+    def write_to(
+        self,
+        *args: str,
+        produce: Callable[[IO[bytes]], None],
+        progress: tuple[str, int] | None = None,
+    ) -> None:
+        """Run `docker ARGS`, `produce` writing its standard input (`shell.write_to`)."""
+        with self._watched(args):
+            shell.write_to([self.cli, *args], produce, env=BUILDKIT_ENV, progress=progress)
+
+    @contextlib.contextmanager
+    def _watched(self, args: Sequence[str]) -> Iterator[None]:
+        """`_check_engine` for a docker command that raised CommandError."""
+        try:
+            yield
+        except CommandError as exc:
+            self._check_engine(args, exc.log)
+            raise
+
+    def _check_engine(self, args: Sequence[str], output: str) -> None:
+        """Raise EngineStoppedError when `docker ARGS`, which failed, lost its engine.
+
+        Its last line says so (`_LOST`), or, unless the engine refused the command itself
+        (`_ANSWERED`: a missing image, which `inspect` is often told), the engine no longer
+        answers a probe. Checked for every docker call, as a call just after the engine went
+        away fails too.
+        """
+        line = _last_line(output)
+        if not _LOST.search(line):
+            if _ANSWERED.search(line):
+                return
+            probe = shell.run(
+                [self.cli, "version", "--format", "{{.Server.Version}}"],
+                capture=True,
+                quiet=True,
+                check=False,
+            )
+            if probe.returncode == 0:
+                return
+            line = _last_line(probe.stderr) or "it does not answer"
+        verb = " ".join(itertools.takewhile(str.isalpha, args[:2]))
+        raise EngineStoppedError(
+            f"the Docker engine stopped during `docker {verb}`: {line}",
+            f"start it again ({START}), then run the task again: what did not finish was not "
+            "recorded",
+        )
 
     def inspect(self, ref: str) -> dict | None:
         """The image's inspect record, or None when no such image is here."""
@@ -96,7 +180,7 @@ def find(preferred: str = "") -> Engine:
     if any("engine" in problem for problem in problems):
         raise EngineError(
             f"cannot reach the Docker engine: {problems[0]}",
-            "start it (`sudo systemctl start docker`, or `dockerd &`) or set DOCKER_HOST",
+            f"start it ({START}) or set DOCKER_HOST",
         )
     raise EngineError(
         f"no docker CLI with BuildKit: {'; '.join(problems)}",
@@ -120,6 +204,14 @@ def _problem(cli: str) -> str | None:
     if shell.run([cli, "buildx", "version"], capture=True, quiet=True, check=False).returncode:
         return f"{cli} {client} has no buildx plugin"
     return None
+
+
+def _last_line(output: str) -> str:
+    """The docker CLI's last line of output, as it would print it (without its log prefix)."""
+    lines = output.strip().splitlines()
+    line = lines[-1].strip() if lines else ""
+    logged = _LOGGED.match(line)
+    return logged["message"] if logged else line
 
 
 def _major(version: str) -> int:

@@ -64,6 +64,15 @@ class EngineError(LockstepError):
     """The Docker engine or BuildKit is missing or unusable."""
 
 
+class EngineStoppedError(EngineError):
+    """The Docker engine went away while the kit used it: stopped, killed or restarted.
+
+    Not a CommandError, and let through (`except EngineStoppedError: raise`) by the fallbacks
+    that try another way after a failed step (the image ladder's next rung, a revision's error
+    row): without the engine no other way works, and the task ends with this one line.
+    """
+
+
 class LockfileError(LockstepError):
     """poetry.lock is missing or out of date with pyproject.toml."""
 

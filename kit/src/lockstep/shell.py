@@ -232,6 +232,18 @@ def detach(cmd: Command, *, env: Mapping[str, str], keep: int) -> None:
         raise CommandError(f"{cmd[0]} not found", "install it or put it on PATH") from exc
 
 
+def _failed_itself(process: subprocess.Popen) -> bool:
+    """Whether a command whose output its reader could not take has failed on its own.
+
+    A command cut short ends at once; one still streaming (the reader broke) is given half a
+    second, then taken as working.
+    """
+    try:
+        return process.wait(timeout=0.5) != 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def _title(cmd: Command) -> str:
     """A command as a person names it: `docker build`, `mmdebstrap`, `uv pip`."""
     verb = next((str(word) for word in cmd[1:2] if str(word).isalpha()), "")
@@ -361,6 +373,13 @@ def _piped(cmd: Command, env, *, stdout=None, stdin=None):
                 stdin(process.stdin)
     except BrokenPipeError:
         pass  # the command ended early: its exit code and stderr say why
+    except Exception:
+        if not _failed_itself(process):
+            process.kill()
+            process.wait()
+            raise
+        # A stream cut short (`docker save` whose engine went away): the reader's error is only
+        # what followed; the command's own exit code and stderr say why.
     except BaseException:
         process.kill()
         process.wait()

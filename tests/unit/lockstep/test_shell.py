@@ -105,6 +105,15 @@ def test_a_piped_command_that_fails_early_reports_its_own_error():
         shell.write_to(["sh", "-c", "echo refused the input >&2; exit 3"], produce)
 
 
+def test_a_stream_cut_short_by_its_command_s_failure_reports_that_failure():
+    # `docker save` whose engine went away: the tar reader's error only follows from it.
+    def consume(stream):
+        raise EOFError(f"a stream of {len(stream.read())} bytes is cut short")
+
+    with pytest.raises(CommandError, match="sh failed: unexpected EOF"):
+        shell.read_from(["sh", "-c", "printf partial; echo unexpected EOF >&2; exit 1"], consume)
+
+
 def test_a_stream_reader_that_fails_leaves_no_process_behind():
     def consume(stream):
         stream.read(1)

@@ -313,7 +313,7 @@ def file_digests(root: Path, engine: Engine, image_id: str) -> dict[str, str]:
         return json.loads(cached.read_text())
     container = engine.output("create", image_id)
     try:
-        found = shell.read_from([engine.cli, "export", container], _digests)
+        found = engine.read_from("export", container, consume=_digests)
     finally:
         engine.run("rm", "--force", container, capture=True, quiet=True, check=False)
     atomic_write(cached, json.dumps(found, sort_keys=True).encode())

@@ -19,7 +19,7 @@ from pathlib import Path
 from lockstep import dvcconfig, files, git, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import LockstepError
+from lockstep.errors import EngineStoppedError, LockstepError
 from lockstep.history import causes, replay
 from lockstep.history.hints import suspects
 from lockstep.history.metrics import metrics_only, read_metrics
@@ -67,6 +67,8 @@ def _batch(
         for rev in revs:
             try:
                 pasts[rev] = stack.enter_context(replay.replay(settings, engine, rev, under=under))
+            except EngineStoppedError:
+                raise  # every revision needs the engine: the rerun ends with this line
             except LockstepError as exc:
                 outcomes[rev].error = exc
             except OSError as exc:  # a full disk, say: this revision's error row, not the end

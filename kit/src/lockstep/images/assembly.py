@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from lockstep import shell
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep.engines import Engine
 from lockstep.errors import BuildError
 from lockstep.images import oci, tars
 
@@ -138,5 +137,5 @@ def load(engine: Engine, document: bytes, parts: list[Part], tags: list[str], *,
 
     new = parts[have:]
     loading = (f"loading {len(new)} layers", sum(part.size for part in new) + len(document))
-    shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
+    engine.write_to("load", "--quiet", produce=produce, progress=loading)
     return oci.digest(document)

@@ -32,7 +32,7 @@ from pathlib import Path
 from lockstep import files, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import BaseImageError, LockstepError
+from lockstep.errors import BaseImageError, EngineStoppedError, LockstepError
 from lockstep.images import debs, manifest, oci, prefetch, rootfs, store
 from lockstep.images.manifest import Manifest
 from lockstep.shell import say
@@ -185,6 +185,8 @@ def _from_image_archive(root: Path, engine: Engine, recorded: Manifest, tag: str
         return f"no image archive ({store.dvc_file_for(recorded.image)} is not in the project)"
     try:
         store.load(root, engine, recorded.image, [None])
+    except EngineStoppedError:
+        raise
     except LockstepError as exc:
         return f"image archive not loaded ({exc.message})"
     engine.run("tag", recorded.image, tag, capture=True, quiet=True)

@@ -27,9 +27,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import engines, shell
+from lockstep import engines
 from lockstep.config import Settings
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep.engines import Engine
 from lockstep.errors import BuildError, CommandError
 from lockstep.files import atomic_write
 from lockstep.images import assembly, layers, packages, tars
@@ -305,7 +305,7 @@ def _stage_parts(engine: Engine, stage: dict, skip: int, cache: Path, epoch: int
     folder.mkdir(parents=True, exist_ok=True)
     kept = {digest: folder / f"stage-{digest[7:]}-{epoch}.tar" for digest in raw}
     if not all(path.exists() for path in kept.values()):
-        saved = shell.read_from([engine.cli, "save", stage["Id"]], _small_layers, env=BUILDKIT_ENV)
+        saved = engine.read_from("save", stage["Id"], consume=_small_layers)
         for digest, path in kept.items():
             buffer = io.BytesIO()
             tars.write(buffer, tars.from_tar(io.BytesIO(saved[digest])), epoch)

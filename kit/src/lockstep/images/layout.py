@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lockstep import files, shell
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep import files
+from lockstep.engines import Engine
 from lockstep.errors import CommandError, ImageNotFoundError
 from lockstep.images import oci
 
@@ -55,9 +55,7 @@ def write(engine: Engine, image_id: str, dest: Path) -> None:
     """
     blobs = dest / "blobs" / "sha256"
     blobs.mkdir(parents=True)
-    saved = shell.read_from(
-        [engine.cli, "save", image_id], lambda stream: _unpack_save(stream, blobs), env=BUILDKIT_ENV
-    )
+    saved = engine.read_from("save", image_id, consume=lambda stream: _unpack_save(stream, blobs))
     entries = json.loads(saved["manifest.json"])
     if len(entries) != 1:
         raise ImageNotFoundError(f"docker save of {image_id[:19]} held {len(entries)} images")
@@ -193,7 +191,7 @@ def load(engine: Engine, layout: Path, image_id: str) -> None:
     size = sum(path.stat().st_size for path in names)
     loading = (f"loading {image_id[:19]} ({len(checked.layers)} layers)", size)
     try:
-        shell.write_to([engine.cli, "load", "--quiet"], produce, env=BUILDKIT_ENV, progress=loading)
+        engine.write_to("load", "--quiet", produce=produce, progress=loading)
     except CommandError as exc:
         # The engine keeps no half-loaded image: a layer counts once whole and checked.
         if files.is_no_space(exc):

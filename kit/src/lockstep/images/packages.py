@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockstep import engines, files, shell
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep import engines, files
+from lockstep.engines import Engine
 from lockstep.errors import BuildError, CommandError
 from lockstep.shell import say
 from packaging.requirements import InvalidRequirement
@@ -193,7 +193,7 @@ def install(
             mounts.append(f"{ca_bundle}:/run/secrets/ca:ro")
         # The host's network, and uv's index settings: the distributions download as they do
         # on the host (a proxy, a mirror on loopback, a company's extra index).
-        cmd = [engine.cli, "run", "--rm", "--user", "0", "--network", "host"]
+        cmd = ["run", "--rm", "--user", "0", "--network", "host"]
         for name in UV_INDEX_SETTINGS:
             if name in os.environ:
                 cmd += ["--env", f"{name}={os.environ[name]}"]
@@ -202,7 +202,7 @@ def install(
         cmd += [image, "sh", "/opt/lockstep/install-packages", "/opt/lockstep/requirements.txt"]
         cmd += ["/opt/lockstep/out", f"{os.getuid()}:{os.getgid()}"]
         try:
-            shell.run(cmd, env=BUILDKIT_ENV)
+            engine.run(*cmd)
         except CommandError as exc:
             raise BuildError(
                 f"installing {names}{more} failed: {exc.message}",

@@ -20,7 +20,7 @@ from pathlib import Path
 from lockstep import config, dvcconfig, git
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import LockstepError
+from lockstep.errors import EngineStoppedError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, sbom
 from lockstep.shell import say
@@ -60,6 +60,8 @@ def rebuilt(
             # Strict: a base whose .deb files drifted cannot give the recorded id, so the rung
             # names the drift instead of bootstrapping an image it would then refuse.
             image = builder.build(past, engine, checked_lock=True, strict=True)
+    except EngineStoppedError:
+        raise
     except LockstepError as exc:
         return f"not rebuilt from the locks of {rev} ({exc.message})"
     if image.id == image_id:

@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockstep import engines, shell
+from lockstep import engines
 from lockstep.config import Settings
-from lockstep.engines import BUILDKIT_ENV, Engine
+from lockstep.engines import Engine
 from lockstep.errors import BuildError
 from lockstep.images import builder, environment, packages
 from lockstep.shell import say
@@ -113,7 +113,7 @@ def _saved_layer(engine: Engine, image: str, digest: str, dest: Path) -> Path:
                 if f"sha256:{hasher.hexdigest()}" == digest:
                     return
 
-    shell.read_from([engine.cli, "save", image], keep, env=BUILDKIT_ENV)
+    engine.read_from("save", image, consume=keep)
     return dest
 
 

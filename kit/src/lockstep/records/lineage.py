@@ -226,7 +226,7 @@ def record_run(
     before: dict,
     env: Environment,
     *,
-    machine: Callable[[], dict] | None = None,
+    machine: Callable[[], dict | None] | None = None,
     forced_since: float | None = None,
 ) -> LineageRecord | None:
     """Record `env` for the stages a run at `root` ran; the record, or None when none ran.

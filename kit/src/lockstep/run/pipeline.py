@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lockstep import engines, git, paths, shell, workspace, yamltext
 from lockstep.config import Settings
-from lockstep.errors import ConfigError, LockstepError
+from lockstep.errors import ConfigError, EngineStoppedError, LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import builder, manifest, recorded, reproducible, sbom
 from lockstep.records import lineage, signing, sources
@@ -89,7 +89,7 @@ class Prepared:
     command: Callable[[], int]
     drift: str  # how the environment compares with the committed results'
     # The machine facts where the stages run; asked only when a stage ran.
-    machine: Callable[[], dict]
+    machine: Callable[[], dict | None]
     described: sbom.Described | None = None
     # The container `command` starts, for a run in the image: a sweep starts its like per point.
     container: Run | None = None
@@ -275,19 +275,23 @@ def prepare_container(settings: Settings, dvc_command: Sequence[str], *, strict:
     )
 
 
-def machine_facts(settings: Settings, probe: Run) -> dict:
+def machine_facts(settings: Settings, probe: Run) -> dict | None:
     """The machine facts `probe` prints, asked once per image, numeric variables and CPU.
 
     They are a function of those three (the libraries, what the variables choose, what the CPU
-    offers), so an answer is kept: the probe's imports take seconds, after every run.
+    offers), so an answer is kept: the probe's imports take seconds, after every run. None when
+    the engine stopped during the run: the stages it finished are recorded without them.
     """
     inputs = [probe.image, machine.passed_on(), machine.cpu()]
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     kept = settings.path(paths.MACHINE_FACTS) / f"{key[:32]}.json"
     if kept.exists():
         return json.loads(kept.read_text())
-    # In a container started as the run's (same variables, same user).
-    facts = json.loads(probe.captured())
+    try:
+        # In a container started as the run's (same variables, same user).
+        facts = json.loads(probe.captured())
+    except EngineStoppedError:
+        return None  # the run's own error says so
     atomic_write(kept, json.dumps(facts, sort_keys=True).encode())
     return facts
 

@@ -22,7 +22,13 @@ from typing import Any
 from lockstep import dvccache, dvcconfig, files, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import DamagedCacheError, DiskFullError, ImageNotFoundError, LockstepError
+from lockstep.errors import (
+    DamagedCacheError,
+    DiskFullError,
+    EngineStoppedError,
+    ImageNotFoundError,
+    LockstepError,
+)
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -149,6 +155,8 @@ def _from_registry(engine: Engine, image_id: str, run: StageRun) -> str | None:
         return "never pushed to a registry"
     try:
         registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+    except EngineStoppedError:
+        raise  # no rung works without the engine
     except LockstepError as exc:
         return f"registry: {exc.message}"
     say(f"image: pulled from the registry by digest ({env.registry_repository})")
@@ -159,6 +167,8 @@ def _from_archive(root: Path, engine: Engine, image_id: str, revs: list) -> str 
     """The image loaded from its layout in the DVC remote; None, or why not."""
     try:
         store.load(root, engine, image_id, revs)
+    except EngineStoppedError:
+        raise
     except DamagedCacheError as exc:
         return f"DVC archive: {exc}"  # with its remedy: the next run fetches a good copy
     except LockstepError as exc:
