@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lockstep import dvccache
+from lockstep.engines import Engine
 from lockstep.errors import DamagedCacheError
 from lockstep.images import store
 
@@ -130,14 +131,18 @@ def test_a_damaged_layer_not_yet_sent_is_named_with_the_way_to_write_it_again(dv
     assert remote_files(root.parent / "remote") == {}
 
 
-class Loading:
-    """An engine that takes `docker load`'s input into a file and then has the image."""
+class Loading(Engine):
+    """An engine whose CLI takes `docker load`'s input into a file, and then has the image."""
 
     def __init__(self, folder: Path) -> None:
-        self.loaded = folder / "loaded.tar"
-        self.cli = str(folder / "docker")
-        Path(self.cli).write_text(f"#!/bin/sh\ncat > {self.loaded}\n")
-        Path(self.cli).chmod(0o755)
+        cli = folder / "docker"
+        cli.write_text(f"#!/bin/sh\ncat > {folder / 'loaded.tar'}\n")
+        cli.chmod(0o755)
+        super().__init__(str(cli))
+
+    @property
+    def loaded(self) -> Path:
+        return Path(self.cli).with_name("loaded.tar")
 
     def image_id(self, ref: str) -> str | None:
         return ref if self.loaded.exists() else None
