@@ -73,14 +73,37 @@ def push(root: Path, targets: list[Path]) -> None:
         shell.run(["dvc", "push", *[t.relative_to(root) for t in targets]], cwd=root, tee=True)
     except CommandError as exc:
         errors = [line for line in exc.log.splitlines() if line.startswith("ERROR")]
-        raise remote_error("push to", root, errors[-1] if errors else exc.message) from None
+        raise remote_error("push to", root, "\n".join(errors) or exc.message) from None
+
+
+# How asyncssh and the system say that the server at the other end of a transfer is gone.
+GONE = ("connection lost", "connection not open", "connection closed", "broken pipe", "reset by")
 
 
 def remote_error(action: str, root: Path, detail: str) -> LockstepError:
-    """One line for a DVC remote that failed: what happened, and what to do about it."""
-    lines = detail.strip().splitlines() or ["no reason given"]
-    detail = lines[-1].removeprefix("ERROR: ").removeprefix("unexpected error - ")
+    """One line for a DVC remote that failed: what happened, and what to do about it.
+
+    `detail` is DVC's errors, one a line, as its CLI prints them: the last one sums up, and a
+    file's `failed to transfer 'HASH' - CAUSE` says why. A remote gone in the middle of a
+    transfer is said so, by the first such cause: the summary only counts files.
+    """
+    lines = [
+        line.removeprefix("ERROR: ").removeprefix("unexpected error - ")
+        for line in detail.strip().splitlines()
+    ] or ["no reason given"]
+    detail = lines[-1]
     name = shell.output(["dvc", "remote", "default"], cwd=root, check=False) or "(none)"
+    causes = [line.partition("' - ")[2] for line in lines if line.startswith("failed to transfer")]
+    gone = next((cause for cause in causes if any(s in cause.lower() for s in GONE)), "")
+    if gone:
+        verb = action.split()[0]
+        moved = "sent" if verb == "push" else "fetched"
+        return LockstepError(
+            f"the DVC remote {name!r} went away during the {verb}: {gone} "
+            f"({detail.rpartition(' - ')[2]}; what arrived whole is kept)",
+            f"check that it is reachable (dvc remote list shows its URL), then run the same "
+            f"command again: only what is missing is {moved}",
+        )
     lowered = detail.lower()
     if "permission denied" in lowered or "authentication" in lowered:
         hint = f"check the remote's key: dvc remote modify --local {name} keyfile PATH"

@@ -16,6 +16,7 @@ calls DVC.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -177,12 +178,32 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    failed = _Failures()
+    dvc_data = logging.getLogger("dvc_data")  # where each file's failed transfer is logged
+    dvc_data.addHandler(failed)
     try:
         # DVC resolves targets against the working directory.
         with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
             repo.fetch(targets=targets, revs=[commit], workspace=False)
     except DvcException as exc:
-        raise store.remote_error("fetch from", root, str(exc)) from None
+        raise store.remote_error("fetch from", root, "\n".join([*failed.lines, str(exc)])) from None
+    finally:
+        dvc_data.removeHandler(failed)
+
+
+class _Failures(logging.Handler):
+    """DVC's errors as its CLI prints them (`failed to transfer 'HASH' - CAUSE`), kept.
+
+    Its API raises a count of the files that failed; why each did is only logged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        cause = record.exc_info[1] if record.exc_info else None
+        self.lines.append(record.getMessage() + (f" - {cause}" if cause else ""))
 
 
 def inputs(root: Path, tree: Path) -> list[str]:
