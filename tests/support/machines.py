@@ -186,7 +186,9 @@ def python_for(user: pwd.struct_passwd) -> str:
 class SecondEngine:
     """A Docker engine of its own: data root, exec root, socket and bridge. A new machine."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        """`options`: more of dockerd's flags (`--max-download-attempts=1`...)."""
+        self.options = options
         # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
         self.bridge = ""
@@ -214,6 +216,7 @@ class SecondEngine:
                 f"--pidfile={self.root / 'dockerd.pid'}",
                 f"--host={self.host}",
                 f"--bridge={self.bridge}",
+                *self.options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,7 +23,7 @@ from typing import Any
 from lockstep import dvcconfig, git, shell, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import ImageNotFoundError, LockstepError
+from lockstep.errors import ImageNotFoundError, LockstepError, RegistryGoneError
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
@@ -109,8 +109,9 @@ def obtain(
         return
     looked = ["not in the local engine"]
     say(f"image: {image_id[:19]} is {looked[0]}")
+    gone: list[RegistryGoneError] = []  # the registry went away midway: its remedy is the one
     rungs = [
-        lambda: _from_registry(engine, image_id, run),
+        lambda: _from_registry(engine, image_id, run, gone),
         lambda: _from_archive(settings.root, engine, image_id, revs),
     ]
     if tree is not None:
@@ -125,17 +126,22 @@ def obtain(
         looked.append(problem)
     raise ImageNotFoundError(
         f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
-        "publish it (`invoke publish`) where it exists",
+        gone[0].hint if gone else "publish it (`invoke publish`) where it exists",
     )
 
 
-def _from_registry(engine: Engine, image_id: str, run: StageRun) -> str | None:
-    """The image pulled by its recorded digest; None, or why not."""
+def _from_registry(
+    engine: Engine, image_id: str, run: StageRun, gone: list[RegistryGoneError]
+) -> str | None:
+    """The image pulled by its recorded digest; None, or why not (a registry gone, in `gone`)."""
     env = run.environment
     if not env.registry_digest:
         return "never pushed to a registry"
     try:
         registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
+    except RegistryGoneError as exc:
+        gone.append(exc)
+        return f"registry: {exc.message}"
     except LockstepError as exc:
         return f"registry: {exc.message}"
     say(f"image: pulled from the registry by digest ({env.registry_repository})")
