@@ -61,10 +61,11 @@ def failed(action: str, ref: str, detail: str) -> RegistryGoneError | None:
     if '/v2/"' in detail or not any(sign in detail.lower() for sign in GONE):
         return None
     host = ref.split("/", 1)[0]
+    rest = "it lacks are sent" if action == "push" else "the engine lacks are fetched"
     return RegistryGoneError(
         f"the registry {host} went away during the {action} of {ref}: {detail}",
-        f"check that it is running and reachable, then run the same command again: only the "
-        f"layers it lacks are {'sent' if action == 'push' else 'fetched'}",
+        f"check that the registry {host} is running and reachable, then run the same command "
+        f"again: only the layers {rest}",
     )
 
 

@@ -176,7 +176,7 @@ def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, o
         assert killed.is_set(), proc.stderr
         error = commands.one_error(proc)
         assert f"registry: the registry {own_registry.address} went away during the pull" in error
-        assert error.endswith("only the layers it lacks are fetched"), error
+        assert error.endswith("only the layers the engine lacks are fetched"), error
         assert engine.image_id(history.image_id) is None  # no image of the layers that came
 
         own_registry.start()
