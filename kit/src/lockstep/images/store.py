@@ -80,6 +80,11 @@ def push(root: Path, targets: list[Path]) -> None:
 GONE = ("connection lost", "connection not open", "connection closed", "broken pipe", "reset by")
 
 
+def went_away(detail: str) -> bool:
+    """Whether an error says the server at the other end of a transfer is gone."""
+    return any(sign in detail.lower() for sign in GONE)
+
+
 def remote_error(action: str, root: Path, detail: str) -> LockstepError:
     """One line for a DVC remote that failed: what happened, and what to do about it.
 
@@ -94,13 +99,18 @@ def remote_error(action: str, root: Path, detail: str) -> LockstepError:
     detail = lines[-1]
     name = shell.output(["dvc", "remote", "default"], cwd=root, check=False) or "(none)"
     causes = [line.partition("' - ")[2] for line in lines if line.startswith("failed to transfer")]
-    gone = next((cause for cause in causes if any(s in cause.lower() for s in GONE)), "")
+    gone = next((cause for cause in [*causes, detail] if went_away(cause)), "")
     if gone:
         verb = action.split()[0]
         moved = "sent" if verb == "push" else "fetched"
+        counted = detail.rpartition(" - ")[2]
+        kept = (
+            "what arrived whole is kept"
+            if counted == gone
+            else f"{counted}; what arrived whole is kept"
+        )
         return LockstepError(
-            f"the DVC remote {name!r} went away during the {verb}: {gone} "
-            f"({detail.rpartition(' - ')[2]}; what arrived whole is kept)",
+            f"the DVC remote {name!r} went away during the {verb}: {gone} ({kept})",
             f"check that it is reachable (dvc remote list shows its URL), then run the same "
             f"command again: only what is missing is {moved}",
         )

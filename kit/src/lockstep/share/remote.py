@@ -191,7 +191,11 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
         # DVC resolves targets against the working directory.
         with contextlib.chdir(root), Repo(str(root), **checkout_remote(root)) as repo:
             repo.fetch(targets=targets, revs=[commit], workspace=False)
-    except DvcException as exc:
+    except Exception as exc:
+        # A remote gone while DVC reads a directory's listing escapes DVC's errors, as the SSH
+        # library's own; any other error not DVC's is a defect, to be seen whole.
+        if not (isinstance(exc, DvcException) or store.went_away(str(exc))):
+            raise
         raise store.remote_error("fetch from", root, "\n".join([*failed.lines, str(exc)])) from None
     finally:
         dvc_data.removeHandler(failed)

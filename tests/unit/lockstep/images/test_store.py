@@ -67,3 +67,10 @@ def test_a_file_refused_is_not_a_remote_gone(tmp_path):
     error = store.remote_error("push to", tmp_path, log)
     assert error.message.endswith(": 1 files failed to upload")
     assert error.hint.startswith("the remote refused them")
+
+
+def test_a_remote_gone_with_no_file_counted_says_its_cause_once(tmp_path):
+    error = store.remote_error("fetch from", tmp_path, "Connection not open")
+    assert error.message.endswith(
+        "went away during the fetch: Connection not open (what arrived whole is kept)"
+    )
