@@ -51,3 +51,10 @@ def test_a_registry_gone_midway_is_said_so(detail):
 )
 def test_a_registry_never_reached_or_refusing_is_not_gone(detail):
     assert registry.failed("push", REF, detail) is None
+
+
+def test_a_push_whose_registry_went_away_says_what_is_sent_again():
+    # What docker 20.10 ends with after its retries, for a registry killed during the upload.
+    error = registry.failed("push", REF, "dial tcp 127.0.0.1:5000: connect: connection refused")
+    assert error.message.startswith("the registry 127.0.0.1:5000 went away during the push of")
+    assert error.hint.endswith("only the layers it lacks are sent")
