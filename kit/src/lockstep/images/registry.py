@@ -46,11 +46,6 @@ def push(engine: Engine, image_id: str, tags: list[str], repo: str) -> str:
     return digest_of(engine, image_id, repo)
 
 
-# What docker says when a registry it was talking to is gone: a new connection refused, or the
-# one in use cut.
-GONE = ("connection refused", "connection reset", "unexpected eof", "broken pipe")
-
-
 def failed(action: str, ref: str, detail: str) -> RegistryGoneError | None:
     """The error for a registry that went away in the middle of a push or pull; None if not.
 
@@ -58,7 +53,7 @@ def failed(action: str, ref: str, detail: str) -> RegistryGoneError | None:
     Midway, a later one fails, for a layer or a manifest: the engine keeps no partial image,
     and the layers the registry has whole (or the engine, for a pull) are not sent again.
     """
-    if '/v2/"' in detail or not any(sign in detail.lower() for sign in GONE):
+    if '/v2/"' in detail or not store.went_away(detail):
         return None
     host = ref.split("/", 1)[0]
     rest = "it lacks are sent" if action == "push" else "the engine lacks are fetched"

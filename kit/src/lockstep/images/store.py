@@ -76,12 +76,21 @@ def push(root: Path, targets: list[Path]) -> None:
         raise remote_error("push to", root, "\n".join(errors) or exc.message) from None
 
 
-# How asyncssh and the system say that the server at the other end of a transfer is gone.
-GONE = ("connection lost", "connection not open", "connection closed", "broken pipe", "reset by")
+# How the SSH library (asyncssh), docker and the system say that the server at the other end
+# of a transfer is gone: the connection in use cut, or a new one refused.
+GONE = (
+    "connection lost",
+    "connection not open",
+    "connection closed",
+    "broken pipe",
+    "reset by",
+    "unexpected eof",
+    "connection refused",
+)
 
 
 def went_away(detail: str) -> bool:
-    """Whether an error says the server at the other end of a transfer is gone."""
+    """Whether an error says the server at the other end of a transfer is gone (or refuses)."""
     return any(sign in detail.lower() for sign in GONE)
 
 
