@@ -166,6 +166,7 @@ def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, o
     rev = history.edit_lineage(
         f"outage/{own_registry.port}", registry_repository=f"{own_registry.address}/{IMAGE}"
     )
+    before = projects.checkout_state(history.root)
     # One attempt: docker retries a failed layer 5 times, 5 to 25 s apart, before it says so.
     with machines.SecondEngine("--max-download-attempts=1") as engine:
         layers = engine.root / "data/image/overlay2/layerdb/sha256"
@@ -178,6 +179,7 @@ def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, o
         assert f"registry: the registry {own_registry.address} went away during the pull" in error
         assert error.endswith("only the layers the engine lacks are fetched"), error
         assert engine.image_id(history.image_id) is None  # no image of the layers that came
+        assert projects.checkout_state(history.root) == before
 
         own_registry.start()
         proc = kit.invoke(history.root, "pull", rev, env=engine.env())
