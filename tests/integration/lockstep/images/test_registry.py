@@ -167,7 +167,7 @@ def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, o
         f"outage/{own_registry.port}", registry_repository=f"{own_registry.address}/{IMAGE}"
     )
     before = projects.checkout_state(history.root)
-    # One attempt: docker retries a failed layer 5 times, 5 to 25 s apart, before it says so.
+    # One attempt: docker retries a failed layer 4 times, 5 to 20 s apart, before it says so.
     with machines.SecondEngine("--max-download-attempts=1") as engine:
         layers = engine.root / "data/image/overlay2/layerdb/sha256"
         landed = lambda: layers.is_dir() and any(layers.iterdir())  # noqa: E731
