@@ -22,6 +22,15 @@ def whole_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file() and path.suffix != ".tmp"]
 
 
+def growing(folder: Path, size: int) -> bool:
+    """Whether a file under `folder` has passed `size` bytes (files come and go meanwhile)."""
+    for path in folder.rglob("*") if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > size:
+                return True
+    return False
+
+
 @contextlib.contextmanager
 def kill_when(landed: Callable[[], bool], kill: Callable[[], None]) -> Iterator[threading.Event]:
     """Call `kill` from a thread as soon as `landed()` holds; the event says it was called."""

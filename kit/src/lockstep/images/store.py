@@ -112,12 +112,9 @@ def remote_error(action: str, root: Path, detail: str) -> LockstepError:
     if gone:
         verb = action.split()[0]
         moved = "sent" if verb == "push" else "fetched"
-        counted = detail.rpartition(" - ")[2]
-        kept = (
-            "what arrived whole is kept"
-            if counted == gone
-            else f"{counted}; what arrived whole is kept"
-        )
+        counted = detail.rpartition(" - ")[2]  # DVC's count: `3 files failed to upload`
+        kept = "what arrived whole is kept"
+        kept = f"{counted}; {kept}" if "files failed" in counted else kept
         return LockstepError(
             f"the DVC remote {name!r} went away during the {verb}: {gone} ({kept})",
             f"check that it is reachable (dvc remote list shows its URL), then run the same "

@@ -169,8 +169,8 @@ def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, o
     before = projects.checkout_state(history.root)
     # One attempt: docker retries a failed layer 4 times, 5 to 20 s apart, before it says so.
     with machines.SecondEngine("--max-download-attempts=1") as engine:
-        layers = engine.root / "data/image/overlay2/layerdb/sha256"
-        landed = lambda: layers.is_dir() and any(layers.iterdir())  # noqa: E731
+        # Once a layer is coming (a blob is downloaded to the engine's tmp folder): midway.
+        landed = lambda: faults.growing(engine.root / "data/tmp", 1_000_000)  # noqa: E731
         with faults.kill_when(landed, own_registry.kill) as killed:
             proc = kit.invoke(history.root, "pull", rev, check=False, env=engine.env())
 

@@ -74,3 +74,10 @@ def test_a_remote_gone_with_no_file_counted_says_its_cause_once(tmp_path):
     assert error.message.endswith(
         "went away during the fetch: Connection not open (what arrived whole is kept)"
     )
+
+
+def test_a_remote_gone_while_a_listing_is_read_says_the_first_cause(tmp_path):
+    # DVC's API: one file's cause logged, then the SSH library's own error, uncounted.
+    log = "failed to transfer '3f2a' - [Errno 32] Broken pipe\nConnection not open"
+    error = store.remote_error("fetch from", tmp_path, log)
+    assert error.message.endswith("fetch: [Errno 32] Broken pipe (what arrived whole is kept)")
