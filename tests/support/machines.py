@@ -190,7 +190,9 @@ class SecondEngine:
     holds other folders too): a machine whose disk fills up.
     """
 
-    def __init__(self, disk: int | None = None) -> None:
+    def __init__(self, *options: str, disk: int | None = None) -> None:
+        """`options`: more of dockerd's flags (`--max-download-attempts=1`...)."""
+        self.options = options
         # Short: the engine's sockets live under it, and socket paths are limited to 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="lockstep-engine-", dir="/var/tmp"))
         self.disk = disk
@@ -246,6 +248,7 @@ class SecondEngine:
                 f"--pidfile={self.root / 'dockerd.pid'}",
                 f"--host={self.host}",
                 f"--bridge={self.bridge}",
+                *self.options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

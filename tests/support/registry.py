@@ -73,6 +73,11 @@ class Registry:
             f"{REGISTRY_BIN} did not answer on {self.address}:\n{self.log()}", pytrace=False
         )
 
+    def kill(self) -> None:
+        """Kill the server at once, as a crash would; `start` brings it back on its port."""
+        self.process.kill()
+        self.process.wait(10)
+
     def stop(self) -> None:
         """Stop the server."""
         if self.process and self.process.poll() is None:

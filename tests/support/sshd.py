@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.support import machines
@@ -67,32 +68,18 @@ class SSHServer:
         return {"HOME": str(self.home)}
 
     def start(self, timeout: float = 30) -> SSHServer:
+        """Start the server; again after `kill`, on the same port with the same keys."""
         if not Path(SSHD).is_file():
             pytest.fail(
                 "the remote tests need sshd (Debian: apt-get install openssh-server)",
                 pytrace=False,
             )
-        host_key = self.folder / "host_key"
-        for path in (host_key, self.key):
-            _keygen(path)
-        authorized = self.folder / "authorized_keys"
-        shutil.copyfile(self.key.with_suffix(".pub"), authorized)
-        authorized.chmod(0o644)
-        ssh_dir = self.home / ".ssh"
-        ssh_dir.mkdir(parents=True)
-        kind, public = host_key.with_suffix(".pub").read_text().split()[:2]
-        (ssh_dir / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {kind} {public}\n")
         config = self.folder / "sshd_config"
-        config.write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-            f"PidFile {self.folder / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
-            f"AllowUsers {self.user.pw_name}\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-            "StrictModes no\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n"
-        )
+        if not config.exists():
+            self._configure(config)
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege separation
-        log = open(self.folder / "sshd.log", "wb")  # noqa: SIM115 (the process holds it)
+        log = open(self.folder / "sshd.log", "ab")  # noqa: SIM115 (the process holds it)
         self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log)
         log.close()
         deadline = time.monotonic() + timeout
@@ -104,9 +91,41 @@ class SSHServer:
         self.stop()
         pytest.fail(f"sshd did not listen on port {self.port}:\n{self.log()}", pytrace=False)
 
+    def _configure(self, config: Path) -> None:
+        """Keys for both ends, the client's known_hosts, and the server's config file."""
+        host_key = self.folder / "host_key"
+        for path in (host_key, self.key):
+            _keygen(path)
+        authorized = self.folder / "authorized_keys"
+        shutil.copyfile(self.key.with_suffix(".pub"), authorized)
+        authorized.chmod(0o644)
+        ssh_dir = self.home / ".ssh"
+        ssh_dir.mkdir(parents=True)
+        kind, public = host_key.with_suffix(".pub").read_text().split()[:2]
+        (ssh_dir / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {kind} {public}\n")
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"PidFile {self.folder / 'sshd.pid'}\nAuthorizedKeysFile {authorized}\n"
+            f"AllowUsers {self.user.pw_name}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+            "StrictModes no\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n"
+        )
+
     def log(self) -> str:
         path = self.folder / "sshd.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def kill(self) -> None:
+        """Kill the server and every session it serves at once, as a crash would.
+
+        Each session is a process of its own, which outlives the listener: stopped first, the
+        listener forks no new one while they are killed.
+        """
+        listener = psutil.Process(self.process.pid)
+        listener.suspend()
+        for process in [*listener.children(recursive=True), listener]:
+            process.kill()
+        self.process.wait(10)
 
     def stop(self) -> None:
         """Stop the server and remove its keys and storage."""

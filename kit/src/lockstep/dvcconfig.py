@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from lockstep import shell
@@ -88,19 +89,31 @@ def _remove_partials(output: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Logged:
+    """An error DVC logged: its message (`failed to transfer 'HASH'`) and the exception."""
+
+    message: str
+    error: BaseException | None
+
+    def __str__(self) -> str:
+        """As DVC's CLI prints it: `failed to transfer 'HASH' - CAUSE`."""
+        return self.message + (f" - {self.error}" if self.error else "")
+
+
 @contextlib.contextmanager
-def logged_errors() -> Iterator[list[BaseException]]:
+def logged_errors() -> Iterator[list[Logged]]:
     """The errors DVC logs while the block runs, removing the temp files of failed copies.
 
     A fetch logs each file that failed, with its cause, then raises only a count ("1 files
     failed to download"). A copy's error names its temp file (`filename2`), which DVC leaves.
     """
-    found: list[BaseException] = []
+    found: list[Logged] = []
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.exc_info and record.exc_info[1]:
-                found.append(record.exc_info[1])
+            error = record.exc_info[1] if record.exc_info else None
+            found.append(Logged(record.getMessage(), error))
 
     handler = Collect(logging.ERROR)
     logger = logging.getLogger("dvc_data")
@@ -109,7 +122,7 @@ def logged_errors() -> Iterator[list[BaseException]]:
         yield found
     finally:
         logger.removeHandler(handler)
-        for error in found:
-            partial = getattr(error, "filename2", None)
+        for entry in found:
+            partial = getattr(entry.error, "filename2", None)
             if partial and _PARTIAL.fullmatch(Path(partial).name):
                 Path(partial).unlink(missing_ok=True)

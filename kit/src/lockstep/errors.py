@@ -122,6 +122,10 @@ class RegistryError(LockstepError):
     """The registry cannot be reached, or refused an operation."""
 
 
+class RegistryGoneError(RegistryError):
+    """The registry went away in the middle of a push or a pull: run it again once it is back."""
+
+
 class SlurmError(LockstepError):
     """Slurm cannot be reached or refused a job, or a job ended other than completed."""
 

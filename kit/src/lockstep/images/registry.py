@@ -12,7 +12,13 @@ import re
 from lockstep import config, git, workspace
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import CommandError, ImageNotFoundError, LineageError, RegistryError
+from lockstep.errors import (
+    CommandError,
+    ImageNotFoundError,
+    LineageError,
+    RegistryError,
+    RegistryGoneError,
+)
 from lockstep.images import base, manifest, store
 from lockstep.records import lineage
 from lockstep.shell import say
@@ -33,11 +39,29 @@ def push(engine: Engine, image_id: str, tags: list[str], repo: str) -> str:
         except CommandError as exc:
             # Leave no tag behind for a registry that never got the image.
             engine.run("image", "rm", remote, capture=True, quiet=True, check=False)
-            raise RegistryError(
+            raise failed("push", repo, exc.message) or RegistryError(
                 f"cannot push to {repo}: {exc.message}",
                 "check the `registry` setting and that the registry is running",
             ) from None
     return digest_of(engine, image_id, repo)
+
+
+def failed(action: str, ref: str, detail: str) -> RegistryGoneError | None:
+    """The error for a registry that went away in the middle of a push or pull; None if not.
+
+    Gone from the start, docker's first request (`GET /v2/`) fails: that is the plain refusal.
+    Midway, a later one fails, for a layer or a manifest: the engine keeps no partial image,
+    and the layers the registry has whole (or the engine, for a pull) are not sent again.
+    """
+    if '/v2/"' in detail or not store.went_away(detail):
+        return None
+    host = ref.split("/", 1)[0]
+    rest = "it lacks are sent" if action == "push" else "the engine lacks are fetched"
+    return RegistryGoneError(
+        f"the registry {host} went away during the {action} of {ref}: {detail}",
+        f"check that the registry {host} is running and reachable, then run the same command "
+        f"again: only the layers {rest}",
+    )
 
 
 def digest_of(engine: Engine, image_id: str, repo: str) -> str:
@@ -55,12 +79,15 @@ def pull(engine: Engine, ref: str, expected_id: str) -> None:
 
     Raises:
         RegistryError: the registry is unreachable or does not have the image.
+        RegistryGoneError: it went away in the middle of the pull.
         ImageNotFoundError: it pulled, but the image is not the recorded one.
     """
     try:
         engine.run("pull", "--quiet", ref, capture=True)
     except CommandError as exc:
-        raise RegistryError(f"cannot pull {ref}: {exc.message}", "is the registry up?") from None
+        raise failed("pull", ref, exc.message) or RegistryError(
+            f"cannot pull {ref}: {exc.message}", "is the registry up?"
+        ) from None
     got = engine.image_id(ref)
     if got != expected_id:
         raise ImageNotFoundError(

@@ -100,7 +100,25 @@ def push(root: Path, targets: list[Path]) -> None:
         shell.run(["dvc", "push", *names], cwd=root, tee=True)
     except CommandError as exc:
         errors = [line for line in exc.log.splitlines() if line.startswith("ERROR")]
-        raise remote_error("push to", root, errors[-1] if errors else exc.message) from None
+        raise remote_error("push to", root, "\n".join(errors) or exc.message) from None
+
+
+# How the SSH library (asyncssh), docker and the system say that the server at the other end
+# of a transfer is gone: the connection in use cut, or a new one refused.
+GONE = (
+    "connection lost",
+    "connection not open",
+    "connection closed",
+    "broken pipe",
+    "reset by",
+    "unexpected eof",
+    "connection refused",
+)
+
+
+def went_away(detail: str) -> bool:
+    """Whether an error says the server at the other end of a transfer is gone (or refuses)."""
+    return any(sign in detail.lower() for sign in GONE)
 
 
 def _remake(root: Path, damaged: Any) -> str:
@@ -121,10 +139,31 @@ def _remake(root: Path, damaged: Any) -> str:
 
 
 def remote_error(action: str, root: Path, detail: str) -> LockstepError:
-    """One line for a DVC remote that failed: what happened, and what to do about it."""
-    lines = detail.strip().splitlines() or ["no reason given"]
-    detail = lines[-1].removeprefix("ERROR: ").removeprefix("unexpected error - ")
+    """One line for a DVC remote that failed: what happened, and what to do about it.
+
+    `detail` is DVC's errors, one a line, as its CLI prints them: the last one sums up, and a
+    file's `failed to transfer 'HASH' - CAUSE` says why. A remote gone in the middle of a
+    transfer is said so, by the first such cause: the summary only counts files.
+    """
+    lines = [
+        line.removeprefix("ERROR: ").removeprefix("unexpected error - ")
+        for line in detail.strip().splitlines()
+    ] or ["no reason given"]
+    detail = lines[-1]
     name = shell.output(["dvc", "remote", "default"], cwd=root, check=False) or "(none)"
+    causes = [line.partition("' - ")[2] for line in lines if line.startswith("failed to transfer")]
+    gone = next((cause for cause in [*causes, detail] if went_away(cause)), "")
+    if gone:
+        verb = action.split()[0]
+        moved = "sent" if verb == "push" else "fetched"
+        counted = detail.rpartition(" - ")[2]  # DVC's count: `3 files failed to upload`
+        kept = "what arrived whole is kept"
+        kept = f"{counted}; {kept}" if "files failed" in counted else kept
+        return LockstepError(
+            f"the DVC remote {name!r} went away during the {verb}: {gone} ({kept})",
+            f"check that it is reachable (dvc remote list shows its URL), then run the same "
+            f"command again: only what is missing is {moved}",
+        )
     lowered = detail.lower()
     if "permission denied" in lowered or "authentication" in lowered:
         hint = f"check the remote's key: dvc remote modify --local {name} keyfile PATH"

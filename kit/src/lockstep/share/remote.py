@@ -28,6 +28,7 @@ from lockstep.errors import (
     EngineStoppedError,
     ImageNotFoundError,
     LockstepError,
+    RegistryGoneError,
 )
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
@@ -128,8 +129,9 @@ def obtain(
         return
     looked = ["not in the local engine"]
     say(f"image: {image_id[:19]} is {looked[0]}")
+    gone: list[RegistryGoneError] = []  # the registry went away midway: its remedy is the one
     rungs = [
-        lambda: _from_registry(engine, image_id, run),
+        lambda: _from_registry(engine, image_id, run, gone),
         lambda: _from_archive(settings.root, engine, image_id, revs),
     ]
     if tree is not None:
@@ -144,12 +146,14 @@ def obtain(
         looked.append(problem)
     raise ImageNotFoundError(
         f"image {image_id[:19]} found nowhere: {'; '.join(looked)}",
-        "publish it (`invoke publish`) where it exists",
+        gone[0].hint if gone else "publish it (`invoke publish`) where it exists",
     )
 
 
-def _from_registry(engine: Engine, image_id: str, run: StageRun) -> str | None:
-    """The image pulled by its recorded digest; None, or why not."""
+def _from_registry(
+    engine: Engine, image_id: str, run: StageRun, gone: list[RegistryGoneError]
+) -> str | None:
+    """The image pulled by its recorded digest; None, or why not (a registry gone, in `gone`)."""
     env = run.environment
     if not env.registry_digest:
         return "never pushed to a registry"
@@ -157,6 +161,9 @@ def _from_registry(engine: Engine, image_id: str, run: StageRun) -> str | None:
         registry.pull(engine, f"{env.registry_repository}@{env.registry_digest}", image_id)
     except EngineStoppedError:
         raise  # no rung works without the engine
+    except RegistryGoneError as exc:
+        gone.append(exc)
+        return f"registry: {exc.message}"
     except LockstepError as exc:
         return f"registry: {exc.message}"
     say(f"image: pulled from the registry by digest ({env.registry_repository})")
@@ -211,13 +218,18 @@ def fetch(root: Path, commit: str, targets: list[str] | None = None) -> None:
             Repo(str(root), **checkout_remote(root)) as repo,
         ):
             repo.fetch(targets=targets, revs=[commit], workspace=False)
-    except DvcException as exc:
-        if any(files.is_no_space(error) for error in logged):
+    except Exception as exc:
+        if any(files.is_no_space(entry.error) for entry in logged if entry.error):
             # The local cache filled, not the remote.
             raise files.no_space(
                 "fetching into the DVC cache in", dvcconfig.cache_dir(root)
             ) from None
-        raise store.remote_error("fetch from", root, str(exc)) from None
+        # A remote gone while DVC reads a directory's listing escapes DVC's errors, as the SSH
+        # library's own; any other error not DVC's is a defect, to be seen whole.
+        if not (isinstance(exc, DvcException) or store.went_away(str(exc))):
+            raise
+        detail = "\n".join([*map(str, logged), str(exc)])
+        raise store.remote_error("fetch from", root, detail) from None
 
 
 def inputs(root: Path, tree: Path) -> list[str]:

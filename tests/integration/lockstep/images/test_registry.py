@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 from lockstep.images import manifest
 from lockstep.records import lineage
 
-from tests.support import commands, projects
+from tests.support import commands, faults, machines, projects
+from tests.support.registry import Registry
 
 pytestmark = pytest.mark.docker
 
@@ -148,3 +150,39 @@ def test_push_without_a_registry_setting_says_what_to_set(kit, history) -> None:
 
     assert "no registry configured" in commands.one_error(proc)
     assert 'registry = "host:port"' in proc.stderr
+
+
+@pytest.fixture
+def own_registry(registry, tmp_path) -> Iterator[Registry]:
+    """A registry of the test's own to kill: the session's, copied by hard links (a registry
+    writes a blob under a temporary name and moves it, never into one)."""
+    server = Registry(tmp_path)
+    commands.run(["cp", "--archive", "--link", registry.folder / "data", tmp_path / "data"])
+    yield server.start()
+    server.stop()
+
+
+def test_the_registry_going_away_midway_through_a_pull_by_digest(kit, history, own_registry):
+    rev = history.edit_lineage(
+        f"outage/{own_registry.port}", registry_repository=f"{own_registry.address}/{IMAGE}"
+    )
+    before = projects.checkout_state(history.root)
+    # One attempt: docker retries a failed layer 4 times, 5 to 20 s apart, before it says so.
+    with machines.SecondEngine("--max-download-attempts=1") as engine:
+        # Once a layer is coming (a blob is downloaded to the engine's tmp folder): midway.
+        landed = lambda: faults.growing(engine.root / "data/tmp", 1_000_000)  # noqa: E731
+        with faults.kill_when(landed, own_registry.kill) as killed:
+            proc = kit.invoke(history.root, "pull", rev, check=False, env=engine.env())
+
+        assert killed.is_set(), proc.stderr
+        error = commands.one_error(proc)
+        assert f"registry: the registry {own_registry.address} went away during the pull" in error
+        assert error.endswith("only the layers the engine lacks are fetched"), error
+        assert engine.image_id(history.image_id) is None  # no image of the layers that came
+        assert projects.checkout_state(history.root) == before
+
+        own_registry.start()
+        proc = kit.invoke(history.root, "pull", rev, env=engine.env())
+
+        assert proc.stdout.split() == [history.image_id]
+        assert engine.image_id(history.image_id) == history.image_id

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 import yaml
 from lockstep.records import lineage
 
-from tests.support import commands, machines, projects
+from tests.support import commands, faults, machines, projects
 from tests.support.sshd import SSHServer
 
 pytestmark = pytest.mark.docker
@@ -371,3 +372,124 @@ def test_a_full_remote_disk_gives_one_line(kit, published, tmp_path) -> None:
     assert f"cannot push to the DVC remote '{REMOTE}'" in error, error
     assert "failed to upload; the remote refused them: check its free space" in error, error
     assert "docker save" not in proc.stderr
+
+
+@dataclass
+class Outage:
+    """A clone of the publisher whose remote, a copy of its own, is on a server to kill."""
+
+    root: Path
+    server: SSHServer
+    storage: Path
+
+    def env(self) -> dict[str, str]:
+        return self.server.env()
+
+
+@pytest.fixture
+def outage(kit, published, tmp_path):
+    server = SSHServer().start()
+    try:
+        storage = server.storage("outage")
+        # Hard links: the publisher's remote, at no cost; DVC replaces files, never edits them.
+        source = urllib.parse.urlparse(published.url).path
+        commands.run(["cp", "--archive", "--link", f"{source}/.", storage])
+        commands.run(["chown", "-R", f"{server.user.pw_uid}:{server.user.pw_gid}", storage])
+        root = tmp_path / "clone"
+        commands.run(["git", "clone", "--quiet", published.root, root])
+        kit.dvc(root, "remote", "modify", "--local", REMOTE, "url", server.url("outage"))
+        use_remote(kit, root, server)
+        yield Outage(root, server, storage)
+    finally:
+        server.stop()
+
+
+def add_big_input(kit, outage: Outage) -> int:
+    """A DVC-tracked folder of random files, committed: long enough to send to be cut midway.
+
+    Returns the number of objects it makes (its files and its listing).
+    """
+    folder = outage.root / "data/big"
+    folder.mkdir(parents=True)
+    for number in range(48):
+        (folder / f"{number}.bin").write_bytes(os.urandom(2_000_000))
+    kit.dvc(outage.root, "add", "data/big")
+    commands.commit_all(outage.root, "a big input")
+    return 48 + 1
+
+
+def test_the_remote_going_away_midway_through_a_publish_keeps_nothing_half_sent(kit, outage):
+    root, server = outage.root, outage.server
+    objects = add_big_input(kit, outage)
+    before = projects.checkout_state(root)
+    had = len(faults.dvc_objects(outage.storage))
+
+    landed = lambda: len(faults.whole_files(outage.storage)) > had  # noqa: E731
+    with faults.kill_when(landed, server.kill) as killed:
+        proc = publish(kit, root, server, check=False)
+
+    assert killed.is_set(), proc.stderr
+    error = commands.one_error(proc)
+    assert f"error: the DVC remote '{REMOTE}' went away during the push: " in error, error
+    assert "only what is missing is sent" in error, error
+    sent = len(faults.dvc_objects(outage.storage)) - had  # every one whole
+    assert 0 < sent < objects, sent  # the kill landed midway
+    assert projects.checkout_state(root) == before
+
+    server.start()
+    proc = publish(kit, root, server)
+
+    assert "published; commit nothing" in proc.stdout, proc.stdout + proc.stderr
+    status = kit.dvc(root, "status", "--cloud", "--json", "data/big.dvc")
+    assert json.loads(status.stdout or "{}") == {}, status.stdout
+    assert len(faults.dvc_objects(outage.storage)) == had + objects
+
+
+def test_the_remote_going_away_midway_through_a_pull_keeps_nothing_half_fetched(kit, outage):
+    root, server = outage.root, outage.server
+    cache = root / ".dvc/cache"
+    before = projects.checkout_state(root)
+
+    landed = lambda: len(faults.whole_files(cache)) > 1  # noqa: E731
+    with faults.kill_when(landed, server.kill) as killed:
+        proc = kit.invoke(root, "pull", "model/v1", env=outage.env(), check=False)
+
+    assert killed.is_set(), proc.stderr
+    error = commands.one_error(proc)
+    assert f"error: the DVC remote '{REMOTE}' went away during the fetch: " in error, error
+    assert "only what is missing is fetched" in error, error
+    assert faults.dvc_objects(cache)  # every one whole
+    assert projects.checkout_state(root) == before
+
+    server.start()
+    proc = kit.invoke(root, "pull", "model/v1", env=outage.env())
+
+    assert proc.stdout.split() == list(lineage.read_at(root, "model/v1").images())
+
+
+def test_the_remote_going_away_midway_through_a_reruns_fetch_says_so(kit, outage):
+    root, server = outage.root, outage.server
+    kit.git(root, "checkout", "--quiet", "-b", "big", "model/v1")
+    add_big_input(kit, outage)
+    push = [kit.dvc_cli, "push", "--quiet", "data/big.dvc"]
+    commands.run(push, root, env=kit.env(root, **outage.env()))
+    shutil.rmtree(root / ".dvc/cache")  # the rerun fetches its inputs from the remote
+    cache = root / ".dvc/cache"
+    before = projects.checkout_state(root)
+
+    landed = lambda: len(faults.whole_files(cache)) > 1  # noqa: E731
+    with faults.kill_when(landed, server.kill) as killed:
+        proc = kit.invoke(root, "rerun", "big", env=outage.env(), check=False)
+
+    assert killed.is_set(), proc.stderr
+    error = commands.one_error(proc)
+    assert error.startswith("error: missing data at big: "), error
+    assert "data/big is not in the DVC cache" in error, error
+    assert f"the DVC remote '{REMOTE}' went away during the fetch: " in error, error
+    assert faults.dvc_objects(cache)
+    assert projects.checkout_state(root) == before
+
+    server.start()
+    proc = kit.invoke(root, "rerun", "big", env=outage.env(), timeout=900)
+
+    assert "reproduced: big" in proc.stdout, proc.stdout + proc.stderr

@@ -146,3 +146,51 @@ class Loading(Engine):
 
     def image_id(self, ref: str) -> str | None:
         return ref if self.loaded.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("action", "log", "cause"),
+    [
+        (
+            "push to",
+            "ERROR: failed to transfer '3f2a' - Connection lost\n"
+            "ERROR: failed to transfer '5e1b' - Connection not open\n"
+            "ERROR: failed to push data to the cloud - 2 files failed to upload",
+            "push: Connection lost (2 files failed to upload;",
+        ),
+        (
+            "fetch from",
+            "failed to transfer '3f2a' - [Errno 32] Broken pipe\n43 files failed to download",
+            "fetch: [Errno 32] Broken pipe (43 files failed to download;",
+        ),
+    ],
+)
+def test_a_remote_gone_midway_is_said_so_with_its_cause(tmp_path, action, log, cause):
+    error = store.remote_error(action, tmp_path, log)
+    assert error.message.startswith("the DVC remote '")
+    assert f"' went away during the {cause} what arrived whole is kept)" in error.message
+    assert error.hint.startswith("check that it is reachable")
+    assert error.hint.endswith(
+        "only what is missing is " + ("sent" if "push" in action else "fetched")
+    )
+
+
+def test_a_file_refused_is_not_a_remote_gone(tmp_path):
+    log = "failed to transfer '3f2a' - Failure\n1 files failed to upload"
+    error = store.remote_error("push to", tmp_path, log)
+    assert error.message.endswith(": 1 files failed to upload")
+    assert error.hint.startswith("the remote refused them")
+
+
+def test_a_remote_gone_with_no_file_counted_says_its_cause_once(tmp_path):
+    error = store.remote_error("fetch from", tmp_path, "Connection not open")
+    assert error.message.endswith(
+        "went away during the fetch: Connection not open (what arrived whole is kept)"
+    )
+
+
+def test_a_remote_gone_while_a_listing_is_read_says_the_first_cause(tmp_path):
+    # DVC's API: one file's cause logged, then the SSH library's own error, uncounted.
+    log = "failed to transfer '3f2a' - [Errno 32] Broken pipe\nConnection not open"
+    error = store.remote_error("fetch from", tmp_path, log)
+    assert error.message.endswith("fetch: [Errno 32] Broken pipe (what arrived whole is kept)")
