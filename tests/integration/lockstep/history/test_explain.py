@@ -14,6 +14,7 @@ uncommitted edit is the code variant before its commit: the same edit and the sa
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,8 +75,8 @@ class Variants:
 @pytest.fixture(scope="module")
 def variants(kit, runtime_image):
     root = kit.copy("explain")
-    # Its own image inputs, so its own tag: the variants put other images under it.
-    kit.change_source(root, "explain")
+    # Tags of its own, on the session's image: the variants put other images under them.
+    projects.set_image(root, f"lockstep-explain-{uuid.uuid4().hex[:8]}")
     projects.set_param(root, "max_iter", "40")  # a quicker fit
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "holidays.csv").write_text("date,name\n2024-01-01,new year\n")
@@ -87,6 +88,7 @@ def variants(kit, runtime_image):
         yield found
     finally:
         found.restore_image()
+        kit.remove_images(found.image_tag)  # a name only: the image keeps the session's tags
 
 
 def lock_bump(root: Path) -> None:
