@@ -76,7 +76,8 @@ class Variants:
 def variants(kit, runtime_image):
     root = kit.copy("explain")
     # Tags of its own, on the session's image: the variants put other images under them.
-    projects.set_image(root, f"lockstep-explain-{uuid.uuid4().hex[:8]}")
+    name = f"lockstep-explain-{uuid.uuid4().hex[:8]}"
+    projects.set_image(root, name)
     projects.set_param(root, "max_iter", "40")  # a quicker fit
     (root / "data").mkdir(exist_ok=True)
     (root / "data" / "holidays.csv").write_text("date,name\n2024-01-01,new year\n")
@@ -87,8 +88,9 @@ def variants(kit, runtime_image):
     try:
         yield found
     finally:
-        found.restore_image()
-        kit.remove_images(found.image_tag)  # a name only: the image keeps the session's tags
+        # Its tags only: the session's image keeps its own; an image only they name goes.
+        listed = kit.docker("image", "ls", name, "--format", "{{.Repository}}:{{.Tag}}")
+        kit.remove_images(*listed.stdout.split())
 
 
 def lock_bump(root: Path) -> None:
