@@ -310,6 +310,15 @@ def set_registry(root: Path, address: str) -> None:
     path.write_text(text)
 
 
+def set_image(root: Path, name: str) -> None:
+    """Set `image` in the project's [tool.lockstep]: tags of the copy's own on the same image
+    (the name is in no layer), cheaper than a change that builds another (`Kit.change_source`)."""
+    path = root / "pyproject.toml"
+    text, count = re.subn(r'(?m)^image = "[^"]*"$', f'image = "{name}"', path.read_text())
+    assert count == 1, "pyproject.toml has no single image setting"
+    path.write_text(text)
+
+
 def file_hashes(root: Path) -> dict[str, str]:
     """sha256 of every file in a checkout: .git and the machine-local state of the kit (the
     workspace lock file, which every writer opens) and of DVC (its cache and tmp) excepted."""
