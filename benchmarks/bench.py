@@ -70,7 +70,8 @@ BUILD = re.compile(r"^\$ \S*docker build ")
 # The distribution the lock-bump figure pins to its previous release: small, and in the main
 # group (the runtime image's).
 BUMPED = "tqdm"
-# The tags the Slurm rerun figure reruns, all on one commit (RERUN_TAG.format(number)).
+# The tags the Slurm rerun figure reruns, each on an empty commit of its own over one result
+# (RERUN_TAG.format(number)): `rerun` reruns a commit once, however many tags name it.
 RERUN_TAG = "bench/rerun-{}"
 # Slurm's daemons, which the private cluster of tests.support.slurm runs.
 SLURM_DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -799,8 +800,10 @@ class Bench:
         """Figure: `rerun` of several tags as Slurm jobs, all at once, next to one after another.
 
         The pipeline is reproduced in the image at the 1x extract and committed, and that commit
-        is tagged `plan.rerun_tags` times (reruns of one commit: the cheapest that still runs the
-        whole pipeline once per tag). Then, side by side, the kit's own function behind
+        gets `plan.rerun_tags` empty commits on top, each tagged (one result under several
+        commits: the cheapest that still runs the whole pipeline once per tag, since `rerun`
+        reruns each commit once, whatever number of tags names it). Then, side by side, the
+        kit's own function behind
         `./inv rerun T1 T2 T3 --on local` (`rerun.rerun_all`: here, one after another) and
         `./inv rerun T1 T2 T3 --on slurm` (the same: a job per tag, submitted at once).
         Every verdict must be identical, and the same on both sides. Without a cluster (see
@@ -860,7 +863,7 @@ class Bench:
             slurm_s / serial_s,
             "ratio",
             goal,
-            f"{count} reruns of one commit: local {serial_s:.1f} s, "
+            f"{count} reruns of one result: local {serial_s:.1f} s, "
             f"Slurm {slurm_s:.1f} s (on {', '.join(nodes) or '?'})",
             {
                 "serial_s": serial_s,
@@ -882,17 +885,23 @@ class Bench:
         )
 
     def tag_reproduced(self, count: int) -> tuple[list[str], str]:
-        """Reproduce the pipeline at the 1x extract in the image, commit, tag it `count` times."""
+        """Reproduce the pipeline at the 1x extract in the image and commit it; tag empty commits.
+
+        Returns:
+            The `count` tags, each on an empty commit of its own on top, and the result's commit.
+        """
         self.log("rerun on Slurm: reproducing the pipeline at 1x and committing it (untimed)")
         self.project.set_rows(self.base_rows)
         self.project.git("commit", "--quiet", "--all", "--allow-empty", "-m", "bench: 1x extract")
         self.invoke("repro")
         self.project.git("add", "--all")
         self.project.git("commit", "--quiet", "--allow-empty", "-m", "bench: reproduced at 1x")
+        commit = self.project.git("rev-parse", "HEAD")
         revs = [RERUN_TAG.format(number) for number in range(1, count + 1)]
         for rev in revs:
+            self.project.git("commit", "--quiet", "--allow-empty", "-m", f"bench: {rev}")
             self.project.git("tag", "--force", rev)
-        return revs, self.project.git("rev-parse", "HEAD")
+        return revs, commit
 
     def cleanup(self, settings: Settings) -> list[str]:
         """Remove the images this run made and the copy's commit tags (not the shared image)."""
