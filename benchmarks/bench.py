@@ -896,7 +896,8 @@ class Bench:
         The copy's files and image (found, not built), with SCALE_PIPELINE for its pipeline, no
         results, and a DVC cache whose files the workspace links (`cache.type hardlink`): one
         copy of the input on the disk, not two. Its images are published once, untimed, with a
-        one-byte input, so that each size's publish and pull move the input, not the images.
+        one-byte input, so that each size's publish sends the input, not the images (a pull
+        into an empty clone fetches both: their layouts, the same at every size).
         """
         self.log("scale: a one-stage project, its images published once (untimed)")
         project = Project.copy_of(
