@@ -296,7 +296,8 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
 
     One revision that cannot be rerun ends with its one-line error. With several, it is a
     failed row and the others still run (a gate reports every release), and a summary table
-    ends the output. On Slurm every revision is a job, all running at once, and each row
+    ends the output. Revisions naming one commit are rerun once, and its verdict is each one's
+    row (`rerun.rerun_all`). On Slurm every revision is a job, all running at once, and each row
     names its job and node. With `html`, each verdict is also written as a page
     (`lockstep.history.verdict_page`).
     """
@@ -319,7 +320,14 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
             print(f"error: {outcome.error}", file=sys.stderr)
             rows.append(verdict.Row(outcome.rev, "", "ERROR", str(outcome.error), where))
             continue
-        row = reported(project, outcome.verdict, limit, html)
+        if outcome.same_as:  # its commit's rerun was printed (signed, paged) for that one
+            print(
+                f"{outcome.rev}: the commit of {outcome.same_as}, whose rerun above stands for it\n"
+            )
+            row = outcome.verdict.row(limit)
+            row = dataclasses.replace(row, detail=f"{row.detail} (the rerun of {outcome.same_as})")
+        else:
+            row = reported(project, outcome.verdict, limit, html)
         rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
         print(verdict.summary(rows))

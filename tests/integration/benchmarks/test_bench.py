@@ -28,6 +28,7 @@ FIGURES = {
     "remote_storage",
     "remote_lock_bump",
     "bump_rebuild",
+    "scale_memory",
 }
 
 
@@ -49,6 +50,7 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
         cold=False,  # caches on: a cold build takes minutes
         versions=2,
         reproducible=False,  # a cold build; test_fresh_machine compares ids across engines
+        scale_bytes=(3 * bench.MB, bench.MB),  # the order of the plan's sizes is no matter
     )
     out = tmp_path / "results.json"
 
@@ -105,12 +107,27 @@ def test_the_harness_measures_every_figure(kit, bench, tmp_path) -> None:
     assert list(stages) == ["ingest", "features", "train", "evaluate", "report"]
     assert all(s["median_s"] > 0 and s["peak_mib_max"] > 0 for s in stages.values())
 
+    scale = results["scale"]
+    assert [run["bytes"] for run in scale.values()] == [bench.MB, 3 * bench.MB], scale
+    for run in scale.values():
+        assert list(run["steps"]) == list(bench.SCALE_STEPS), run
+        assert all(s["seconds"] > 0 and s["peak_mib"] > 0 for s in run["steps"].values()), run
+    memory = figures["scale_memory"]
+    assert memory["checks"] == {"the stage read every byte": True}, memory
+    assert set(memory["raw"]["step_ratios"]) == set(bench.KIT_STEPS)
+    assert memory["raw"]["peak_mib"] == {
+        name: max(run["steps"][step]["peak_mib"] for step in bench.KIT_STEPS)
+        for name, run in scale.items()
+    }
+
     table = bench.table(results)
     assert all(figure["title"] in table for figure in figures.values())
     size_row = next(
         line for line in table.splitlines() if figures["size_vs_baseline"]["title"] in line
     )
     assert size_row.endswith("| - | - |"), size_row
+    assert "| step | time at 1 MB (s) | time at 3 MB (s) |" in table
+    assert all(f"| {step} | " in table for step in bench.SCALE_STEPS)
     leftovers = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert results["removed_images"] and not set(results["removed_images"]) & set(leftovers)
 

@@ -11,6 +11,7 @@ nondeterminism (`lockstep.history.hints`) when outputs differ.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,15 +46,50 @@ def rerun_all(
     whose run fails, is an outcome with an error; the others still run and are judged. The
     outcomes come as they are judged: here, each right after its run.
 
+    Revisions that name one commit are rerun once: the commit fixes everything a rerun
+    depends on (the lineage's image, the locks, the code, the data its `.dvc` files pin), so
+    its outcome stands for each of them (`Outcome.same_as` names the revision that ran). A gate
+    over twenty releases tagged on a few commits pays for the commits, not the tags.
+
     Raises:
         ConfigError: `on` names no executor (at once; the rest while iterating).
     """
     on = executor.kind(settings, on)
+    commits = {rev: _commit(settings.root, rev) for rev in revs}
+    first: dict[str, str] = {}  # the first revision naming each commit: the one rerun
+    for rev in revs:
+        first.setdefault(commits[rev], rev)
+    distinct = list(first.values())
     # On Slurm every revision runs at once, side by side; here one after another, each
     # worktree (its inputs checked out) gone before the next is made: a gate over twenty
     # releases holds one at a time on this disk.
-    batches = [revs] if on == executor.SLURM else [[rev] for rev in revs]
-    return (found for batch in batches for found in _batch(settings, engine, batch, tolerance, on))
+    batches = [distinct] if on == executor.SLURM else [[rev] for rev in distinct]
+    ran = (found for batch in batches for found in _batch(settings, engine, batch, tolerance, on))
+    return _for_each(revs, commits, ran)
+
+
+def _commit(root: Path, rev: str) -> str:
+    """The commit `rev` names; for one that names none, a key of its own (its replay says why)."""
+    try:
+        return git.resolve(root, rev)
+    except LockstepError:
+        return f"unresolved {rev}"
+
+
+def _for_each(
+    revs: list[str], commits: dict[str, str], ran: Iterator[Outcome]
+) -> Iterator[Outcome]:
+    """Each revision's outcome, in order: its own run, or the run of the first naming its commit.
+
+    `ran` yields the outcomes of the first revision naming each commit, in the order those
+    revisions come in `revs`; each is drawn when its revision is reached.
+    """
+    judged: dict[str, Outcome] = {}
+    for rev in revs:
+        if commits[rev] not in judged:
+            judged[commits[rev]] = next(ran)
+        outcome = judged[commits[rev]]
+        yield outcome if outcome.rev == rev else outcome.standing_for(rev)
 
 
 def _batch(
@@ -102,6 +138,13 @@ class Outcome:
     verdict: Verdict | None = None
     error: LockstepError | None = None
     ended: executor.Ended | None = None
+    # The revision whose run this is, when another revision naming the same commit ran.
+    same_as: str = ""
+
+    def standing_for(self, rev: str) -> Outcome:
+        """This outcome, reported for `rev`, which names the same commit."""
+        verdict = dataclasses.replace(self.verdict, rev=rev) if self.verdict else None
+        return dataclasses.replace(self, rev=rev, verdict=verdict, same_as=self.rev)
 
 
 def forced(past: replay.Replay) -> Run:

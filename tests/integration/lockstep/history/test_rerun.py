@@ -394,6 +394,26 @@ def test_publish_without_a_dvc_remote_fails_before_saving_anything(kit, archived
     assert projects.file_hashes(root) == before
 
 
+def test_a_gate_over_twenty_releases_reports_twenty_rows_rerunning_each_commit_once(
+    kit, history
+) -> None:
+    """Twenty release tags on the two commits A and B: two reruns, a row for every tag."""
+    released = {f"gate/{number:02}": (A, B)[number % 2] for number in range(1, 21)}
+    for tag, rev in released.items():
+        kit.git(history.root, "tag", tag, rev)
+    try:
+        proc = kit.invoke(history.root, "gate", "--tags", "gate/*")
+    finally:
+        kit.git(history.root, "tag", "--delete", *released)
+
+    rows = re.findall(r"^(gate/\d+)\s+sha256:\S+\s+identical\s", proc.stdout, re.M)
+    assert sorted(rows) == sorted(released), proc.stdout
+    ran = re.findall(r"^rerun of (gate/\d+) in ", proc.stdout, re.M)
+    assert sorted(released[tag] for tag in ran) == [A, B], proc.stdout
+    assert proc.stderr.count("git worktree add") == 2, proc.stderr
+    assert "reproduced: " in proc.stdout and not leftovers(kit, history.root, proc)
+
+
 # On Slurm: a job per revision, all at once ----------------------------------------------------
 
 
@@ -401,7 +421,8 @@ def test_three_tags_rerun_at_once_on_slurm_identical_to_their_local_runs(
     kit, history, slurm_cluster
 ) -> None:
     """The results were made here; each rerun is a job on the cluster, and byte-identical."""
-    kit.git(history.root, "tag", "model/c", B)
+    # A commit of its own (a rerun per commit), changing nothing the pipeline depends on.
+    history.commit_variant("model/c", B, lambda tree: (tree / "README.md").write_text("c\n"))
     before = projects.checkout_state(history.root)
     try:
         proc = kit.invoke(

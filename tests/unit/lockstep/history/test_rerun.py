@@ -2,6 +2,7 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from lockstep.errors import LinkError
@@ -9,7 +10,7 @@ from lockstep.history import replay, rerun
 from lockstep.history.verdict import Fact, Verdict
 from lockstep.records import lineage
 
-from tests.unit.lockstep.history.conftest import METRICS, rerun_tree
+from tests.unit.lockstep.history.conftest import METRICS, git, rerun_tree
 
 MACHINE = {
     "cpu": {"model": "Haswell", "cpus": 2},
@@ -134,3 +135,38 @@ def test_a_link_out_that_the_rerun_left_is_refused_before_its_tree_is_read(tmp_p
 
     with pytest.raises(LinkError, match=r"^the run of A left links out of its tree: live/metrics"):
         rerun.compare(tmp_path, "0" * 40, tree, "A", "sha256:1", None)
+
+
+def test_revisions_naming_one_commit_are_rerun_once_and_reported_for_each(tmp_path, monkeypatch):
+    """A gate over tags on few commits reruns each commit once; every tag still has its row."""
+    git(tmp_path, "init", "--quiet")
+    for number, tags in enumerate((["r1", "r2"], ["r3"])):
+        git(tmp_path, "commit", "--quiet", "--allow-empty", "-m", f"commit {number}")
+        for tag in tags:
+            git(tmp_path, "tag", tag)
+    git(tmp_path, "tag", "r4", "r1")
+    batches = []
+
+    def batch(settings, engine, revs, tolerance, on):
+        batches.append(revs)
+        return [
+            rerun.Outcome(rev, Verdict(rev, "sha256:image", f"commit of {rev}")) for rev in revs
+        ]
+
+    monkeypatch.setattr(rerun, "_batch", batch)
+    settings = SimpleNamespace(root=tmp_path)
+    revs = ["r1", "r3", "r2", "unknown", "r4"]
+
+    for on, ran in (("local", [["r1"], ["r3"], ["unknown"]]), ("slurm", [["r1", "r3", "unknown"]])):
+        batches.clear()
+        outcomes = list(rerun.rerun_all(settings, None, revs, tolerance=None, on=on))
+
+        assert batches == ran
+        assert [(o.rev, o.verdict.rev, o.same_as) for o in outcomes] == [
+            ("r1", "r1", ""),
+            ("r3", "r3", ""),
+            ("r2", "r2", "r1"),
+            ("unknown", "unknown", ""),
+            ("r4", "r4", "r1"),
+        ]
+        assert outcomes[2].verdict.commit == outcomes[4].verdict.commit == "commit of r1"
