@@ -69,10 +69,15 @@ def short_of_space(root: Path, failed: Iterable[str]) -> int | None:
     disk from a missing object. The temp files the failed copies left are removed first: they
     hold the space a new try needs, and no later checkout removes them.
     """
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
-        outs = {os.path.relpath(out.fs_path, root): out for out in repo.index.outs}
+    try:
+        # Uninitialized: a project that is no git repository (a copy of one) is read too.
+        with Repo(str(root), uninitialized=True) as repo:
+            outs = {os.path.relpath(out.fs_path, root): out for out in repo.index.outs}
+    except DvcException:
+        return None  # DVC cannot read the project: the failure is not the disk's to explain
     wanted = [outs[name] for name in failed if name in outs]
     for out in wanted:
         _remove_partials(Path(out.fs_path))

@@ -59,3 +59,16 @@ def test_no_scm_is_set_in_the_local_config_and_unset_again(repo: Path) -> None:
     dvcconfig.no_scm(repo, on=False)
     with pytest.raises(subprocess.CalledProcessError):
         dvc(repo, "config", "--local", "core.no_scm")
+
+
+def test_space_is_asked_of_a_copy_of_a_project_that_is_no_git_repository(tmp_path: Path) -> None:
+    # A copy of a project without its .git (the tests' snapshot; an unpacked archive): a failed
+    # checkout there is another rung's business, never "not a git repository".
+    from dvc.repo import Repo
+
+    Repo.init(str(tmp_path), no_scm=True).close()
+    config = tmp_path / ".dvc" / "config"
+    config.write_text(config.read_text().replace("no_scm = True", "no_scm = False"))
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: true\n    outs: [out]\n")
+
+    assert dvcconfig.short_of_space(tmp_path, ["out"]) is None
