@@ -23,3 +23,20 @@ def imported() -> Iterator[ModuleType]:
         yield module
     finally:
         del sys.modules[spec.name]
+
+
+def tiny_plan(bench: ModuleType, rows_per_month: int):
+    """The plan of the tests: every figure, on tiny inputs, with the caches on."""
+    return bench.Plan(
+        name="test",
+        repeats=1,
+        build_repeats=1,
+        pipeline_repeats=1,
+        rows_per_month=rows_per_month,
+        sizes=(1,),
+        profile_sizes=(1,),
+        cold=False,  # caches on: a cold build takes minutes
+        versions=2,
+        reproducible=False,  # a cold build; test_fresh_machine compares ids across engines
+        scale_bytes=(3 * bench.MB, bench.MB),  # the order of the plan's sizes is no matter
+    )

@@ -275,7 +275,7 @@ def checkout_inputs(root: Path, commit: str, tree: Path, rev: str) -> list[str]:
         needed = dvcconfig.short_of_space(tree, failed)
         if needed:
             raise files.no_space(f"checking out the inputs of {rev} into", tree, needed) from None
-        names = ", ".join(failed or [str(exc)])
+        names = ", ".join(sorted(failed) or [str(exc)])  # DVC lists them in no set order
         if unreachable:
             raise LockstepError(
                 f"missing data at {rev}: {names} is not in the DVC cache, "
