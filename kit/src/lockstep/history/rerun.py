@@ -3,16 +3,16 @@
 Replays REV (`lockstep.history.replay`: its recorded image, checked by id, on a temporary worktree),
 runs the whole pipeline forced in that image, and compares every output's md5 with REV's
 dvc.lock and every metric with REV's metrics (`lockstep.history.metrics`). The environment is
-compared too, fact by fact: the image's, the lock's, and the machine's the lineage recorded
-against the rerun's. What it finds is a `lockstep.history.verdict`, with hints at
-nondeterminism (`lockstep.history.hints`) when outputs differ.
+compared too, fact by fact (`lockstep.history.facts`): the image's, the lock's, and the
+machine's the lineage recorded against the rerun's. What it finds is a
+`lockstep.history.verdict`, with hints at nondeterminism (`lockstep.history.hints`) when
+outputs differ.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +21,13 @@ from lockstep import dvcconfig, files, git, yamltext
 from lockstep.config import Settings
 from lockstep.engines import Engine
 from lockstep.errors import EngineStoppedError, LockstepError
-from lockstep.history import causes, replay
+from lockstep.history import causes, facts, replay
 from lockstep.history.hints import suspects
 from lockstep.history.metrics import metrics_only, read_metrics
-from lockstep.history.verdict import Fact, Verdict, compare_metrics
-from lockstep.images import builder
+from lockstep.history.verdict import Verdict, compare_metrics
 from lockstep.records import lineage, sources
 from lockstep.run import executor
 from lockstep.run.containers import Run
-
-UNSET = "unset"  # a fact one side has and the other has not (a variable set on one machine)
-NOT_RECORDED = "not recorded"  # the machine, by a record made before the kit kept it
 
 
 def rerun_all(
@@ -158,7 +154,7 @@ def forced(past: replay.Replay) -> Run:
 def judged(settings: Settings, past: replay.Replay, tolerance: float | None, here: dict) -> Verdict:
     """The verdict on a rerun that ended in `past`'s worktree, on a machine of facts `here`."""
     verdict = compare(settings.root, past.commit, past.tree, past.rev, past.image_id, tolerance)
-    verdict.environment = environment(past, here)
+    verdict.environment = facts.environment(past, here)
     verdict.sources = source_lines(settings.root, past.commit, past.record)
     if not verdict.identical(tolerance):
         # Same commit, same image: what else differs is the machine it ran on.
@@ -181,50 +177,6 @@ def source_lines(root: Path, commit: str, record: lineage.LineageRecord) -> list
         f"source of {', '.join(stages)}: {sources.check(root, commit, tree).describe()}"
         for tree, stages in by_tree.items()
     ]
-
-
-def environment(past: replay.Replay, here: dict) -> list[Fact]:
-    """The environment `past` recorded against the rerun's, whose machine facts are `here`.
-
-    The rerun's image facts are the labels of the image it ran (the build wrote them, and the
-    lineage copied them from there), its lock is the revision's poetry.lock.
-    """
-    env = past.run.environment
-    labels = past.engine.labels(past.image_id)
-
-    def label(name: str) -> str:
-        return labels.get(f"{builder.LABEL}.{name}") or UNSET
-
-    lock = past.tree / "poetry.lock"
-    locked = hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else UNSET
-    dirty = " (with uncommitted changes)" if env.dirty else ""
-    facts = [
-        Fact("image id", env.image_id or UNSET, past.image_id),
-        Fact("image tag", env.image_tag or UNSET, None),
-        Fact("environment fingerprint", env.fingerprint or UNSET, label("fingerprint")),
-        Fact("base image", env.base_image or UNSET, label("base")),
-        Fact("Python", env.python_version, label("python")),
-        Fact("DVC", env.dvc_version, label("dvc")),
-        Fact("poetry.lock sha256", env.lock_sha256, locked),
-        Fact("commit the stages ran at", env.commit + dirty, None),
-    ]
-    return facts + machine_facts(causes.facts(past.record), here)
-
-
-def machine_facts(recorded: dict | None, here: dict) -> list[Fact]:
-    """The machine's facts on both sides, named and grouped as `causes.machine_groups` does."""
-    new = causes.machine_groups(here)
-    old = causes.machine_groups(recorded) if recorded else [{}] * len(new)
-    facts = []
-    for before, after in zip(old, new, strict=True):
-        for name in sorted(before.keys() | after.keys()):
-            was = _fact(before, name) if recorded else NOT_RECORDED
-            facts.append(Fact(name, was, _fact(after, name)))
-    return facts
-
-
-def _fact(values: dict, name: str) -> str:
-    return causes.show(values[name]) if name in values else UNSET
 
 
 def compare(root: Path, commit: str, tree: Path, rev: str, image_id: str, tolerance) -> Verdict:

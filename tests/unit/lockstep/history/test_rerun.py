@@ -1,4 +1,3 @@
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -6,71 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 from lockstep.errors import LinkError
-from lockstep.history import replay, rerun
-from lockstep.history.verdict import Fact, Verdict
-from lockstep.records import lineage
+from lockstep.history import rerun
+from lockstep.history.verdict import Verdict
 
 from tests.unit.lockstep.history.conftest import METRICS, git, rerun_tree
-
-MACHINE = {
-    "cpu": {"model": "Haswell", "cpus": 2},
-    "thread_pools": [{"internal_api": "openblas", "version": "0.3", "num_threads": 2}],
-    "env": {},
-}
-
-
-class Labels:
-    """An engine that knows one image's labels."""
-
-    def __init__(self, labels: dict[str, str]) -> None:
-        self.found = labels
-
-    def labels(self, ref: str) -> dict[str, str]:
-        return self.found
-
-
-def test_the_environment_is_compared_with_the_record_fact_by_fact(tmp_path, environment):
-    (tmp_path / "poetry.lock").write_text("# lock\n")
-    recorded = environment(commit="c" * 40, dirty=True, machine=MACHINE)
-    run = lineage.StageRun(recorded, {}, "2026-12-01T00:00:00Z")
-    labels = {"io.lockstep.fingerprint": "f", "io.lockstep.python": "3.11", "io.lockstep.dvc": "3"}
-    past = replay.Replay(
-        None,
-        Labels(labels),
-        "A",
-        "d" * 40,
-        lineage.LineageRecord({"t": run}),
-        "sha256:1",
-        run,
-        tmp_path,
-    )
-    here = {**MACHINE, "env": {"OMP_NUM_THREADS": "4"}}
-
-    facts = {fact.name: fact for fact in rerun.environment(past, here)}
-
-    assert facts["image id"] == Fact("image id", "sha256:1", "sha256:1")
-    assert facts["environment fingerprint"].same() and facts["Python"].same()
-    assert facts["base image"] == Fact("base image", "b", rerun.UNSET)  # no label
-    locked = hashlib.sha256(b"# lock\n").hexdigest()
-    assert facts["poetry.lock sha256"] == Fact("poetry.lock sha256", "l", locked)
-    assert facts["image tag"].same() is None
-    assert facts["commit the stages ran at"].recorded == "c" * 40 + " (with uncommitted changes)"
-    # The machine's, grouped and named as their causes are: variables, BLAS, then the CPU.
-    names = list(facts)[list(facts).index("commit the stages ran at") + 1 :]
-    assert names == [
-        "env OMP_NUM_THREADS",
-        "openblas 0.3 num_threads",
-        "cpu cpus",
-        "cpu model",
-    ]
-    assert facts["env OMP_NUM_THREADS"] == Fact("env OMP_NUM_THREADS", "unset", "4")
-    assert facts["cpu model"].same()
-
-
-def test_a_record_without_machine_facts_says_so():
-    facts = rerun.machine_facts(None, MACHINE)
-    assert {fact.recorded for fact in facts} == {rerun.NOT_RECORDED}
-    assert [fact.rerun for fact in facts] == ["2", "2", "Haswell"]
 
 
 def compare(root: Path, tree: Path, tolerance: float | None = None) -> Verdict:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lockstep.history import rerun, verdict_page
+from lockstep.history import facts, verdict_page
 from lockstep.history.hints import suspects
 from lockstep.history.verdict import Fact, Verdict
 
@@ -41,7 +41,7 @@ def differing() -> Verdict:
         Fact("Python", "3.11.2", "3.11.2"),
         Fact("poetry.lock sha256", lock, lock),
         Fact("commit the stages ran at", "9" * 40 + " (with uncommitted changes)", None),
-        *rerun.machine_facts(
+        *facts.machine_facts(
             {"env": {}, "thread_pools": pools, "cpu": {"model": "Haswell", "cpus": 2}},
             {
                 "env": {"OMP_NUM_THREADS": "4"},
