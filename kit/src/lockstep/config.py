@@ -78,6 +78,34 @@ class RefreshSettings:
 
 REFRESH_NEEDS = ("window", "holdout", "model", "data", "score", "keys", "outcome")
 
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """What `invoke gate` requires of each release beyond its own identical rerun.
+
+    `quorum` signed rerun statements (`lockstep.records.quorum`) by as many distinct validators'
+    keys, from as many machines; `keys` is the folder of those validators' public keys. It is
+    committed, so whoever may change it is whoever may change the project: protect it as the
+    forge allows (code owners, a protected path) or have the CI write it from its secrets.
+    """
+
+    quorum: int = 0
+    keys: str = ""
+
+    def check(self) -> ValidationSettings:
+        """Self, or one line naming the impossible value."""
+        problem = ""
+        if isinstance(self.quorum, bool) or self.quorum < 0:
+            problem = f"quorum: expected a number of validators, got {self.quorum!r}"
+        elif self.quorum and not self.keys:
+            problem = "quorum needs keys: the folder of the validators' public keys"
+        if problem:
+            raise ConfigError(
+                f"[tool.lockstep.validation] {problem}", "fix the value in pyproject.toml"
+            )
+        return self
+
+
 EXECUTORS = ("local", "slurm")
 # Slurm's own formats (sbatch(1)): a time limit is minutes, minutes:seconds,
 # hours:minutes:seconds, days-hours, days-hours:minutes or days-hours:minutes:seconds; memory
@@ -140,6 +168,7 @@ class Settings:
     base: BaseSettings = BaseSettings()
     refresh: RefreshSettings = RefreshSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    validation: ValidationSettings = ValidationSettings()
 
     def path(self, relative: str) -> Path:
         """A project-relative path made absolute."""
@@ -189,6 +218,9 @@ def load(root: Path) -> Settings:
     base = _section(BaseSettings, table.pop("base", {}), "tool.lockstep.base")
     refresh = _section(RefreshSettings, table.pop("refresh", {}), "tool.lockstep.refresh")
     executor = _section(ExecutorSettings, table.pop("executor", {}), "tool.lockstep.executor")
+    validation = _section(
+        ValidationSettings, table.pop("validation", {}), "tool.lockstep.validation"
+    )
     settings = _build(
         Settings,
         {"image": "", **table},
@@ -197,6 +229,7 @@ def load(root: Path) -> Settings:
         base=base,
         refresh=refresh,
         executor=executor.check(),
+        validation=validation.check(),
     )
     if not settings.image:
         raise ConfigError(

@@ -148,3 +148,27 @@ def test_a_malformed_executor_is_one_line_naming_the_key(tmp_path, lines, messag
     assert message in str(caught.value)
     assert str(caught.value).startswith("[tool.lockstep.executor] ")
     assert "\n" not in str(caught.value)
+
+
+def test_the_gate_asks_no_quorum_unless_set(tmp_path):
+    validation = config.load(write(tmp_path, '[tool.lockstep]\nimage = "x"\n')).validation
+    assert validation == config.ValidationSettings(0, "")
+    body = '[tool.lockstep]\nimage = "x"\n[tool.lockstep.validation]\nquorum = 2\nkeys = "v"\n'
+    assert config.load(write(tmp_path, body)).validation == config.ValidationSettings(2, "v")
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("quorum = 2", "quorum needs keys: the folder of the validators' public keys"),
+        ('quorum = -1\nkeys = "v"', "quorum: expected a number of validators, got -1"),
+        ('quorum = true\nkeys = "v"', "quorum: expected a number of validators, got True"),
+        ('quorum = "2"', "quorum: expected int, got '2'"),
+    ],
+)
+def test_a_malformed_quorum_is_one_line_naming_the_key(tmp_path, lines, message):
+    body = f'[tool.lockstep]\nimage = "x"\n[tool.lockstep.validation]\n{lines}\n'
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, body))
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("[tool.lockstep.validation] ")
