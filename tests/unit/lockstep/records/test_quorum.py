@@ -55,7 +55,7 @@ def release(project, key, monkeypatch, tmp_path) -> Release:
             shutil.copy(public, folder)
         validators[name] = private
 
-    def rerun(private: Path, machine: int, at: str = commit, differs: bool = False) -> Path:
+    def rerun(private: Path, machine: int, at=commit, differs=False, tolerance=None) -> Path:
         """A rerun of `at` signed with `private` on machine number `machine`, as `invoke pull`
         leaves it: in the commit's collected folder, named by its bytes' sha256."""
         monkeypatch.setenv(keys.VARIABLE, str(private))
@@ -63,7 +63,11 @@ def release(project, key, monkeypatch, tmp_path) -> Release:
         verdict.metrics = [("reports/metrics.json:auc", 0.7, 0.7, True)]
         engine = Engine({}, f"engine-{machine}")
         made = signing.after_rerun(
-            Settings(root=project, image="img"), at, verdict.attested(), facts("Xeon"), engine
+            Settings(root=project, image="img"),
+            at,
+            verdict.attested(tolerance),
+            facts("Xeon"),
+            engine,
         )
         data = made.read_bytes()
         made.unlink()
@@ -169,6 +173,17 @@ def test_a_verdict_that_differs_fails(release):
     release.rerun(release.grace, 2, differs=True)
     with pytest.raises(RecordMismatchError, match=r"its verdict is DIFFERS \(model.pkl\)"):
         checked(release.project, release.folder)
+
+
+def test_a_tolerance_declared_is_accepted_unless_above_the_one_given(release):
+    release.rerun(release.ada, 1, tolerance=0.01)
+    release.rerun(release.grace, 2, tolerance=0.01)
+    assert "within tolerance 0.01" in checked(release.project, release.folder).table()
+    checked(release.project, release.folder, tolerance=0.01)
+    with pytest.raises(
+        RecordMismatchError, match=r"within tolerance 0.01, above --tolerance 0.001"
+    ):
+        checked(release.project, release.folder, tolerance=0.001)
 
 
 def test_two_statements_from_one_machine_fail(release):
