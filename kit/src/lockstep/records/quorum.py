@@ -54,7 +54,7 @@ class Statement:
     def where(self) -> str:
         """The machine, short: host, engine ID, CPU model."""
         cpu = (self.machine.get("facts") or {}).get("cpu") or {}
-        engine = self.machine.get("engine", "")[:12] or "?"
+        engine = self.machine.get("engine", "")[:14] or "?"
         return f"{self.machine.get('host', '?')}, engine {engine}, {cpu.get('model') or '?'}"
 
     def verdict(self) -> str:
@@ -166,11 +166,13 @@ def opened(file: str, data: bytes, trusted: Trusted, author: str) -> Statement:
     """
     try:
         document, keyid = verify.opened(data, file, trusted, RERUN_KINDS, "remove it")
-    except RecordMismatchError:
+    except RecordMismatchError as exc:
         # An envelope (it parsed): edited, when a trusted key signed it; else an unknown key's.
         signers = {signature["keyid"] for signature in json.loads(data)["signatures"]}
         if signers & {key.keyid for key in trusted.keys}:
-            raise
+            raise RecordMismatchError(
+                exc.message, "its bytes changed after the signing: remove it, and pull it again"
+            ) from None
         raise RecordMismatchError(
             f"{file}: signed by key {', '.join(k[:12] for k in sorted(signers))}, which "
             f"{trusted.where} does not trust",
@@ -202,7 +204,8 @@ def _check_alone(s: Statement, commit: str, expires: datetime | None, tolerance)
         raise RecordMismatchError(
             f"{s.file}: made {p['timeVerified']}, after key {s.keyid[:12]} expired on "
             f"{expires:%Y-%m-%d}",
-            "extend its expiry in trust.toml if you trust it still, or ask for a new rerun",
+            "extend its expiry in the folder's trust.toml if you trust it still, or ask for a "
+            "new rerun",
         )
     if p.get("verdict") != "identical" or p.get("verificationResult") != "PASSED":
         raise RecordMismatchError(
