@@ -15,16 +15,15 @@ leave out. The author's own key may rerun too; its statement is shown, never cou
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from lockstep import git
 from lockstep.engines import Engine
 from lockstep.errors import AttestationError, ConfigError, RecordMismatchError
 from lockstep.records import verify
 from lockstep.records.keys import Trusted
+from lockstep.records.reruns import Quorum, Statement
 from lockstep.records.signing import (
     COLLECTED,
     PATH,
@@ -33,86 +32,6 @@ from lockstep.records.signing import (
     RERUNS,
 )
 from lockstep.records.trees import LOCK, Workspace
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A signed rerun statement for the commit whose signature verified."""
-
-    file: str  # where it was found, relative to the project
-    keyid: str
-    who: str  # the key's holder as trust.toml names it, else the user who reran
-    predicate: dict[str, Any]
-    document: dict[str, Any]
-    author: bool = False  # signed by the key of the author's run record: shown, not counted
-
-    @property
-    def machine(self) -> dict[str, Any]:
-        """The machine it was made on: host, engine ID, the probe's facts."""
-        return self.predicate.get("machine") or {}
-
-    def where(self) -> str:
-        """The machine, short: host, engine ID, CPU model."""
-        cpu = (self.machine.get("facts") or {}).get("cpu") or {}
-        engine = self.machine.get("engine", "")[:14] or "?"
-        return f"{self.machine.get('host', '?')}, engine {engine}, {cpu.get('model') or '?'}"
-
-    def verdict(self) -> str:
-        """`identical`, or identical `within tolerance T`, or the verdict's own word."""
-        tolerance = self.predicate.get("tolerance")
-        word = self.predicate.get("verdict", "?")
-        return f"within tolerance {tolerance:g}" if word == "identical" and tolerance else word
-
-    def compared(self) -> list[list[str]]:
-        """The outputs and metrics this rerun compared."""
-        return [sorted(self.predicate.get(kind) or {}) for kind in ("outputs", "metrics")]
-
-
-@dataclass(frozen=True)
-class Quorum:
-    """What `check` found: the statements (the author's among them), and how many are needed."""
-
-    commit: str
-    needed: int
-    statements: list[Statement] = field(default_factory=list)
-
-    def counted(self) -> list[Statement]:
-        """The statements that count toward the quorum: all but the author's."""
-        return [statement for statement in self.statements if not statement.author]
-
-    def reached(self, rev: str) -> None:
-        """Raise unless enough statements count.
-
-        Raises:
-            AttestationError: fewer than `needed` (exit 2: statements are missing).
-        """
-        if len(self.counted()) < self.needed:
-            places = f"{COLLECTED}/{self.commit[:12]}…/ and {RERUNS}/{self.commit[:12]}….json"
-            raise AttestationError(
-                f"{len(self.counted())} of {self.needed} needed: signed reruns of commit "
-                f"{self.commit[:12]} in {places} by distinct trusted keys other than the author's",
-                f"bring the validators' statements with `invoke pull {rev}`, or ask for more "
-                "reruns",
-            )
-
-    def table(self) -> str:
-        """Who reran, where, when, with which verdict; then the quorum's line."""
-        rows = [("key", "who", "where", "when", "verdict")]
-        for s in self.statements:
-            mark = " (the author's key: not counted)" if s.author else ""
-            at = s.predicate.get("timeVerified", "")
-            rows.append((s.keyid[:12], s.who, s.where(), at, s.verdict() + mark))
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        lines = [
-            "  ".join(f"{c:{w}}" for c, w in zip(row, [*widths, 0], strict=True)) for row in rows
-        ]
-        counted = self.counted()
-        keys = ", ".join(s.keyid[:12] for s in counted)
-        lines.append(
-            f"quorum: {len(counted)} of {self.needed} needed: keys {keys} reproduced commit "
-            f"{self.commit[:12]} on {len(counted)} machines"
-        )
-        return "\n".join(line.rstrip() for line in lines)
 
 
 def collect(root: Path, commit: str) -> dict[str, bytes]:
@@ -183,8 +102,10 @@ def opened(file: str, data: bytes, trusted: Trusted, author: str) -> Statement:
     return Statement(file, keyid, who, predicate, document, keyid == author)
 
 
-def _check_alone(s: Statement, commit: str, expires: datetime | None, tolerance) -> None:
-    """One statement: for this commit, made while its key was trusted, identical, by a machine."""
+def _check_alone(
+    s: Statement, commit: str, expires: datetime | None, tolerance: float | None
+) -> None:
+    """One statement: for this commit, by a machine, made while its key was trusted, identical."""
     p = s.predicate
     if p.get("commit") != commit:
         raise RecordMismatchError(
@@ -196,7 +117,10 @@ def _check_alone(s: Statement, commit: str, expires: datetime | None, tolerance)
             f"{s.file}: a rerun/v1 statement, which records no machine: it cannot count",
             "rerun the revision with this kit and publish its statement",
         )
-    made = datetime.fromisoformat(p["timeVerified"])
+    try:
+        made = datetime.fromisoformat(p.get("timeVerified", ""))
+    except ValueError:
+        raise AttestationError(f"{s.file}: it says not when it was made", "remove it") from None
     # The signer's own clock dates a statement, so expiry cannot stop a stolen key, which can
     # backdate: removing the key's file from the folder is how to revoke it. Expiry ends a
     # validator's mandate while keeping what they signed during it.
