@@ -18,14 +18,13 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from lockstep import git
+from lockstep import git, paths
 from lockstep.engines import Engine
 from lockstep.errors import AttestationError, ConfigError, RecordMismatchError
 from lockstep.records import verify
 from lockstep.records.keys import Trusted
 from lockstep.records.reruns import Quorum, Statement
 from lockstep.records.signing import (
-    COLLECTED,
     PATH,
     RERUN_KINDS,
     RERUN_PREDICATE_TYPE,
@@ -40,11 +39,11 @@ def collect(root: Path, commit: str) -> dict[str, bytes]:
     Those `invoke pull` brought to `.lockstep/reruns/COMMIT/`, and the workspace's
     `reports/reruns/COMMIT.json` (a rerun here, or the one committed).
     """
-    folder = root / COLLECTED / commit
-    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    paths += [p for p in [root / RERUNS / f"{commit}.json"] if p.is_file()]
+    folder = root / paths.RERUNS_COLLECTED / commit
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    files += [p for p in [root / RERUNS / f"{commit}.json"] if p.is_file()]
     found: dict[str, bytes] = {}
-    for path in paths:
+    for path in files:
         data = path.read_bytes()
         if data not in found.values():
             found[path.relative_to(root).as_posix()] = data

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockstep import paths
 from lockstep.errors import AttestationError
-from lockstep.records.signing import COLLECTED, RERUNS
+from lockstep.records.signing import RERUNS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class Quorum:
             AttestationError: fewer than `needed` (exit 2: statements are missing).
         """
         if len(self.counted()) < self.needed:
-            places = f"{COLLECTED}/{self.commit[:12]}…/ and {RERUNS}/{self.commit[:12]}….json"
+            short = self.commit[:12]
+            places = f"{paths.RERUNS_COLLECTED}/{short}…/ and {RERUNS}/{short}….json"
             raise AttestationError(
                 f"{len(self.counted())} of {self.needed} needed: signed reruns of commit "
                 f"{self.commit[:12]} in {places} by distinct trusted keys other than the author's",

@@ -45,9 +45,6 @@ RERUN_KINDS = (RERUN_PREDICATE_TYPE, RERUN_V1_PREDICATE_TYPE)
 VERIFIER = "https://lockstep.dev/rerun"
 POLICY = "https://lockstep.dev/policy/rerun-identical/v1"
 LEVEL = "LOCKSTEP_RERUN_IDENTICAL"
-# Rerun statements brought from elsewhere (`invoke pull`): COLLECTED/<commit>/<sha256>.json,
-# each named by the sha256 of its bytes.
-COLLECTED = ".lockstep/reruns"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lockstep import git
+from lockstep import git, paths
 from lockstep.config import Settings
 from lockstep.errors import AttestationError, RecordMismatchError
 from lockstep.history.verdict import Verdict
@@ -71,7 +71,8 @@ def release(project, key, monkeypatch, tmp_path) -> Release:
         )
         data = made.read_bytes()
         made.unlink()
-        target = project / signing.COLLECTED / commit / f"{hashlib.sha256(data).hexdigest()}.json"
+        name = f"{hashlib.sha256(data).hexdigest()}.json"
+        target = project / paths.RERUNS_COLLECTED / commit / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         return target
