@@ -90,6 +90,6 @@ class Quorum:
         keys = ", ".join(s.keyid[:12] for s in counted)
         lines.append(
             f"quorum: {len(counted)} of {self.needed} needed: keys {keys} reproduced commit "
-            f"{self.commit[:12]} on {len(counted)} machines"
+            f"{self.commit[:12]}, each on a machine of its own"
         )
         return "\n".join(line.rstrip() for line in lines)
