@@ -33,6 +33,9 @@ MACHINE_FACTS = f"{STATE}/machine"
 IMAGE_FILES = f"{STATE}/image-files"
 # (In the devcontainer, the kit's user cache, XDG_CACHE_HOME, is `.lockstep/cache`, set by
 # devcontainer.json: the host's engine mounts the distribution trees it installs there.)
+# Rerun statements `invoke pull` collected from the DVC remote (`lockstep.share.reruns`): one
+# folder per commit, each file named by the sha256 of its bytes.
+RERUNS_COLLECTED = f"{STATE}/reruns"
 # A refresh's scratch files, inside its worktree.
 REFRESH_WORK = f"{STATE}/refresh"
 # Slurm jobs' scripts, output and worktrees: inside the project, which every node must see.
