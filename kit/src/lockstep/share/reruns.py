@@ -123,7 +123,7 @@ def send(root: Path, statements: list[Statement]) -> None:
     """
     if not statements:
         say(f"publish: no signed rerun statements in {signing.RERUNS}/")
-        return 0
+        return
     remote = connect(root)
     with remote_errors(root, "push to"):
         for statement in statements:
@@ -133,8 +133,13 @@ def send(root: Path, statements: list[Statement]) -> None:
                 continue
             partial = remote.fs.join(remote.of(statement.commit), f".{uuid.uuid4().hex}.tmp")
             data = statement.data
-            remote.fs.put_file(io.BytesIO(data), partial, size=len(data))
-            remote.fs.mv(partial, target)
+            try:
+                remote.fs.put_file(io.BytesIO(data), partial, size=len(data))
+                remote.fs.mv(partial, target)
+            except Exception:
+                with contextlib.suppress(Exception):  # a remote gone keeps it: pull skips it
+                    remote.fs.rm_file(partial)
+                raise
             say(f"publish: sent {statement.path} as {statement.shown}")
 
 
@@ -148,27 +153,29 @@ def collect(root: Path, commit: str, rev: str) -> int:
         LockstepError: the remote failed (gone, refused), in one line.
     """
     remote = connect(root)
-    folder = root / paths.RERUNS_COLLECTED / commit
-    kept = 0
     with remote_errors(root, "fetch from"):
         listed = remote.fs.ls(remote.of(commit)) if remote.fs.isdir(remote.of(commit)) else []
         names = sorted(remote.fs.name(path) for path in listed)
-        names = [name for name in names if name.endswith(".json")]  # not a send's partial
-        for name in names:
-            data = remote.fs.cat_file(remote.fs.join(remote.of(commit), name))
-            digest = hashlib.sha256(data).hexdigest()
-            if name != f"{digest}.json":
-                say(
-                    f"pull: {PREFIX}/{commit}/{name} is damaged in the remote (its bytes' "
-                    f"sha256 is {digest[:12]}…): not kept"
-                )
-                continue
-            atomic_write(folder / name, data)
-            kept += 1
-    if not names:
+        fetched = {
+            name: remote.fs.cat_file(remote.fs.join(remote.of(commit), name))
+            for name in names
+            if name.endswith(".json")  # not a send's partial
+        }
+    if not fetched:
         say(f"pull: no rerun statements for {rev} in the remote")
-    else:
-        say(f"pull: collected {kept} rerun statement(s) for {rev} in {paths.RERUNS_COLLECTED}/")
+        return 0
+    kept = 0
+    for name, data in fetched.items():
+        digest = hashlib.sha256(data).hexdigest()
+        if name != f"{digest}.json":
+            say(
+                f"pull: {PREFIX}/{commit}/{name} is damaged in the remote (its bytes' sha256 is "
+                f"{digest[:12]}…): not kept"
+            )
+            continue
+        atomic_write(root / paths.RERUNS_COLLECTED / commit / name, data)
+        kept += 1
+    say(f"pull: collected {kept} rerun statement(s) for {rev} in {paths.RERUNS_COLLECTED}/")
     return kept
 
 
