@@ -238,7 +238,10 @@ def push(c):
         print(f"{image_id}  {digest}")
 
 
-@task(help={"reruns": "only the signed rerun statements (reports/reruns/): what a validator sends"})
+@task(
+    auto_shortflags=False,
+    help={"reruns": "only the signed rerun statements (reports/reruns/): what a validator sends"},
+)
 def publish(c, reruns=False):
     """Send results, data, images and rerun statements to the DVC remote; say what to commit."""
     from lockstep.share import remote
