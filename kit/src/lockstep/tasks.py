@@ -238,12 +238,20 @@ def push(c):
         print(f"{image_id}  {digest}")
 
 
-@task
-def publish(c):
-    """Send results, data and images to the DVC remote (and registry); say what to commit."""
+@task(
+    auto_shortflags=False,
+    help={"reruns": "only the signed rerun statements (reports/reruns/): what a validator sends"},
+)
+def publish(c, reruns=False):
+    """Send results, data, images and rerun statements to the DVC remote; say what to commit."""
     from lockstep.share import remote
+    from lockstep.share import reruns as statements
 
     project = session(c)
+    if reruns:
+        count = guard(statements.publish, project.root)
+        print(f"published {count} signed rerun statement(s); commit nothing: the remote holds them")
+        return
     changed = guard(remote.publish, project.settings, project.engine)
     print("published; commit " + (" ".join(changed) if changed else "nothing: all was committed"))
 

@@ -3,11 +3,12 @@
 `invoke publish` sends a result to the remote: every file DVC tracks in the workspace (data,
 outputs, the base's `.deb` archive), the images the lineage records, as OCI layouts
 (`lockstep.images.store`), and, when a registry is set, the images to the registry with their
-digests recorded in the lineage. DVC sends only what the remote lacks, so an interrupted
-publish is finished by running it again. `invoke pull REV` does the reverse on another machine:
-everything REV tracks into the DVC cache (the workspace too, when REV is its commit), and REV's
-images into the engine. A replay (`history.replay`) gets its revision's DVC-tracked inputs the
-same way: from the cache, else from the remote, copied into its worktree.
+digests recorded in the lineage, and the signed rerun statements (`lockstep.share.reruns`). DVC
+sends only what the remote lacks, so an interrupted publish is finished by running it again.
+`invoke pull REV` does the reverse on another machine: everything REV tracks into the DVC cache
+(the workspace too, when REV is its commit), REV's images into the engine, and the rerun
+statements of REV's commit. A replay (`history.replay`) gets its revision's DVC-tracked inputs
+the same way: from the cache, else from the remote, copied into its worktree.
 
 The remote is whatever DVC's config names (a folder, SSH, S3, GCS, Azure...): the kit only
 calls DVC.
@@ -33,6 +34,7 @@ from lockstep.errors import (
 from lockstep.images import debs, rebuild, registry, store
 from lockstep.records import lineage
 from lockstep.records.lineage import StageRun
+from lockstep.share import reruns
 from lockstep.shell import say
 
 # DVC-tracked files a replay does not need in its worktree: image layouts and the base's .debs.
@@ -41,10 +43,11 @@ NOT_INPUTS = (store.FOLDER + "/", debs.FOLDER + ".dvc")
 
 @workspace.exclusive("invoke publish")
 def publish(settings: Settings, engine: Engine) -> list[str]:
-    """Send the workspace's results, data and images to the remote; return the files to commit."""
+    """Send the workspace's results, data, images and rerun statements; return what to commit."""
     root = settings.root
     store.check_remote(root)
     lineage.read(root / lineage.PATH)  # a workspace with no results says so first
+    statements = reruns.local(root)  # a file that is none is refused before anything is sent
     say("publish: sending data and outputs (DVC sends only what the remote lacks)")
     store.push(root, [])
     if settings.registry:
@@ -54,13 +57,14 @@ def publish(settings: Settings, engine: Engine) -> list[str]:
     layouts = store.save_recorded(settings, engine)
     say("publish: sending the images' layers the remote lacks")
     store.push(root, layouts)
+    reruns.send(root, statements)
     touched = [store.FOLDER + "/", lineage.PATH, debs.FOLDER + ".dvc"]
     return [path for path in git.changed_files(root) if path.startswith(tuple(touched))]
 
 
 @workspace.exclusive("invoke pull")
 def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
-    """Bring what `rev` needs from the remote: its DVC-tracked files and its images.
+    """Bring what `rev` needs from the remote: its DVC-tracked files, images, rerun statements.
 
     Returns:
         The ids of the images now in the engine.
@@ -81,6 +85,7 @@ def pull(settings: Settings, engine: Engine, rev: str) -> list[str]:
     if commit == git.commit(root):
         say("pull: checking the files out into the workspace")
         checkout(root, rev)
+    reruns.collect(root, commit, rev)
     return images
 
 

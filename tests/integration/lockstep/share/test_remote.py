@@ -3,13 +3,16 @@ plugin).
 
 Machine A publishes two versions of the project that differ only in source code (one image: the
 image holds no source), then a third whose committed metrics were edited by hand (tampered).
-Each version has a raw input tracked by DVC, as most projects' data is. Machine B is a fresh
-clone on a second, empty Docker engine with an empty DVC cache and no Debian mirror: everything
-it needs comes from the SSH remote.
+Each version has a raw input tracked by DVC, as most projects' data is, and a run record signed
+with the author's key. Machine B is a fresh clone on a second, empty Docker engine with an empty
+DVC cache and no Debian mirror: everything it needs comes from the SSH remote. Two validators,
+one on each machine with a key of their own, rerun a release and send their signed statements
+through the same remote; a third clone collects them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,7 +27,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockstep.records import lineage
+from lockstep import dvcconfig, paths
+from lockstep.records import keys, lineage, signing
 
 from tests.support import commands, faults, machines, projects
 from tests.support.sshd import SSHServer
@@ -49,6 +53,36 @@ class Published:
     server: SSHServer
     url: str
     sizes: dict[str, int]  # bytes in the remote after each version's publish
+    author_key: Path  # the public key its runs are signed with, committed in keys/
+
+
+@dataclass
+class Validator:
+    """A validator's clone after a signed rerun of model/v1: its key, and the statement."""
+
+    root: Path
+    env: dict[str, str]
+    public_key: Path  # in the clone's keys/, uncommitted: a validator pushes nothing to git
+    statement: bytes  # reports/reruns/COMMIT.json as the rerun wrote it
+
+
+def keygen(kit, root: Path, private: Path) -> dict[str, str]:
+    """`invoke keygen --output PRIVATE`; the variable that signs with it."""
+    kit.invoke(root, "keygen", "--output", str(private))
+    return {keys.VARIABLE: str(private)}
+
+
+def public_key(root: Path, before: set[Path]) -> Path:
+    """The public key keygen just wrote in the project's keys/."""
+    (made,) = set((root / keys.KEYS).glob("*.pub.pem")) - before
+    return made
+
+
+def share_cache(kit, clone: Path, published: Published) -> None:
+    """A clone on machine A uses the publisher's DVC cache: one machine's cache, as DVC allows
+    (`dvc cache dir`), so that nothing is fetched twice from the remote."""
+    cache = dvcconfig.cache_dir(published.root)
+    kit.dvc(clone, "cache", "dir", "--local", str(cache))
 
 
 def remote_bytes(path: Path) -> int:
@@ -75,7 +109,7 @@ def remote_copy(kit, published, dest: Path, name: str) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def published(kit, ssh_server: SSHServer):
+def published(kit, ssh_server: SSHServer, tmp_path_factory):
     root = kit.copy("publisher")
     kit.change_source(root, uuid.uuid4().hex)  # an image of its own, removed at the end
     kit.archive_debs(root)
@@ -91,7 +125,9 @@ def published(kit, ssh_server: SSHServer):
     url = ssh_server.url(name)
     kit.dvc(root, "remote", "add", "--default", REMOTE, url)
     use_remote(kit, root, ssh_server)
-    commands.commit_all(root, "an SSH remote, a raw input tracked by DVC, quick params")
+    signer = keygen(kit, root, tmp_path_factory.mktemp("author") / "author.pem")
+    (author_key,) = (root / keys.KEYS).glob("*.pub.pem")
+    commands.commit_all(root, "an SSH remote, a raw input tracked by DVC, quick params, a key")
     built_at = kit.git(root, "rev-parse", "HEAD").strip()
     storage = ssh_server.storage(name)
     sizes = {}
@@ -101,7 +137,7 @@ def published(kit, ssh_server: SSHServer):
                 # A source change the model's stages depend on: they rerun, in the same image.
                 io_module = root / "src/credit_model/io.py"
                 io_module.write_text(io_module.read_text() + "# v2: a source change only\n")
-            kit.invoke(root, "repro")
+            kit.invoke(root, "repro", env=signer)
             proc = publish(kit, root, ssh_server)
             assert "published; commit" in proc.stdout, proc.stdout
             commands.commit_all(root, f"{version}: results, published", tag=f"model/{version}")
@@ -111,7 +147,7 @@ def published(kit, ssh_server: SSHServer):
         values["auc"] = round(values["auc"] + 0.05, 6)  # a better model, by hand
         metrics.write_text(json.dumps(values, indent=2) + "\n")
         commands.commit_all(root, "v3: tampered metrics", tag="model/v3")
-        yield Published(root, ssh_server, url, sizes)
+        yield Published(root, ssh_server, url, sizes, author_key)
     finally:
         projects.remove_images_built_at(kit, built_at)
         for commit in kit.git(root, "rev-list", f"{built_at}..HEAD").split():
@@ -143,13 +179,25 @@ def test_versions_that_differ_in_source_only_share_one_image_in_the_remote(publi
     assert published.sizes["v1"] > 200_000_000  # the images are there, not only data
 
 
-def test_a_fresh_machine_reruns_a_release_with_everything_from_the_ssh_remote(
-    kit, published, machine_b
-) -> None:
+@pytest.fixture(scope="module")
+def reran_on_b(kit, machine_b, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Validator]:
+    """Machine B reruns model/v1, signed with a validator's key of their own."""
     root, env = machine_b
+    before = set((root / keys.KEYS).glob("*.pub.pem"))
+    env = {**env, **keygen(kit, root, tmp_path_factory.mktemp("validator-b") / "b.pem")}
+    proc = kit.invoke(root, "rerun", "model/v1", env=env, timeout=900)
+    commit = kit.git(root, "rev-parse", "model/v1^{commit}").strip()
+    statement = (root / signing.RERUNS / f"{commit}.json").read_bytes()
+    return proc, Validator(root, env, public_key(root, before), statement)
+
+
+def test_a_fresh_machine_reruns_a_release_with_everything_from_the_ssh_remote(
+    kit, published, machine_b, reran_on_b
+) -> None:
+    env = machine_b[1]
     image_id = next(iter(lineage.read_at(published.root, "model/v1").images()))
 
-    proc = kit.invoke(root, "rerun", "model/v1", env=env, timeout=900)
+    proc, _ = reran_on_b
 
     assert "reproduced: model/v1" in proc.stdout, proc.stdout + proc.stderr
     assert f"loading {image_id[:19]} from its layout in the DVC remote" in proc.stderr
@@ -159,6 +207,79 @@ def test_a_fresh_machine_reruns_a_release_with_everything_from_the_ssh_remote(
         ["/usr/bin/docker", "--host", env["DOCKER_HOST"], "image", "inspect", image_id], check=False
     )
     assert on_b.returncode == 0, f"{image_id} is not in the second engine"
+
+
+@pytest.fixture(scope="module")
+def validators(kit, published, reran_on_b, tmp_path_factory) -> list[Validator]:
+    """Two validators who reran model/v1, on machine A's engine and on B's, each with a key of
+    their own, then sent their signed statements with `publish --reruns`: no git push."""
+    root = tmp_path_factory.mktemp("validator-a") / "clone"
+    commands.run(["git", "clone", "--quiet", published.root, root])
+    use_remote(kit, root, published.server)
+    share_cache(kit, root, published)
+    before = set((root / keys.KEYS).glob("*.pub.pem"))  # the author's, committed
+    env = {**published.server.env(), **keygen(kit, root, root.parent / "a.pem")}
+    kit.invoke(root, "rerun", "model/v1", env=env, timeout=900)
+    (statement,) = (root / signing.RERUNS).glob("*.json")
+    found = [
+        Validator(root, env, public_key(root, before), statement.read_bytes()),
+        reran_on_b[1],
+    ]
+    for validator in found:
+        proc = kit.invoke(validator.root, "publish", "--reruns", env=validator.env)
+        assert "published 1 signed rerun statement(s); commit nothing" in proc.stdout, proc.stderr
+        assert f"sent {signing.RERUNS}/" in proc.stderr, proc.stderr
+    return found
+
+
+@pytest.fixture(scope="module")
+def collected(kit, published, validators, tmp_path_factory) -> tuple[Path, str]:
+    """A third clone, the author's, after `invoke pull model/v1`: the clone and pull's stderr."""
+    clone = tmp_path_factory.mktemp("author") / "clone"
+    commands.run(["git", "clone", "--quiet", published.root, clone])
+    use_remote(kit, clone, published.server)
+    share_cache(kit, clone, published)
+    proc = kit.invoke(clone, "pull", "model/v1", env=published.server.env())
+    return clone, proc.stderr
+
+
+def test_two_validators_statements_reach_a_third_clone_through_the_remote(
+    kit, published, validators, collected
+) -> None:
+    clone, said = collected
+    commit = kit.git(clone, "rev-parse", "model/v1^{commit}").strip()
+
+    folder = clone / paths.RERUNS_COLLECTED / commit
+    got = {path.name: path.read_bytes() for path in folder.iterdir()}
+    wanted = {hashlib.sha256(v.statement).hexdigest() + ".json": v.statement for v in validators}
+    assert got == wanted, said  # exactly the two, byte for byte, named by their sha256
+    assert "pull: collected 2 rerun statement(s) for model/v1" in said, said
+    # Through the remote only: the publisher's git holds none.
+    assert not kit.git(published.root, "ls-tree", "-r", "--name-only", "HEAD", signing.RERUNS)
+
+    proc = kit.invoke(clone, "pull", "model/v2", env=published.server.env())
+
+    assert "pull: no rerun statements for model/v2 in the remote" in proc.stderr, proc.stderr
+
+
+def test_the_author_verifies_a_quorum_of_the_two_validators(
+    kit, published, validators, collected, tmp_path
+) -> None:
+    clone, _ = collected
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    for key in [published.author_key, *(v.public_key for v in validators)]:
+        shutil.copy(key, trusted / key.name)
+
+    proc = kit.invoke(
+        clone, "verify", "model/v1", "--quorum", "2", "--keys", str(trusted), check=False
+    )
+
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any(line.startswith("quorum: 2 of 2") for line in proc.stdout.splitlines())
+    for validator in validators:
+        assert validator.public_key.name.removesuffix(".pub.pem")[:12] in proc.stdout
 
 
 def test_the_gate_reruns_every_release_and_fails_on_the_tampered_one(kit, machine_b) -> None:
