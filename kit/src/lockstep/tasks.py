@@ -295,11 +295,37 @@ def rerun_(c, rev, tolerance=None, html=False, on=""):
     },
 )
 def gate(c, tags=config.RELEASES, tolerance=None, html=False, on=""):
-    """Rerun every release from what the remotes hold; fail unless each is identical."""
-    rerun_revisions(c, tags, tolerance, html, on)
+    """Rerun every release from what the remotes hold; fail unless each is identical.
+
+    With `[tool.lockstep.validation] quorum = N`, each release must also have N validators'
+    signed reruns in the DVC remote (`lockstep.share.reruns.required`).
+    """
+    revs, limit = rerun_revisions(c, tags, tolerance, html, on)
+    project = session(c)
+    if project.settings.validation.quorum:
+        validated(project, revs, limit)
 
 
-def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, on: str) -> None:
+def validated(project: Session, revs: list[str], limit: float | None) -> None:
+    """Each release's quorum of signed reruns, a table each; exit 1 unless every one has it."""
+    from lockstep.share import reruns
+
+    needed = project.settings.validation.quorum
+    print(f"gate: each release needs {needed} validators' signed reruns (the validation settings)")
+    failed = []
+    for rev in revs:
+        try:
+            print(reruns.required(project.settings, project.engine, rev, limit).table() + "\n")
+        except LockstepError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(rev)
+    if failed:
+        raise Exit(f"no quorum: {', '.join(failed)}", code=1)
+
+
+def rerun_revisions(
+    c: Context, words: str, tolerance: str | None, html: bool, on: str
+) -> tuple[list[str], float | None]:
     """Rerun each revision and print its verdict; exit 1 unless all are identical.
 
     One revision that cannot be rerun ends with its one-line error. With several, it is a
@@ -344,6 +370,7 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     if failed:
         raise Exit(f"not reproduced: {', '.join(failed)}", code=1)
     print(f"reproduced: {', '.join(revs)}")
+    return revs, limit
 
 
 def reported(project: Session, verdict, limit: float | None, html: bool, facts: dict | None):

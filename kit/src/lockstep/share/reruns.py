@@ -27,11 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockstep import paths
+from lockstep import git, paths
+from lockstep.config import Settings
+from lockstep.engines import Engine
 from lockstep.errors import LockstepError
 from lockstep.files import atomic_write
 from lockstep.images import store
-from lockstep.records import signing
+from lockstep.records import quorum, signing
+from lockstep.records.reruns import Quorum
 from lockstep.shell import say
 
 PREFIX = "lockstep/reruns"
@@ -177,6 +180,21 @@ def collect(root: Path, commit: str, rev: str) -> int:
         kept += 1
     say(f"pull: collected {kept} rerun statement(s) for {rev} in {paths.RERUNS_COLLECTED}/")
     return kept
+
+
+def required(settings: Settings, engine: Engine, rev: str, tolerance: float | None) -> Quorum:
+    """The quorum `[tool.lockstep.validation]` asks of `rev`, from the statements the remote holds.
+
+    The release's statements are collected first (as `invoke pull` does), then checked against
+    the validators' keys the settings name, the author's run record included.
+
+    Raises:
+        LockstepError: the remote failed, or the quorum is not there (`quorum.verify_quorum`).
+    """
+    validation = settings.validation
+    collect(settings.root, git.resolve(settings.root, rev), rev)
+    keys = settings.path(validation.keys)
+    return quorum.verify_quorum(settings.root, engine, rev, validation.quorum, keys, tolerance)[1]
 
 
 def connect(root: Path) -> Remote:

@@ -282,6 +282,34 @@ def test_the_author_verifies_a_quorum_of_the_two_validators(
         assert validator.public_key.name.removesuffix(".pub.pem")[:12] in proc.stdout
 
 
+@pytest.mark.parametrize("quorum", [2, 3])
+def test_the_gate_requires_the_validators_quorum_its_settings_ask_for(
+    kit, published, validators, collected, quorum
+) -> None:
+    clone, _ = collected
+    trusted = clone / "validators"  # committed in a real project, and protected as its code
+    trusted.mkdir(exist_ok=True)
+    for key in [published.author_key, *(v.public_key for v in validators)]:
+        shutil.copy(key, trusted / key.name)
+    text = (clone / "pyproject.toml").read_text().split("\n[tool.lockstep.validation]")[0]
+    validation = f'\n[tool.lockstep.validation]\nquorum = {quorum}\nkeys = "validators"\n'
+    (clone / "pyproject.toml").write_text(text + validation)
+
+    proc = kit.invoke(
+        clone, "gate", "--tags", "model/v1", env=published.server.env(), check=False, timeout=900
+    )
+
+    assert "reproduced: model/v1" in proc.stdout, proc.stdout + proc.stderr
+    assert f"gate: each release needs {quorum} validators' signed reruns" in proc.stdout
+    if quorum == 2:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert any(line.startswith("quorum: 2 of 2") for line in proc.stdout.splitlines())
+    else:
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "error: 2 of 3 needed: signed reruns of commit" in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().endswith("no quorum: model/v1"), proc.stderr
+
+
 def test_the_gate_reruns_every_release_and_fails_on_the_tampered_one(kit, machine_b) -> None:
     root, env = machine_b
 
