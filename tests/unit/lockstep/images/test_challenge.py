@@ -49,7 +49,7 @@ def test_two_independent_causes_are_both_named() -> None:
 
 def test_vary_names_what_it_does_not_know(monkeypatch) -> None:
     assert [v.name for v in variations.chosen(" umask,tz ")] == ["tz", "umask"]
-    with pytest.raises(ConfigError, match="no variation is called 'moon'.*umask"):
+    with pytest.raises(ConfigError, match=r"no variation is called 'moon'.*umask"):
         variations.chosen("umask,moon")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert "hostname" not in [v.name for v in variations.chosen("")]
