@@ -61,11 +61,11 @@ def challenge(settings: Settings, engine: Engine, names: str = "") -> tuple[str,
         causes = responsible(chosen, builds.differs)
         image = builds.smallest_differing(causes)
         where = reproducible.first_difference(engine, recorded, image)
-        named = ", ".join(f"{v.name} ({v.changes}: {v.how})" for v in causes)
+        named = " and ".join(f"{v.changes} ({v.name}: {v.how})" for v in causes)
         raise NotReproducibleError(
-            f"the runtime image depends on {named}: varying it gives "
-            f"{image[:19]}, not {recorded[:19]}: {where}",
-            f"{causes[0].remedy}; then `./inv challenge --vary "
+            f"the runtime image depends on {named}: built so it is {image[:19]}, not the "
+            f"recorded {recorded[:19]}: {where}",
+            f"{causes[0].remedy}, then `./inv challenge --vary "
             f"{','.join(v.name for v in causes)}` checks it again",
         )
 

@@ -99,7 +99,16 @@ def first_difference(engine: Engine, first: str, second: str) -> str:
             _saved_layer(engine, image, layers[n][index], Path(tmp) / f"{n}.tar")
             for n, image in enumerate((first, second))
         ]
-        return f"layer {index + 1}: " + _first_member_difference(*tars)
+        where = _first_member_difference(*tars)
+    return f"layer {index + 1}{_made_by(engine, first, index)}: {where}"
+
+
+def _made_by(engine: Engine, image: str, index: int) -> str:
+    """What made an image's layer, as its history says (` (packages: numpy 2.4.6)`), or ""."""
+    listed = engine.output("image", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+    # Newest first; the kit writes one history line per layer (`assembly.config`).
+    lines = listed.splitlines()[::-1]
+    return f" ({lines[index].strip()})" if len(lines) > index and lines[index].strip() else ""
 
 
 def _saved_layer(engine: Engine, image: str, digest: str, dest: Path) -> Path:
