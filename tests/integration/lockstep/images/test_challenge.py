@@ -41,7 +41,7 @@ def stepped(kit):
 
     def make(name: str, step: str, files: dict[str, str] | None = None) -> Path:
         root = kit.copy(name)
-        image = f"lockstep-challenge-{uuid.uuid4().hex[:8]}"
+        image = f"lockstep-challenged-{uuid.uuid4().hex[:8]}"
         projects.set_image(root, image)
         pyproject = root / "pyproject.toml"
         text = re.sub(
@@ -75,9 +75,9 @@ def own_leftovers(kit, root: Path) -> list[str]:
     """The challenge's own images and folders still there (its builds' tags, their stages)."""
     image = config.load(root).image
     listed = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    tags = [
-        tag for tag in listed if tag.startswith(image) and re.search(r"(challenge|check)-", tag)
-    ]
+    # Their tags hold the name of the challenge's or of its builds' own (`engines.own_name`).
+    own = re.compile(r":.*\b(challenge|check)-[0-9a-f]{12}\b")
+    tags = [tag for tag in listed if tag.startswith(image) and own.search(tag)]
     return tags + [str(path) for path in Path(tempfile.gettempdir()).glob("lockstep-challenge-*")]
 
 
