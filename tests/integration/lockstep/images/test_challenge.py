@@ -9,7 +9,6 @@ installs some 80 distributions from empty caches, a minute), and their steps are
 from __future__ import annotations
 
 import re
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -71,27 +70,32 @@ def stepped(kit):
             kit.remove_images(*listed.stdout.split())
 
 
-def own_leftovers(kit, root: Path) -> list[str]:
+def own_leftovers(kit, root: Path, scratch: Path) -> list[str]:
     """The challenge's own images and folders still there (its builds' tags, their stages)."""
     image = config.load(root).image
     listed = kit.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     # Their tags hold the name of the challenge's or of its builds' own (`engines.own_name`).
     own = re.compile(r":.*\b(challenge|check)-[0-9a-f]{12}\b")
     tags = [tag for tag in listed if tag.startswith(image) and own.search(tag)]
-    return tags + [str(path) for path in Path(tempfile.gettempdir()).glob("lockstep-challenge-*")]
+    return tags + [str(path) for path in scratch.iterdir()]
+
+
+def challenged(kit, root: Path, scratch: Path, vary: str):
+    """`invoke challenge --vary VARY`, its temporary folders in `scratch` (no other's there)."""
+    scratch.mkdir()
+    env = {shell.VERBOSE_VARIABLE: "", "TMPDIR": str(scratch)}
+    return kit.invoke(root, "challenge", "--vary", vary, check=False, env=env)
 
 
 def test_a_file_whose_mode_follows_the_umask_fails_naming_the_umask_and_the_file(
-    kit, stepped
+    kit, stepped, tmp_path
 ) -> None:
     root = stepped(
         "umask-step",
         "COPY docker/challenge/motd /etc/motd",
         {"docker/challenge/motd": "welcome\n"},
     )
-    failed = kit.invoke(
-        root, "challenge", "--vary", "tz,umask", check=False, env={shell.VERBOSE_VARIABLE: ""}
-    )
+    failed = challenged(kit, root, tmp_path / "scratch", "tz,umask")
     assert failed.returncode == 1, failed.stderr
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: the runtime image depends on the umask (umask: 077"), error
@@ -110,14 +114,12 @@ def test_a_file_whose_mode_follows_the_umask_fails_naming_the_umask_and_the_file
         "build 4 of ~4: varying umask",
     ):
         assert f"challenge: {line}" in failed.stderr
-    assert own_leftovers(kit, root) == []
+    assert own_leftovers(kit, root, tmp_path / "scratch") == []
 
 
-def test_a_step_that_writes_the_date_fails_the_control_build_too(kit, stepped) -> None:
+def test_a_step_that_writes_the_date_fails_the_control_build_too(kit, stepped, tmp_path) -> None:
     root = stepped("date-step", "RUN date --iso-8601=ns > /etc/built")
-    failed = kit.invoke(
-        root, "challenge", "--vary", "tz", check=False, env={shell.VERBOSE_VARIABLE: ""}
-    )
+    failed = challenged(kit, root, tmp_path / "scratch", "tz")
     assert failed.returncode == 1, failed.stderr
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: even built with nothing varied the runtime image is "), error
@@ -127,4 +129,4 @@ def test_a_step_that_writes_the_date_fails_the_control_build_too(kit, stepped) -
         error,
     ), error
     assert "challenge: build 3" not in failed.stderr  # nothing left to narrow down
-    assert own_leftovers(kit, root) == []
+    assert own_leftovers(kit, root, tmp_path / "scratch") == []
