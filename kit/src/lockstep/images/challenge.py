@@ -13,6 +13,7 @@ found by halves, and the first differing layer and file named (`reproducible.fir
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from lockstep import config, engines, shell
 from lockstep.config import Settings
 from lockstep.engines import Engine
-from lockstep.errors import NotReproducibleError
+from lockstep.errors import BuildError, CommandError, LockstepError, NotReproducibleError
 from lockstep.images import builder, reproducible, variations
 from lockstep.images.assembly import LABEL
 from lockstep.images.variations import Variation
@@ -110,6 +111,7 @@ class _Builds:
     def __init__(self, settings: Settings, engine: Engine, recorded: str, count: int) -> None:
         self.settings, self.engine, self.recorded = settings, engine, recorded
         self.ids: dict[frozenset[str], str] = {}
+        self.tags: list[str] = []
         # Until the first build differs, one is all there will be.
         self.count, self.expected = count, 1
         self.own = engines.own_name("challenge")
@@ -119,8 +121,8 @@ class _Builds:
         return self
 
     def __exit__(self, *exc) -> None:
-        tags = [f"{self.settings.image}:{self.own}-{n}" for n in range(1, len(self.ids) + 1)]
-        self.engine.run("image", "rm", *tags, capture=True, quiet=True, check=False)
+        if self.tags:
+            self.engine.run("image", "rm", *self.tags, capture=True, quiet=True, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def differs(self, chosen: tuple[Variation, ...]) -> bool:
@@ -150,11 +152,19 @@ class _Builds:
         (folder / "tmp").mkdir(parents=True)
         c = variations.conditions(chosen, folder)
         tag = f"{self.settings.image}:{self.own}-{number}"
+        self.tags.append(tag)
         cmd = [*(["unshare", "--uts"] if c.hostname else []), sys.executable, "-m", __name__]
         cmd += [self.settings.root, folder, tag, ",".join(names)]
         # Its temporary files in its folder: removed with it, even if the child is killed.
         env = {**c.env, "PYTHONPATH": str(KIT), "TMPDIR": str(folder / "tmp")}
-        shell.run(cmd, env=env)
+        try:
+            shell.run(cmd, env=env)
+        except CommandError as exc:
+            lines = [line for line in exc.log.splitlines() if line.strip()]
+            said = lines[-1].removeprefix("error: ") if lines else exc.message
+            raise BuildError(
+                f"the challenge's build {number} ({what}) failed: {said}", exc.hint
+            ) from None
         built = (folder / "id").read_text().strip()
         verdict = "the recorded id" if built == self.recorded else f"another id, {built[:19]}"
         say(f"challenge: build {number}: {verdict} ({time.monotonic() - started:.0f} s)")
@@ -170,7 +180,7 @@ def rebuild(root: Path, folder: Path, tag: str, names: str) -> str:
     variations.enter(c)
     settings = config.load(root)
     inputs = [*builder.input_files(settings, "runtime"), settings.path(settings.base.manifest)]
-    settings = config.load(variations.checkout(root, c, folder, inputs))
+    settings = config.load(checkout(root, c, folder, inputs))
     engine = engines.find(settings.docker_cli())
     found = builder.resolve_base(settings, engine)
     key = builder.content_key(settings, "runtime", found.id)
@@ -183,5 +193,45 @@ def rebuild(root: Path, folder: Path, tag: str, names: str) -> str:
     return built
 
 
+def checkout(root: Path, c: variations.Conditions, folder: Path, inputs: list[Path]) -> Path:
+    """The tree to build from: the workspace, or a fresh clone of its HEAD as `c` asks.
+
+    The clone takes the workspace's own version of each of `inputs` (the files the image's key
+    covers), so that it builds what the recorded image was built from even before a commit.
+    """
+    if not c.copy:
+        return root
+    dest = folder / c.copy / root.name
+    staging = folder / "clone" if c.reverse else dest
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    shell.run(["git", "clone", "--quiet", root, staging], capture=True)
+    for path in inputs:
+        if path.is_relative_to(root):
+            copy = staging / path.relative_to(root)
+            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_bytes(path.read_bytes())  # a new file gets the umask's mode
+    if c.reverse:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _move_reversed(staging, dest)
+    return dest
+
+
+def _move_reversed(source: Path, dest: Path) -> None:
+    """Move a tree's entries into a new folder, each folder's entries in reverse order."""
+    dest.mkdir()
+    shutil.copymode(source, dest)
+    for name in sorted(os.listdir(source), reverse=True):
+        entry = source / name
+        if entry.is_dir() and not entry.is_symlink():
+            _move_reversed(entry, dest / name)
+        else:
+            os.rename(entry, dest / name)
+
+
 if __name__ == "__main__":
-    rebuild(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+    try:
+        rebuild(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+    except LockstepError as error:  # one line, which the challenge repeats
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)

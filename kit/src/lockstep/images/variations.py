@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockstep import shell
 from lockstep.errors import ConfigError
 
 # A zone as far from UTC as there is (UTC+14), and a locale unlike the usual C or en_US.
@@ -234,39 +232,3 @@ def enter(c: Conditions) -> None:
         import socket  # here: `invoke --help` imports this module for the variations' names
 
         socket.sethostname(c.hostname)  # in the UTS namespace `unshare --uts` gave it
-
-
-def checkout(root: Path, c: Conditions, folder: Path, inputs: list[Path]) -> Path:
-    """The tree to build from: the workspace, or a fresh clone of its HEAD as `c` asks.
-
-    The clone takes the workspace's own version of each of `inputs` (the files the image's key
-    covers), so that it builds what the recorded image was built from even before a commit.
-    """
-    if not c.copy:
-        return root
-    dest = folder / c.copy / root.name
-    staging = folder / "clone" if c.reverse else dest
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    shell.run(["git", "clone", "--quiet", root, staging], capture=True)
-    for path in inputs:
-        if path.is_relative_to(root):
-            copy = staging / path.relative_to(root)
-            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.write_bytes(path.read_bytes())  # a new file gets the umask's mode
-    if c.reverse:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _move_reversed(staging, dest)
-    return dest
-
-
-def _move_reversed(source: Path, dest: Path) -> None:
-    """Move a tree's entries into a new folder, each folder's entries in reverse order."""
-    dest.mkdir()
-    shutil.copymode(source, dest)
-    for name in sorted(os.listdir(source), reverse=True):
-        entry = source / name
-        if entry.is_dir() and not entry.is_symlink():
-            _move_reversed(entry, dest / name)
-        else:
-            os.rename(entry, dest / name)

@@ -95,7 +95,7 @@ def test_the_copy_is_a_clone_made_under_the_umask_with_the_workspaces_inputs(
     caller = os.umask(0o022)
     try:
         variations.enter(c)  # the umask alone: no CPU or hostname among these
-        copy = variations.checkout(workspace, c, tmp_path, [workspace / "docker" / "Dockerfile"])
+        copy = challenge.checkout(workspace, c, tmp_path, [workspace / "docker" / "Dockerfile"])
     finally:
         os.umask(caller)
     assert copy == tmp_path / c.copy / "workspace" and " " in str(copy)
