@@ -81,6 +81,15 @@ class BuildError(CommandError):
     """An image build failed; `log` holds the build output."""
 
 
+class NotReproducibleError(BuildError):
+    """The image built again (`invoke challenge`) differs from the recorded one.
+
+    Exit code 1: the challenge ran and the image failed it.
+    """
+
+    exit_code = 1
+
+
 class BaseImageError(LockstepError):
     """The base image cannot be made, or would differ from its committed manifest."""
 

@@ -47,6 +47,7 @@ def collection(root: Path) -> Collection:
     namespace.add_task(rerun_, name="rerun")
     namespace.add_task(sweep_, name="sweep")
     namespace.add_task(verify_, name="verify")
+    namespace.add_task(challenge)
     namespace.add_task(keygen)
     namespace.configure({"lockstep": {"root": str(root)}})
     return namespace
@@ -79,6 +80,31 @@ def build(c, target="runtime", update_base=False, strict=False, plan=False, chec
 
         print(layers.table(json.loads(image.labels[layers.LAYERS_LABEL])))
     print(recorded.summary(image.tag, image.commit_tag, image.id, image.fingerprint))
+
+
+def _variations() -> str:
+    from lockstep.images import variations
+
+    listed = "; ".join(f"{v.name}: {v.changes} ({v.how})" for v in variations.VARIATIONS)
+    return f"comma-separated variations to apply (default: all): {listed}"
+
+
+@task(help={"vary": _variations()})
+def challenge(c, vary=""):
+    """Build the runtime image again where what should not matter differs; require its id.
+
+    Builds from empty caches in a child process (uv's downloads kept: each is checked by its
+    hash), varying time zone, locale, SOURCE_DATE_EPOCH, the user's environment, umask, the
+    checkout's path, hostname (root), CPUs and file order. Another id: a build with nothing
+    varied says whether it is the time; else the variations responsible are found by halves,
+    and the first differing layer and file named.
+    """
+    from lockstep.images import challenge as challenger
+
+    project = session(c)
+    image, survived = guard(challenger.challenge, project.settings, project.engine, vary)
+    names = ", ".join(v.name for v in survived)
+    print(f"challenge: reproducible: {image} again under {len(survived)} variations: {names}")
 
 
 @task

@@ -33,7 +33,7 @@ STAMP = "lockstep-stamp"
 MODULE = Path(__file__)
 # The tasks that build the image: when they must install .venv first, the base's `.deb` files
 # are downloaded meanwhile (lockstep.images.prefetch).
-BUILDING = ("build", "repro")
+BUILDING = ("build", "repro", "challenge")
 
 
 def main(root: Path, argv: list[str]) -> None:

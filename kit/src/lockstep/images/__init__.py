@@ -8,6 +8,7 @@ DVC remote.
 # The face: the modules other wings may import; the rest are this wing's own.
 __all__ = [
     "builder",
+    "challenge",
     "debs",
     "layers",
     "manifest",
@@ -18,4 +19,5 @@ __all__ = [
     "reproducible",
     "sbom",
     "store",
+    "variations",
 ]

@@ -129,6 +129,16 @@ def resolve_base(
     return base.Base(ref, engine.image_id(ref) or "", "pulled from its registry")
 
 
+def own_labels(settings: Settings, found: base.Base) -> dict[str, str]:
+    """The labels the kit gives an image of its own, by their short names.
+
+    What the image holds, nothing about where or when it was built: the same files must give
+    the same image id at any commit, with any pyproject.toml edit that does not change them.
+    The tags and lineage say which inputs and which commit built what.
+    """
+    return {"lock-sha256": lock_hash(settings), "base": f"{found.ref}@{found.id}"}
+
+
 def find(settings: Settings, engine: Engine, target: str = "runtime") -> Image | None:
     """The image for the current inputs, if it was built already."""
     found = resolve_base(settings, engine)
@@ -173,10 +183,7 @@ def build(
         return dataclasses.replace(existing, base_image=found)
     if not checked_lock:
         check_lock(settings)
-    # What the image holds, nothing about where or when it was built: the same files must
-    # give the same image id at any commit, with any pyproject.toml edit that does not change
-    # them. The tags and lineage say which inputs and which commit built what.
-    labels = {"lock-sha256": lock_hash(settings), "base": f"{found.ref}@{found.id}"}
+    labels = own_labels(settings, found)
     tags = [f"{repository(settings, target)}:{key[:12]}", commit_tag(settings, target, key[:12])]
     if target == "runtime":
         env = environment.obtain(settings, engine, found.ref, found.id)

@@ -30,6 +30,7 @@ from pathlib import Path
 from lockstep import engines, files
 from lockstep.engines import Engine
 from lockstep.errors import BuildError, CommandError
+from lockstep.images.variations import CPUS_VARIABLE
 from lockstep.shell import say
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as Parsed
@@ -194,6 +195,9 @@ def install(
         # The host's network, and uv's index settings: the distributions download as they do
         # on the host (a proxy, a mirror on loopback, a company's extra index).
         cmd = ["run", "--rm", "--user", "0", "--network", "host"]
+        if os.environ.get(CPUS_VARIABLE):
+            # `invoke challenge` installs on one CPU: a tree must not depend on the workers.
+            cmd += ["--cpuset-cpus", os.environ[CPUS_VARIABLE]]
         for name in UV_INDEX_SETTINGS:
             if name in os.environ:
                 cmd += ["--env", f"{name}={os.environ[name]}"]

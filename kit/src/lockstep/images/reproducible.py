@@ -44,11 +44,15 @@ def check(settings: Settings, engine: Engine) -> builder.Image:
 
 
 @contextlib.contextmanager
-def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -> Iterator[str]:
+def from_empty_caches(
+    settings: Settings, engine: Engine, like: builder.Image, *, keep_downloads: bool = False
+) -> Iterator[str]:
     """Assemble `like` again with nothing cached but the base image; yield the new image's id.
 
     BuildKit runs the stages without its cache, uv downloads into a new volume, distributions
     install into a new tree cache; the image, its tags and the caches are removed afterwards.
+    With `keep_downloads`, uv takes its downloads from the usual volume (each checked by its
+    hash in the lock, so a download cannot change what is installed).
     Every name is this check's own: two clones of a project checking at once on one engine
     would otherwise remove each other's images mid-check.
     """
@@ -61,7 +65,9 @@ def from_empty_caches(settings: Settings, engine: Engine, like: builder.Image) -
     env = None
     with (
         tempfile.TemporaryDirectory(prefix="lockstep-check-") as cache,
-        packages.fresh_uv_cache(engine) as uv_cache,
+        contextlib.nullcontext("")
+        if keep_downloads
+        else packages.fresh_uv_cache(engine) as uv_cache,
     ):
         try:
             env = environment.obtain(
@@ -93,7 +99,16 @@ def first_difference(engine: Engine, first: str, second: str) -> str:
             _saved_layer(engine, image, layers[n][index], Path(tmp) / f"{n}.tar")
             for n, image in enumerate((first, second))
         ]
-        return f"layer {index + 1}: " + _first_member_difference(*tars)
+        where = _first_member_difference(*tars)
+    return f"layer {index + 1}{_made_by(engine, first, index)}: {where}"
+
+
+def _made_by(engine: Engine, image: str, index: int) -> str:
+    """What made an image's layer, as its history says (` (packages: numpy 2.4.6)`), or ""."""
+    listed = engine.output("image", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+    # Newest first; the kit writes one history line per layer (`assembly.config`).
+    lines = listed.splitlines()[::-1]
+    return f" ({lines[index].strip()})" if len(lines) > index and lines[index].strip() else ""
 
 
 def _saved_layer(engine: Engine, image: str, digest: str, dest: Path) -> Path:
