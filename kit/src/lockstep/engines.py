@@ -134,6 +134,14 @@ class Engine:
         record = self.inspect(ref)
         return record["Id"] if record else None
 
+    def engine_id(self) -> str:
+        """The engine's own ID (`docker info`), which tells one engine, or machine, from another.
+
+        Made once when the engine first starts and kept in its data root: two users of one
+        engine see the same ID, an engine of its own (rootless, another host) another.
+        """
+        return self.output("info", "--format", "{{.ID}}")
+
     def labels(self, ref: str) -> dict[str, str]:
         """The labels of a local image."""
         record = self.inspect(ref) or {}

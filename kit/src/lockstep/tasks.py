@@ -335,7 +335,8 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
             row = outcome.verdict.row(limit)
             row = dataclasses.replace(row, detail=f"{row.detail} (the rerun of {outcome.same_as})")
         else:
-            row = reported(project, outcome.verdict, limit, html)
+            facts = outcome.ended.facts if outcome.ended else None
+            row = reported(project, outcome.verdict, limit, html, facts)
         rows.append(dataclasses.replace(row, where=where))
     if len(rows) > 1:
         print(verdict.summary(rows))
@@ -345,13 +346,19 @@ def rerun_revisions(c: Context, words: str, tolerance: str | None, html: bool, o
     print(f"reproduced: {', '.join(revs)}")
 
 
-def reported(project: Session, verdict, limit: float | None, html: bool):
-    """Print a verdict, sign it when a key is configured, write its page; its summary row."""
+def reported(project: Session, verdict, limit: float | None, html: bool, facts: dict | None):
+    """Print a verdict, sign it when a key is configured, write its page; its summary row.
+
+    The signed statement names the machine: this engine, and the probe's `facts` of the rerun.
+    """
     from lockstep.history import verdict_page
     from lockstep.records import signing
 
     print(verdict.table(limit) + "\n")
-    signed = guard(signing.after_rerun, project.settings, verdict.commit, verdict.attested(limit))
+    attested = verdict.attested(limit)
+    signed = guard(
+        signing.after_rerun, project.settings, verdict.commit, attested, facts, project.engine
+    )
     if signed:
         print(f"signed this verdict: {signed.relative_to(project.root)} (commit it)\n")
     if html:
@@ -364,16 +371,32 @@ def reported(project: Session, verdict, limit: float | None, html: bool):
     help={
         "rev": "a revision (tag, branch, commit), or `workspace` for the results here",
         "keys": "trust only the public keys (*.pub.pem) in this folder, not those committed at REV",
+        "quorum": "also require N signed reruns of its commit, by N keys of --keys (not the "
+        "author's) on N machines",
+        "tolerance": "with --quorum: the largest metric tolerance a rerun may have declared",
     }
 )
-def verify_(c, rev, keys=""):
-    """Check a result's signed run record, offline: signature, outputs, lineage and images."""
+def verify_(c, rev, keys="", quorum=0, tolerance=None):
+    """Check a result's signed run record, offline: signature, outputs, lineage and images.
+
+    With `--quorum N`, also the reruns others signed (`lockstep.records.quorum`): a table of
+    who reran it, where, when, with which verdict.
+    """
+    from lockstep.history import verdict
+    from lockstep.records import quorum as quorums
     from lockstep.records import verify
 
     trusted = Path(keys).expanduser().resolve() if keys else None
     where = "" if rev == "workspace" else rev
     project = session(c)
-    print(guard(verify.verify, project.root, project.engine, where, trusted).summary())
+    if not quorum:
+        print(guard(verify.verify, project.root, project.engine, where, trusted).summary())
+        return
+    limit = guard(verdict.parse_tolerance, tolerance)
+    checked = guard(
+        quorums.verify_quorum, project.root, project.engine, where, int(quorum), trusted, limit
+    )
+    print(f"{checked[0].summary()}\n\n{checked[1].table()}")
 
 
 @task(help={"output": "the private key's file (default ~/.config/lockstep/signing-key.pem)"})

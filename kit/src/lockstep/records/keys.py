@@ -3,13 +3,15 @@
 The private key lives outside the project (it must never be committed), named by a variable or
 the `signing_key` setting; `invoke keygen` makes a pair and writes the public half in `keys/`,
 one `<keyid>.pub.pem` each, to commit. Verification trusts those, or a folder of public keys
-kept by whoever checks.
+kept by whoever checks, whose `trust.toml` may name each key's holder and its expiry.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from lockstep.records.trees import Tree, read
 KEYS = "keys"
 VARIABLE = SIGNING_KEY_VARIABLE
 DEFAULT_KEY = "~/.config/lockstep/signing-key.pem"
+# In a folder of trusted keys, optional: `[keys."<keyid>"]` with `name` and `expires` (a date).
+TRUST = "trust.toml"
 
 
 def key_path(settings: Settings) -> Path | None:
@@ -114,6 +118,11 @@ class Trusted:
 
     keys: list[Any]
     where: str
+    holders: dict[str, Holder] = field(default_factory=dict)  # a folder's trust.toml, by keyid
+
+    def holder(self, keyid: str) -> Holder:
+        """Who holds a key and until when it counts, as far as the folder's trust.toml says."""
+        return self.holders.get(keyid, Holder())
 
     @classmethod
     def of(cls, tree: Tree, folder: Path | None) -> Trusted:
@@ -127,7 +136,9 @@ class Trusted:
         elif folder.is_dir():
             paths = sorted(folder.glob("*.pub.pem"))
             found = cls(
-                [_public_key(p.name, p.read_bytes(), f"in {folder}") for p in paths], f"{folder}/"
+                [_public_key(p.name, p.read_bytes(), f"in {folder}") for p in paths],
+                f"{folder}/",
+                holders(folder),
             )
             remedy = "copy the project's public keys (its keys/ folder) into it"
         else:
@@ -150,3 +161,40 @@ def _public_key(name: str, pem: bytes, where: str) -> Any:
         raise AttestationError(
             f"{name} {where} is not a PEM ed25519 public key", "restore it from git"
         ) from None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What a validator's `trust.toml` says of one key: who holds it, until when it counts."""
+
+    name: str = ""
+    expires: datetime | None = None  # a statement made from then on does not count
+
+
+def holders(folder: Path) -> dict[str, Holder]:
+    """Each key's holder, by keyid, from `folder`'s trust.toml; none when it has no such file.
+
+    Raises:
+        AttestationError: the file is no TOML, or an entry is not a name and a date.
+    """
+    path = folder / TRUST
+    if not path.is_file():
+        return {}
+    try:
+        entries = tomllib.loads(path.read_text()).get("keys", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AttestationError(f"{path} is not TOML: {exc}", "correct it") from None
+    found = {}
+    for keyid, entry in entries.items():
+        name, expires = entry.get("name", ""), entry.get("expires")
+        if not isinstance(name, str) or not isinstance(expires, date | None):
+            raise AttestationError(
+                f'{path}: [keys."{keyid}"] needs a text name and a date expires',
+                'write e.g. name = "Ada Lovelace" and expires = 2027-12-31',
+            )
+        if isinstance(expires, date) and not isinstance(expires, datetime):
+            expires = datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
+        elif isinstance(expires, datetime) and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        found[keyid] = Holder(name, expires)
+    return found

@@ -22,7 +22,7 @@ from lockstep.records.signing import (
     PATH,
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
-    RERUN_PREDICATE_TYPE,
+    RERUN_KINDS,
     RERUNS,
     STATEMENT_TYPE,
     predicate,
@@ -81,14 +81,14 @@ def verify(root: Path, engine: Engine, rev: str, keys: Path | None = None) -> Ve
         where = tree.where
         # Each verdict's page (`invoke rerun --html`) lies next to it, signed by nothing.
         signed = [name for name in tree.files(RERUNS) if name.endswith(".json")]
-        reruns = [_signed(tree, keys, name, RERUN_PREDICATE_TYPE)[0] for name in signed]
+        reruns = [_signed(tree, keys, name, RERUN_KINDS)[0] for name in signed]
     for rerun in reruns:
-        _check_rerun(root, rerun)
+        check_rerun(root, rerun)
     images = _check_images(engine, document["predicate"]["images"], rev or "HEAD")
     return Verified(where, keyid, trusted, count, len(record.stages), images, len(reruns))
 
 
-def _check_rerun(root: Path, document: dict[str, Any]) -> None:
+def check_rerun(root: Path, document: dict[str, Any]) -> None:
     """A rerun verdict's subjects against the files of the commit it names."""
     commit = document["predicate"]["commit"]
     signed = {item["name"]: item["digest"]["sha256"] for item in document["subject"]}
@@ -98,16 +98,13 @@ def _check_rerun(root: Path, document: dict[str, Any]) -> None:
 
 
 def _signed(
-    tree: Tree, keys: Path | None, path: str = PATH, kind: str = PREDICATE_TYPE
+    tree: Tree, keys: Path | None, path: str = PATH, kinds: tuple[str, ...] = (PREDICATE_TYPE,)
 ) -> tuple[dict[str, Any], str, str]:
     """The statement in a signed file of the tree, once its signature verifies.
 
     The key must be one `Trusted.of(tree, keys)` trusts; its id and where it was trusted from
     are returned with the statement.
     """
-    from securesystemslib.dsse import Envelope
-    from securesystemslib.exceptions import FormatError, VerificationError
-
     try:
         text = read(tree, path)
     except AttestationError:
@@ -115,27 +112,42 @@ def _signed(
             f"no signed run record: {path} {tree.where} is missing",
             f"sign runs with a key (`invoke keygen`, then {VARIABLE}) and run `invoke repro`",
         ) from None
-    try:
-        envelope = Envelope.from_dict(json.loads(text))
-    except (ValueError, KeyError, TypeError, FormatError):
-        raise AttestationError(
-            f"{path} {tree.where} is not a DSSE envelope", "restore it from git"
-        ) from None
     trusted = Trusted.of(tree, keys)
+    document, keyid = opened(text, f"{path} {tree.where}", trusted, kinds, "restore it from git")
+    return document, keyid, trusted.where
+
+
+def opened(
+    data: bytes, label: str, trusted: Trusted, kinds: tuple[str, ...], remedy: str
+) -> tuple[dict[str, Any], str]:
+    """A statement of one of `kinds` in a DSSE envelope a trusted key signed; that key's id.
+
+    `label` names the file in messages, `remedy` says what to do with one that is no envelope.
+
+    Raises:
+        RecordMismatchError: no trusted key's signature verifies.
+        AttestationError: it is no envelope, or holds no statement of these kinds.
+    """
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.exceptions import FormatError, VerificationError
+
+    try:
+        envelope = Envelope.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError, FormatError):
+        raise AttestationError(f"{label} is not a DSSE envelope", remedy) from None
     try:
         accepted = envelope.verify(trusted.keys, 1)
     except VerificationError:
         signers = ", ".join(keyid[:12] for keyid in envelope.signatures) or "nobody"
         raise RecordMismatchError(
-            f"{path} {tree.where}: the signature does not verify with any key in "
+            f"{label}: the signature does not verify with any key in "
             f"{trusted.where} (signed by {signers})"
         ) from None
     document = json.loads(envelope.payload) if envelope.payload_type == PAYLOAD_TYPE else {}
-    if document.get("_type") != STATEMENT_TYPE or document.get("predicateType") != kind:
-        raise AttestationError(
-            f"{path} {tree.where} is not a lockstep {kind.split('/')[-2]} record"
-        )
-    return document, next(iter(accepted)), trusted.where
+    if document.get("_type") != STATEMENT_TYPE or document.get("predicateType") not in kinds:
+        what = "rerun" if kinds == RERUN_KINDS else "run"
+        raise AttestationError(f"{label} is not a lockstep {what} record")
+    return document, next(iter(accepted))
 
 
 def _check_subjects(tree: Tree, document: dict[str, Any]) -> int:

@@ -4,6 +4,7 @@ the model's copy in the DVC cache is named as damaged there."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from lockstep import paths
 from lockstep.records import keys, lineage, signing
 
 from tests.support import commands
@@ -170,6 +172,43 @@ def test_a_rerun_signs_its_verdict_and_verify_checks_it(kit, signed):
     verified = kit.invoke(project, "verify", "HEAD").stdout
     print(f"$ ./inv verify HEAD\n{verified}")
     assert f"  1 signed rerun verdicts ({signing.RERUNS}/): as signed\n" in verified + "\n"
+
+    # It names this machine: the engine's ID, and what the probe found in the rerun.
+    statement = json.loads(base64.b64decode(json.loads((project / written).read_text())["payload"]))
+    machine = statement["predicate"]["machine"]
+    assert machine["engine"] == kit.docker("info", "--format", "{{.ID}}").stdout.strip()
+    assert machine["facts"]["cpu"]["cpus"] >= 1 and "thread_pools" in machine["facts"]
+    check_quorum(kit, project, commit, statement)
+
+
+def check_quorum(kit, project: Path, commit: str, statement: dict) -> None:
+    """`verify --quorum` on the author's signed rerun and a validator's from another engine
+    (the same verdict, signed with another key): the table, and one statement short."""
+    kept = Path(tempfile.mkdtemp(prefix="lockstep-it-validators-"))
+    try:
+        validator = kept / "validator.pem"
+        _, public = keys.keygen(kept / "clone", str(validator))
+        shutil.copy(public, kept)
+        (public,) = kit.git(project, "ls-files", keys.KEYS).split()
+        shutil.copy(project / public, kept)
+        statement["predicate"]["machine"]["engine"] = "ANOTHER:ENGINE"
+        data = signing.sign(statement, keys.load_signer(validator))
+        collected = project / paths.RERUNS_COLLECTED / commit / "validator.json"
+        collected.parent.mkdir(parents=True)
+        collected.write_bytes(data)
+
+        proc = kit.invoke(project, "verify", commit, "--quorum", "1", "--keys", str(kept))
+        print(f"$ ./inv verify {commit} --quorum 1 --keys {kept}\n{proc.stdout}")
+        assert "(the author's key: not counted)" in proc.stdout
+        assert proc.stdout.splitlines()[-1].startswith("quorum: 1 of 1 needed: keys ")
+        short = kit.invoke(
+            project, "verify", commit, "--quorum", "2", "--keys", str(kept), check=False
+        )
+        assert short.returncode == 2, (short.stdout, short.stderr)
+        assert commands.one_error(short).startswith("error: 1 of 2 needed: signed reruns of")
+    finally:
+        shutil.rmtree(kept)
+        shutil.rmtree(project / paths.RERUNS_COLLECTED, ignore_errors=True)
 
 
 def test_a_sweep_point_run_here_is_signed_and_verifies_at_its_experiment(kit, signed):

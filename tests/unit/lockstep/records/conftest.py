@@ -36,13 +36,16 @@ FILES = {
 
 
 class Engine:
-    """The engine's images by tag: all `verify` asks of it."""
+    """The engine's images by tag, all `verify` asks of it; its ID, which a rerun records."""
 
-    def __init__(self, images: dict[str, str]) -> None:
-        self.images = images
+    def __init__(self, images: dict[str, str], engine_id: str = "0123:ABCD") -> None:
+        self.images, self.id = images, engine_id
 
     def image_id(self, ref: str) -> str | None:
         return self.images.get(ref)
+
+    def engine_id(self) -> str:
+        return self.id
 
 
 @pytest.fixture

@@ -6,7 +6,14 @@ from lockstep import git
 from lockstep.config import Settings
 from lockstep.records import keys, lineage, signing
 
-from tests.unit.lockstep.records.conftest import FILES, LOCK, commit_signed, payload, signed
+from tests.unit.lockstep.records.conftest import (
+    FILES,
+    LOCK,
+    Engine,
+    commit_signed,
+    payload,
+    signed,
+)
 
 
 def test_the_statement_names_every_output_file_and_dvc_lock_with_its_sha256(project, key):
@@ -54,15 +61,31 @@ def test_a_rerun_verdict_is_signed_bound_to_its_result(project, key, monkeypatch
     settings = Settings(root=project, image="img")
     verdict = {"revision": "v1", "verdict": "identical", "detail": "3 outputs, 1 metrics"}
 
-    path = signing.after_rerun(settings, commit, verdict)
+    facts = {"cpu": {"model": "Xeon", "cpus": 2, "flags": ["avx2"]}, "thread_pools": []}
+
+    path = signing.after_rerun(settings, commit, verdict, facts, Engine({}))
 
     assert path == project / signing.RERUNS / f"{commit}.json"
     statement = payload(json.loads(path.read_text()))
-    assert statement["predicateType"] == signing.RERUN_PREDICATE_TYPE
-    assert statement["predicate"]["commit"] == commit
-    assert statement["predicate"]["verdict"] == "identical" and statement["predicate"]["by"]
+    assert statement["predicateType"] == "https://slsa.dev/verification_summary/v1"
+    predicate = statement["predicate"]
     record = hashlib.sha256((project / signing.PATH).read_bytes()).hexdigest()
     assert {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}[signing.PATH] == record
+    # A SLSA verification summary: of the commit, checked against the signed run record.
+    assert predicate["resourceUri"] == f"git+{commit}"
+    assert predicate["inputAttestations"] == [{"uri": signing.PATH, "digest": {"sha256": record}}]
+    assert predicate["verificationResult"] == "PASSED"
+    assert predicate["verifiedLevels"] == [signing.LEVEL]
+    assert predicate["verifier"]["id"] and predicate["timeVerified"].endswith("Z")
+    # The rerun's own fields beside it: the verdict, who, and the machine.
+    assert predicate["commit"] == commit
+    assert predicate["verdict"] == "identical" and predicate["by"]
+    assert predicate["machine"]["engine"] == "0123:ABCD" and predicate["machine"]["facts"] == facts
+    assert predicate["machine"]["host"]
+
+    failed = signing.after_rerun(settings, commit, {**verdict, "verdict": "DIFFERS"})
+    predicate = payload(json.loads(failed.read_text()))["predicate"]
+    assert predicate["verificationResult"] == "FAILED" and predicate["verifiedLevels"] == []
 
 
 def test_with_no_key_a_rerun_verdict_is_not_signed(project, monkeypatch):
