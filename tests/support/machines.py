@@ -5,6 +5,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -183,6 +184,20 @@ def python_for(user: pwd.struct_passwd) -> str:
     return system
 
 
+def _own_identity(root: Path) -> list[str]:
+    """dockerd's flag for an engine ID of its own (kept in `root`), where it needs one.
+
+    Before Docker 23 an engine's ID comes from its trust key, /etc/docker/key.json: one file for
+    every dockerd on the host, so a second engine would report the machine engine's ID, and a
+    quorum would take the two for one machine. A key of its own (the hidden flag
+    `--deprecated-key-path`) makes it another machine's engine. From 23 on, the ID lives in the
+    data root, and the flag is gone.
+    """
+    version = subprocess.run(["dockerd", "--version"], capture_output=True, text=True).stdout
+    major = re.search(r"version (\d+)\.", version)
+    return [f"--deprecated-key-path={root / 'key.json'}"] if major and int(major[1]) < 23 else []
+
+
 class SecondEngine:
     """A Docker engine of its own: data root, exec root, socket and bridge. A new machine.
 
@@ -248,6 +263,7 @@ class SecondEngine:
                 f"--pidfile={self.root / 'dockerd.pid'}",
                 f"--host={self.host}",
                 f"--bridge={self.bridge}",
+                *_own_identity(self.root),
                 *self.options,
             ],
             stdout=log,
