@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import re
@@ -185,17 +186,21 @@ def python_for(user: pwd.struct_passwd) -> str:
 
 
 def _own_identity(root: Path) -> list[str]:
-    """dockerd's flag for an engine ID of its own (kept in `root`), where it needs one.
+    """dockerd's flags for an engine ID of its own (kept in `root`), where it needs one.
 
     Before Docker 23 an engine's ID comes from its trust key, /etc/docker/key.json: one file for
     every dockerd on the host, so a second engine would report the machine engine's ID, and a
-    quorum would take the two for one machine. A key of its own (the hidden flag
-    `--deprecated-key-path`) makes it another machine's engine. From 23 on, the ID lives in the
-    data root, and the flag is gone.
+    quorum would take the two for one machine. A key of its own makes it another machine's
+    engine; 20.10 takes its path only from a config file (`deprecated-key-path`, no flag). From
+    23 on, the ID lives in the data root, and the setting is gone.
     """
     version = subprocess.run(["dockerd", "--version"], capture_output=True, text=True).stdout
     major = re.search(r"version (\d+)\.", version)
-    return [f"--deprecated-key-path={root / 'key.json'}"] if major and int(major[1]) < 23 else []
+    if not major or int(major[1]) >= 23:
+        return []
+    config = root / "daemon.json"
+    config.write_text(json.dumps({"deprecated-key-path": str(root / "key.json")}))
+    return [f"--config-file={config}"]
 
 
 class SecondEngine:
