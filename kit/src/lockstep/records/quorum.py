@@ -153,8 +153,7 @@ def _check_together(statements: list[Statement]) -> None:
                 "remove one of them",
             )
         by_key[s.keyid] = s
-        # A machine is its host, its engine and its facts: all of them, compared as recorded.
-        machine = json.dumps(s.machine, sort_keys=True)
+        machine = s.identity()
         if not s.author:  # the author's rerun counts for nothing: its machine may be reused
             if machine in by_machine:
                 raise RecordMismatchError(

@@ -6,6 +6,7 @@ which machine, which verdict) and how the quorum reads: a row per statement, the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,15 @@ class Statement:
     def machine(self) -> dict[str, Any]:
         """The machine it was made on: host, engine ID, the probe's facts."""
         return self.predicate.get("machine") or {}
+
+    def identity(self) -> str:
+        """What makes it another machine: the host, the engine's ID and the CPU.
+
+        Not the probe's other facts: thread counts and variables are the caller's to set, and
+        one machine run with another OMP_NUM_THREADS is still one machine.
+        """
+        cpu = (self.machine.get("facts") or {}).get("cpu")
+        return json.dumps([self.machine.get("host"), self.machine.get("engine"), cpu])
 
     def where(self) -> str:
         """The machine, short: host, engine ID, CPU model."""

@@ -22,9 +22,10 @@ from tests.unit.lockstep.records.conftest import Engine, commit_signed, payload
 IMAGES = Engine({"img:1": "sha256:1"})
 
 
-def facts(model: str) -> dict:
+def facts(model: str, threads: str = "") -> dict:
     """The machine probe's facts, as `executor.Ended.facts` holds them."""
-    return {"cpu": {"model": model, "cpus": 2, "flags": ["avx2"]}, "thread_pools": [], "env": {}}
+    env = {"OMP_NUM_THREADS": threads} if threads else {}
+    return {"cpu": {"model": model, "cpus": 2, "flags": ["avx2"]}, "thread_pools": [], "env": env}
 
 
 @dataclass
@@ -55,7 +56,9 @@ def release(project, key, monkeypatch, tmp_path) -> Release:
             shutil.copy(public, folder)
         validators[name] = private
 
-    def rerun(private: Path, machine: int, at=commit, differs=False, tolerance=None) -> Path:
+    def rerun(
+        private: Path, machine: int, at=commit, differs=False, tolerance=None, threads=""
+    ) -> Path:
         """A rerun of `at` signed with `private` on machine number `machine`, as `invoke pull`
         leaves it: in the commit's collected folder, named by its bytes' sha256."""
         monkeypatch.setenv(keys.VARIABLE, str(private))
@@ -66,7 +69,7 @@ def release(project, key, monkeypatch, tmp_path) -> Release:
             Settings(root=project, image="img"),
             at,
             verdict.attested(tolerance),
-            facts("Xeon"),
+            facts("Xeon", threads),
             engine,
         )
         data = made.read_bytes()
@@ -191,6 +194,13 @@ def test_two_statements_from_one_machine_fail(release):
     release.rerun(release.ada, 1)
     release.rerun(release.grace, 1)
     with pytest.raises(RecordMismatchError, match=r"from the same machine as .*engine-1, Xeon"):
+        checked(release.project, release.folder)
+
+
+def test_one_machine_run_with_other_thread_counts_is_still_one_machine(release):
+    release.rerun(release.ada, 1)
+    release.rerun(release.grace, 1, threads="1")  # a variable the caller sets, not a machine
+    with pytest.raises(RecordMismatchError, match=r"from the same machine as"):
         checked(release.project, release.folder)
 
 
