@@ -2,8 +2,8 @@
 
 A release counts as reproduced when its author's run record holds and at least N others reran
 it and signed the same verdict: N distinct keys the validator trusts (the `*.pub.pem` files of a
-folder the validator keeps), on N distinct machines (by the host, the engine's ID and the
-machine probe's facts each statement records). The statements are the commit's signed reruns
+folder the validator keeps), on N distinct machines (by the host, the engine's ID and the CPU
+each statement records). The statements are the commit's signed reruns
 (`signing.after_rerun`), collected from `.lockstep/reruns/COMMIT/` (where `invoke pull` puts
 those published by others) and the workspace's `reports/reruns/COMMIT.json`.
 
