@@ -579,8 +579,13 @@ def test_the_remote_going_away_midway_through_a_publish_keeps_nothing_half_sent(
 
     assert killed.is_set(), proc.stderr
     error = commands.one_error(proc)
-    assert f"error: the DVC remote '{REMOTE}' went away during the push: " in error, error
-    assert "only what is missing is sent" in error, error
+    # Killed during a transfer, the connection is lost; killed between two, DVC's next
+    # connection is refused and it stops there: said as a remote out of reach. Both say to
+    # run again once it is back, which the end of this test does.
+    gone = f"error: the DVC remote '{REMOTE}' went away during the push: "
+    refused = f"error: cannot push to the DVC remote '{REMOTE}': [Errno 111] Connect call failed"
+    assert error.startswith((gone, refused)), error
+    assert "only what is missing is sent" in error or "then retry" in error, error
     sent = len(faults.dvc_objects(outage.storage)) - had  # every one whole
     assert 0 < sent < objects, sent  # the kill landed midway
     assert projects.checkout_state(root) == before
