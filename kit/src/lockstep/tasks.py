@@ -413,7 +413,8 @@ def reported(project: Session, verdict, limit: float | None, html: bool, facts: 
         signing.after_rerun, project.settings, verdict.commit, attested, facts, project.engine
     )
     if signed:
-        print(f"signed this verdict: {signed.relative_to(project.root)} (commit it)\n")
+        where = signed.relative_to(project.root)
+        print(f"signed this verdict: {where} (`invoke publish --reruns` sends it to the remote)\n")
     if html:
         page = verdict_page.write(project.root, verdict, limit)
         print(f"verdict page: {page.relative_to(project.root)}\n")

@@ -167,7 +167,7 @@ def test_a_rerun_signs_its_verdict_and_verify_checks_it(kit, signed):
     proc = kit.invoke(project, "rerun", "HEAD", env={keys.VARIABLE: str(key)})
 
     written = f"{signing.RERUNS}/{commit}.json"
-    assert f"signed this verdict: {written} (commit it)" in proc.stdout, proc.stdout
+    assert f"signed this verdict: {written} (`invoke publish --reruns` sends" in proc.stdout
     commands.commit_all(project, "the rerun's signed verdict")
     verified = kit.invoke(project, "verify", "HEAD").stdout
     print(f"$ ./inv verify HEAD\n{verified}")
