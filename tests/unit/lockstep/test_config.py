@@ -128,28 +128,6 @@ def test_a_slurm_executor_takes_what_each_job_asks_for(tmp_path):
     assert executor == config.ExecutorSettings("slurm", "cpu", "1-02:30", 4, "16G")
 
 
-@pytest.mark.parametrize(
-    ("lines", "message"),
-    [
-        ('kind = "kubernetes"', "kind: expected one of local, slurm, got 'kubernetes'"),
-        ('kind = "slurm"\ntime = "2h"', "time: expected a Slurm time limit (90, 2:00:00, 1-12)"),
-        ('kind = "slurm"\ntime = 90', "time: expected str, got 90"),
-        ('kind = "slurm"\ncpus = -1', "cpus: expected a number of CPUs per job, got -1"),
-        ('kind = "slurm"\ncpus = true', "cpus: expected a number of CPUs per job, got True"),
-        ('kind = "slurm"\nmemory = "16GB"', "memory: expected a Slurm size such as 16G"),
-        ('partition = "cpu"', 'apply to kind = "slurm" only'),
-        ('kind = "slurm"\nnodes = 2', "nodes: unknown setting"),
-    ],
-)
-def test_a_malformed_executor_is_one_line_naming_the_key(tmp_path, lines, message):
-    body = f'[tool.lockstep]\nimage = "x"\n[tool.lockstep.executor]\n{lines}\n'
-    with pytest.raises(ConfigError) as caught:
-        config.load(write(tmp_path, body))
-    assert message in str(caught.value)
-    assert str(caught.value).startswith("[tool.lockstep.executor] ")
-    assert "\n" not in str(caught.value)
-
-
 def test_the_gate_asks_no_quorum_unless_set(tmp_path):
     validation = config.load(write(tmp_path, '[tool.lockstep]\nimage = "x"\n')).validation
     assert validation == config.ValidationSettings(0, "")
@@ -158,17 +136,54 @@ def test_the_gate_asks_no_quorum_unless_set(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("lines", "message"),
+    ("table", "lines", "message"),
     [
-        ("quorum = 2", "quorum needs keys: the folder of the validators' public keys"),
-        ('quorum = -1\nkeys = "v"', "quorum: expected a number of validators, got -1"),
-        ('quorum = true\nkeys = "v"', "quorum: expected a number of validators, got True"),
-        ('quorum = "2"', "quorum: expected int, got '2'"),
+        ("executor", 'kind = "kubernetes"', "kind: expected one of local, slurm, got 'kubernetes'"),
+        (
+            "executor",
+            'kind = "slurm"\ntime = "2h"',
+            "time: expected a Slurm time limit (90, 2:00:00, 1-12)",
+        ),
+        ("executor", 'kind = "slurm"\ntime = 90', "time: expected str, got 90"),
+        (
+            "executor",
+            'kind = "slurm"\ncpus = -1',
+            "cpus: expected a number of CPUs per job, got -1",
+        ),
+        (
+            "executor",
+            'kind = "slurm"\ncpus = true',
+            "cpus: expected a number of CPUs per job, got True",
+        ),
+        (
+            "executor",
+            'kind = "slurm"\nmemory = "16GB"',
+            "memory: expected a Slurm size such as 16G",
+        ),
+        ("executor", 'partition = "cpu"', 'apply to kind = "slurm" only'),
+        ("executor", 'kind = "slurm"\nnodes = 2', "nodes: unknown setting"),
+        (
+            "validation",
+            "quorum = 2",
+            "quorum needs keys: the folder of the validators' public keys",
+        ),
+        (
+            "validation",
+            'quorum = -1\nkeys = "v"',
+            "quorum: expected a number of validators, got -1",
+        ),
+        (
+            "validation",
+            'quorum = true\nkeys = "v"',
+            "quorum: expected a number of validators, got True",
+        ),
+        ("validation", 'quorum = "2"', "quorum: expected int, got '2'"),
     ],
 )
-def test_a_malformed_quorum_is_one_line_naming_the_key(tmp_path, lines, message):
-    body = f'[tool.lockstep]\nimage = "x"\n[tool.lockstep.validation]\n{lines}\n'
+def test_a_malformed_table_is_one_line_naming_the_key(tmp_path, table, lines, message):
+    body = f'[tool.lockstep]\nimage = "x"\n[tool.lockstep.{table}]\n{lines}\n'
     with pytest.raises(ConfigError) as caught:
         config.load(write(tmp_path, body))
     assert message in str(caught.value)
-    assert str(caught.value).startswith("[tool.lockstep.validation] ")
+    assert str(caught.value).startswith(f"[tool.lockstep.{table}] ")
+    assert "\n" not in str(caught.value)

@@ -131,13 +131,6 @@ def test_a_statement_with_one_byte_edited_fails_naming_its_file(release):
         checked(release.project, release.folder)
 
 
-def test_two_statements_by_one_key_fail(release):
-    release.rerun(release.ada, 1)
-    release.rerun(release.ada, 2)
-    with pytest.raises(RecordMismatchError, match=r"key [0-9a-f]{12} also signed .*: a key counts"):
-        checked(release.project, release.folder)
-
-
 def test_a_key_the_validator_does_not_keep_fails_naming_it(release):
     release.rerun(release.ada, 1)
     forged = release.rerun(release.mallory, 2)
@@ -190,17 +183,20 @@ def test_a_tolerance_declared_is_accepted_unless_above_the_one_given(release):
         checked(release.project, release.folder, tolerance=0.001)
 
 
-def test_two_statements_from_one_machine_fail(release):
+@pytest.mark.parametrize(
+    ("second", "machine", "threads", "message"),
+    [
+        ("ada", 2, "", r"key [0-9a-f]{12} also signed .*: a key counts once"),
+        ("grace", 1, "", r"from the same machine as .*engine-1, Xeon"),
+        # A variable the caller sets is not another machine.
+        ("grace", 1, "1", r"from the same machine as .*engine-1, Xeon"),
+    ],
+    ids=["one key on two machines", "two keys on one machine", "one machine, other threads"],
+)
+def test_two_statements_that_are_one_validator_fail(release, second, machine, threads, message):
     release.rerun(release.ada, 1)
-    release.rerun(release.grace, 1)
-    with pytest.raises(RecordMismatchError, match=r"from the same machine as .*engine-1, Xeon"):
-        checked(release.project, release.folder)
-
-
-def test_one_machine_run_with_other_thread_counts_is_still_one_machine(release):
-    release.rerun(release.ada, 1)
-    release.rerun(release.grace, 1, threads="1")  # a variable the caller sets, not a machine
-    with pytest.raises(RecordMismatchError, match=r"from the same machine as"):
+    release.rerun(getattr(release, second), machine, threads=threads)
+    with pytest.raises(RecordMismatchError, match=message):
         checked(release.project, release.folder)
 
 
