@@ -95,7 +95,8 @@ def test_a_file_whose_mode_follows_the_umask_fails_naming_the_umask_and_the_file
         "COPY docker/challenge/motd /etc/motd",
         {"docker/challenge/motd": "welcome\n"},
     )
-    failed = challenged(kit, root, tmp_path / "scratch", "tz,umask")
+    # The umask alone: the search by halves is the unit tests' (each cause of nine, found).
+    failed = challenged(kit, root, tmp_path / "scratch", "umask")
     assert failed.returncode == 1, failed.stderr
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: the runtime image depends on the umask (umask: 077"), error
@@ -106,14 +107,10 @@ def test_a_file_whose_mode_follows_the_umask_fails_naming_the_umask_and_the_file
         error,
     ), error
     assert error.endswith("then `./inv challenge --vary umask` checks it again"), error
-    # Varying both, nothing, then each half: tz alone is the recorded id.
-    for line in (
-        "build 1 of ~1: varying tz, umask",
-        "build 2 of ~4: nothing varied (the control)",
-        "build 3 of ~4: varying tz",
-        "build 4 of ~4: varying umask",
-    ):
-        assert f"challenge: {line}" in failed.stderr
+    # The umask, then nothing (the control): the recorded id, so the umask it is.
+    assert "challenge: build 1 of ~1: varying umask" in failed.stderr, failed.stderr
+    assert "nothing varied (the control)" in failed.stderr, failed.stderr
+    assert "challenge: build 3" not in failed.stderr  # one variation: nothing to narrow
     assert own_leftovers(kit, root, tmp_path / "scratch") == []
 
 
